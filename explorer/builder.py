@@ -1,0 +1,33 @@
+"""build_model: the one way to turn an ArchSpec into a torch module."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from explorer.cost import check_budget
+from explorer.resnet import ResNet
+from explorer.spec import ArchSpec, validate
+
+FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
+    "plain": ResNet,
+    "resnet": ResNet,
+    "wrn": ResNet,
+    "resnext": ResNet,
+}
+
+
+def build_model(spec: ArchSpec, device: str | torch.device = "cpu") -> nn.Module:
+    """Validate the spec, refuse designs over the budget, then build it on `device` (He-initialised)."""
+    validate(spec)
+    check_budget(spec)
+    with torch.device(device):
+        return FAMILY_BUILDERS[spec.family](spec)
+
+
+def build_unchecked(spec: ArchSpec, device: str | torch.device = "cpu") -> nn.Module:
+    """Build without the budget check; for `cost` itself, which builds on the meta device."""
+    with torch.device(device):
+        return FAMILY_BUILDERS[spec.family](spec)
