@@ -8,14 +8,18 @@ import torch
 from torch import nn
 
 from explorer.cost import check_budget
+from explorer.densenet import DenseNet
 from explorer.resnet import ResNet
 from explorer.spec import ArchSpec, validate
+from explorer.vgg import VGG
 
 FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "plain": ResNet,
     "resnet": ResNet,
     "wrn": ResNet,
     "resnext": ResNet,
+    "densenet": DenseNet,
+    "vgg": VGG,
 }
 
 
