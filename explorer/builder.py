@@ -9,6 +9,7 @@ from torch import nn
 
 from explorer.cost import check_budget
 from explorer.densenet import DenseNet
+from explorer.pyramidnet import PyramidNet
 from explorer.resnet import ResNet
 from explorer.spec import ArchSpec, validate
 from explorer.vgg import VGG
@@ -20,6 +21,7 @@ FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "resnext": ResNet,
     "densenet": DenseNet,
     "vgg": VGG,
+    "pyramidnet": PyramidNet,
 }
 
 

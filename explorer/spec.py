@@ -228,7 +228,7 @@ def _cifar_step(spec: ArchSpec) -> tuple[int, int, str]:
 
 # Which families each non-default setting belongs to. Defaults are always allowed.
 _APPLIES: dict[str, tuple[str, ...]] = {
-    "width_factor": ("plain", "resnet", "wrn", "pyramidnet"),
+    "width_factor": ("plain", "resnet", "wrn"),  # PyramidNet sets its widths by alpha alone
     "cardinality": ("resnext",),
     "bottleneck_width": ("resnext",),
     "shortcut": ("resnet", "wrn", "resnext"),
@@ -307,6 +307,15 @@ def _check_fraction(name: str, value: float, upper_open: bool) -> None:
         raise SpecError(name, f"is a probability in [0, 1{')' if upper_open else ']'}; got {value}, try 0.0")
 
 
+# Depths the papers used, per CIFAR depth rule (step, offset): the examples a depth message quotes.
+_PAPER_DEPTHS: dict[tuple[int, int], tuple[int, ...]] = {
+    (6, 2): (20, 32, 44, 56, 110),  # He et al. 2015, Table 6
+    (9, 2): (29, 110, 164, 272, 1001),  # ResNeXt-29, preact bottleneck 164/1001, PyramidNet-272
+    (6, 4): (16, 22, 28, 40, 100),  # WRN-d-k; DenseNet-BC 100
+    (3, 4): (40, 100),  # DenseNet L=40, 100
+}
+
+
 def _check_depth(spec: ArchSpec) -> None:
     if spec.depth < 1 or spec.depth > MAX_DEPTH:
         raise SpecError("depth", f"must be between 1 and {MAX_DEPTH} layers; got {spec.depth}, try 20")
@@ -322,7 +331,7 @@ def _check_depth(spec: ArchSpec) -> None:
     if spec.stem == "cifar" and spec.family not in ("vgg",):
         step, offset, _ = _cifar_step(spec)
         if spec.depth < step + offset or (spec.depth - offset) % step:
-            examples = ", ".join(str(step * n + offset) for n in (1, 2, 3, 6, 9, 18))
+            examples = ", ".join(map(str, _PAPER_DEPTHS.get((step, offset), ())))
             raise SpecError("depth", f"{rule} ({examples}, ...); got {spec.depth}, "
                                      f"try {_nearest([step * n + offset for n in range(1, 400)], spec.depth)}")
         return
@@ -361,9 +370,14 @@ def _check_family_rules(spec: ArchSpec) -> None:
             raise SpecError("shortcut_dropout", "only used by shortcut_variant 'dropout'; "
                                                 f"got {spec.shortcut_dropout}, reset it to 0.5")
     if f == "resnext":
-        for name in ("cardinality", "bottleneck_width"):
-            if getattr(spec, name) < 1:
-                raise SpecError(name, "must be at least 1")
+        for stage in layout(spec).stages:
+            width = stage.inner_widths[0]
+            if width % spec.cardinality:  # a grouped conv needs whole groups
+                raise SpecError("cardinality", f"C={spec.cardinality} groups must divide the grouped conv width "
+                                               f"{width} of {stage.name}; choose C dividing {width}")
+    if spec.zero_init_residual and spec.activation in ("full_preact", "bn_after_add"):
+        raise SpecError("zero_init_residual", f"activation {spec.activation!r} leaves no BN at the end of the "
+                                              "residual branch to zero; turn it off or use activation 'original'")
     if spec.se_reduction:
         widths = [w for s in layout(spec).stages for w in s.block_widths]
         if spec.se_reduction > min(widths):
@@ -471,19 +485,25 @@ def _residual_layout(spec: ArchSpec, size: int, stem_size: int, base: int) -> La
 
 
 def _pyramid_layout(spec: ArchSpec, size: int, counts: tuple[int, ...], expansion: int) -> Layout:
-    """Han et al. 2017, eq. (2)/(3): width grows by alpha/N per block (additive) or by (alpha)^(1/N) (multiplicative)."""
+    """Han et al. 2017, eq. (2): block k of N has floor(16 + k * alpha / N) channels (additive), or, eq. (3),
+    floor(16 * r^k) with r chosen so the last block also reaches 16 + alpha (multiplicative).
+
+    Additive widths use exact integer arithmetic: a float running sum (as in the author's code) lands on
+    215.999... instead of 216 and changes pyramidnet272_a200_bottleneck's count. floor (the paper's equation)
+    matches the printed 1.7M and 26.0M; the author's PyTorch code rounds instead (1.8M, 26.2M)."""
     total = sum(counts)
-    start, width, stages, in_ch, cur, index = 16, 16.0, [], 16, size, 0
+    start, stages, in_ch, cur, index = 16, [], 16, size, 0
+    factor = (1 + spec.pyramid_alpha / start) ** (1 / total)
     for i, n in enumerate(counts):
         outs, inners = [], []
         for _ in range(n):
             index += 1
             if spec.pyramid_widening == "additive":
-                width = start + spec.pyramid_alpha * index / total
+                width = start + spec.pyramid_alpha * index // total
             else:
-                width = start * (1 + spec.pyramid_alpha / start) ** (index / total)
-            inners.append(int(math.floor(width)))
-            outs.append(int(math.floor(width)) * expansion)
+                width = int(math.floor(start * factor**index + 1e-9))
+            inners.append(width)
+            outs.append(width * expansion)
         stride = 1 if i == 0 else 2
         stages.append(StagePlan(name=f"stage{i + 1}", kind=spec.block, num_blocks=n, in_channels=in_ch,
                                 block_widths=tuple(outs), inner_widths=tuple(inners), stride=stride,
