@@ -1,0 +1,234 @@
+"""The run store and its workers: dedupe, claims, the queue, cancel, recovery after a kill, persistence.
+
+Store-level tests use fake pids and a fake engine (fast, deterministic). Worker tests start real
+`explorer.worker` processes on a tiny synthetic run; every one is killed in teardown, and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from explorer import PRESETS
+from explorer.runs import ENDED, RunStore, execute, launch, pid_alive, request_key
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = PRESETS["resnet20"]
+TINY = PRESETS["resnet20"].replace(depth=8)
+
+
+def recipe(**changes) -> dict:
+    """A recipe as the engine's Recipe.to_dict() would give it (the store only needs a dict)."""
+    base = dict(dataset="synthetic", split="45k/5k", epochs=1, batch_size=32, lr=0.1, momentum=0.9,
+                weight_decay=5e-4, nesterov=False, schedule="step", warmup=0, seed=0, train_size=64,
+                compile=False)
+    return base | changes
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> RunStore:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    return RunStore()
+
+
+def dead_pid() -> int:
+    """A pid that surely belonged to a process that has exited and been reaped."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+# -- the store alone -----------------------------------------------------------------------------------------
+
+def test_store_uses_env_root_and_wal(store, tmp_path):
+    assert store.root == tmp_path / "runs"
+    with store._connect() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_identical_requests_attach_and_different_ones_do_not(store):
+    first, created = store.request(SPEC, recipe())
+    assert created and first.startswith("resnet20-")
+    assert store.request(SPEC, recipe()) == (first, False)
+    for other in (store.request(SPEC, recipe(seed=1)), store.request(SPEC, recipe(dataset="cifar10")),
+                  store.request(SPEC.replace(depth=32), recipe())):
+        assert other[1] and other[0] != first
+    assert len(store.list_runs()) == 4
+
+
+@pytest.mark.parametrize("status, attaches", [("queued", True), ("running", True), ("finished", True),
+                                              ("diverged", True), ("failed", False), ("cancelled", False)])
+def test_which_runs_a_request_attaches_to(store, status, attaches):
+    run_id, _ = store.request(SPEC, recipe())
+    store.set_status(run_id, status, error="x" if status in ("failed", "cancelled") else None)
+    again, created = store.request(SPEC, recipe())
+    assert (again == run_id) is attaches and created is not attaches
+
+
+def test_request_key_ignores_dict_order():
+    a = recipe()
+    b = dict(reversed(list(a.items())))
+    assert request_key(SPEC, a) == request_key(SPEC, b)
+
+
+def test_status_timestamps_and_error(store):
+    run_id, _ = store.request(SPEC, recipe())
+    run = store.get(run_id)
+    assert run.status == "queued" and run.started is None and run.ended is None and run.recipe == recipe()
+    store.set_status(run_id, "running", device="cpu")
+    store.set_status(run_id, "diverged", error="loss is nan at step 3; lower the learning rate")
+    run = store.get(run_id)
+    assert run.status == "diverged" and run.device == "cpu" and run.error.startswith("loss is nan")
+    assert run.created <= run.started <= run.ended
+
+
+def test_metrics_roundtrip_and_csv(store):
+    run_id, _ = store.request(SPEC, recipe())
+    events = [{"kind": "step", "step": s, "epoch": 0, "train_loss": 2.3 - s / 10, "train_error": 0.9, "lr": 0.1,
+               "images_per_sec": 100.0, "elapsed": s} for s in range(3)]
+    events.append({"kind": "epoch", "epoch": 1, "step": 3, "train_loss": 2.0, "train_error": 0.8, "test_loss": 2.1,
+                   "test_error": 0.85, "lr": 0.1, "images_per_sec": 100.0, "elapsed": 3.0})
+    events.append({"kind": "end", "status": "finished", "message": ""})
+    assert store.append_metrics(run_id, events) == 4
+    assert [e["step"] for e in store.metrics(run_id, "step")] == [0, 1, 2]
+    (epoch,) = store.metrics(run_id, "epoch")
+    assert epoch["test_error"] == 0.85
+    last_seq = store.metrics(run_id)[1]["seq"]
+    assert [e["kind"] for e in store.metrics(run_id, after=last_seq)] == ["step", "epoch"]
+    lines = store.metrics_csv(run_id).splitlines()
+    assert lines[0] == "kind,epoch,step,train_loss,train_error,test_loss,test_error,lr,images_per_sec,elapsed"
+    assert lines[1] == "step,0,0,2.3,0.9,,,0.1,100.0,0"
+    assert lines[4] == "epoch,1,3,2.0,0.8,2.1,0.85,0.1,100.0,3.0"
+
+
+def test_claim_is_exclusive_and_taken_over_from_a_dead_worker(store):
+    run_id, _ = store.request(SPEC, recipe())
+    assert store.claim(run_id, "cpu", pid=os.getpid())
+    assert not store.claim(run_id, "cpu", pid=os.getppid())  # a live owner: a second worker is a no-op
+    with store._connect() as db:
+        db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (dead_pid(), run_id))
+    assert store.claim(run_id, "cpu", pid=os.getppid())
+    store.set_status(run_id, "finished")
+    assert not store.claim(run_id, "cpu", pid=os.getpid())
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_queue_is_first_come_first_served_up_to_the_limit(store, monkeypatch, limit):
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", str(limit))
+    ids = [store.request(SPEC, recipe(seed=s))[0] for s in range(4)]
+    for run_id in ids:
+        assert store.claim(run_id, "cpu", pid=os.getpid())
+    gpu_id = store.request(SPEC, recipe(seed=9))[0]
+    assert store.claim(gpu_id, "cuda", pid=os.getpid())
+    assert not store.try_start(ids[limit])  # the older ones come first
+    started = [store.try_start(run_id) for run_id in ids]
+    assert started == [True] * limit + [False] * (4 - limit)
+    assert store.try_start(gpu_id)  # the queue is per device
+    assert store.queue_position(ids[limit]) == limit
+    store.set_status(ids[0], "finished")
+    assert store.try_start(ids[limit])
+
+
+def test_a_dead_worker_holds_no_queue_slot(store, monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")
+    stale, _ = store.request(SPEC, recipe(seed=1))
+    fresh, _ = store.request(SPEC, recipe(seed=2))
+    store.claim(stale, "cpu", pid=dead_pid())
+    with store._connect() as db:
+        db.execute("UPDATE runs SET status='running' WHERE id=?", (stale,))
+    store.claim(fresh, "cpu", pid=os.getpid())
+    assert store.try_start(fresh)
+
+
+def test_recover_fails_dead_workers_keeps_metrics_and_live_runs(store):
+    dead, _ = store.request(SPEC, recipe(seed=1))
+    live, _ = store.request(SPEC, recipe(seed=2))
+    unclaimed, _ = store.request(SPEC, recipe(seed=3))
+    store.claim(dead, "cpu", pid=dead_pid())
+    store.claim(live, "cpu", pid=os.getpid())
+    for run_id in (dead, live):
+        store.set_status(run_id, "running")
+    store.append_metrics(dead, [{"kind": "step", "step": 0, "epoch": 0, "train_loss": 2.3}])
+    assert RunStore(store.root).recover() == [dead]
+    assert store.get(dead).status == "failed" and "died" in store.get(dead).error
+    assert len(store.metrics(dead)) == 1
+    assert store.get(live).status == "running" and store.get(unclaimed).status == "queued"
+
+
+def test_cancel_of_an_unclaimed_run_is_immediate(store):
+    run_id, _ = store.request(SPEC, recipe())
+    store.cancel(run_id)
+    assert store.get(run_id).status == "cancelled"
+    assert launch(store, run_id) is None
+
+
+def test_zombie_is_dead():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while pid_alive(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(p.pid)  # exited, not yet reaped: a zombie
+    p.wait()
+    assert pid_alive(os.getpid())
+
+
+def _fake_engine(monkeypatch, events: list[dict] | None = None, raises: Exception | None = None):
+    """Replace the engine with a generator of the given events: the store's bookkeeping, without torch work."""
+    engine = types.ModuleType("explorer.train")
+    engine.Recipe = types.SimpleNamespace(from_dict=dict)
+
+    def fake_train(spec, recipe, *, device="cpu", data_dir=None, checkpoint_path=None, should_stop=None,
+                   log_every=20):
+        for event in events or []:
+            if should_stop is not None and should_stop():
+                yield {"kind": "end", "status": "cancelled", "message": "stopped"}
+                return
+            yield event
+        if raises is not None:
+            raise raises
+
+    engine.train = fake_train
+    monkeypatch.setitem(sys.modules, "explorer.train", engine)
+
+
+STEP = {"kind": "step", "step": 1, "epoch": 0, "train_loss": 2.0, "train_error": 0.8, "lr": 0.1,
+        "images_per_sec": 10.0, "elapsed": 0.1}
+
+
+@pytest.mark.parametrize("events, raises, status, message", [
+    ([STEP, {"kind": "end", "status": "finished", "message": ""}], None, "finished", None),
+    ([STEP, {"kind": "end", "status": "diverged", "message": "loss is nan"}], None, "diverged", "loss is nan"),
+    ([STEP], RuntimeError("CUDA out of memory"), "failed", "RuntimeError: CUDA out of memory"),
+    ([STEP], None, "failed", "the engine stopped without an end event"),
+])
+def test_execute_records_the_end(store, monkeypatch, events, raises, status, message):
+    _fake_engine(monkeypatch, events, raises)
+    run_id, _ = store.request(SPEC, recipe())
+    seen = []
+    assert execute(store, run_id, on_event=seen.append, device="cpu") == status
+    run = store.get(run_id)
+    assert run.status == status and run.error == message and run.worker_pid == os.getpid()
+    assert [e["kind"] for e in store.metrics(run_id)] == ["step"]  # kept even when the run failed
+    assert seen[0]["kind"] == "step" and seen[-1]["kind"] == "end"
+    # A second execute of the ended run follows it: the stored events, then the end.
+    replay = []
+    assert execute(store, run_id, on_event=replay.append) == status
+    assert [e["kind"] for e in replay] == ["step", "end"]
+
+
+def test_execute_honours_a_cancel(store, monkeypatch):
+    _fake_engine(monkeypatch, [STEP] * 5)
+    run_id, _ = store.request(SPEC, recipe())
+    store.claim(run_id, "cpu")
+    with store._connect() as db:
+        db.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
+    assert execute(store, run_id) == "cancelled"
