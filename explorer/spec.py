@@ -291,6 +291,9 @@ def validate(spec: ArchSpec) -> None:
     _check_range("gate_bias", spec.gate_bias, -20.0, 20.0)
     if not 0.0 < spec.compression <= 1.0:
         raise SpecError("compression", f"DenseNet theta must be in (0, 1]; got {spec.compression}, try 0.5")
+    if spec.family in ("shake_shake", "pyramidnet", "highway", "fractalnet") and spec.stem != "cifar":
+        # before the depth rule, which depends on the stem
+        raise SpecError("stem", f"{FAMILY_LABELS[spec.family]} is a CIFAR design; got {spec.stem!r}, use 'cifar'")
     _check_depth(spec)
     _check_family_rules(spec)
 
@@ -341,8 +344,6 @@ def _check_depth(spec: ArchSpec) -> None:
 
 def _check_family_rules(spec: ArchSpec) -> None:
     f = spec.family
-    if f in ("shake_shake", "pyramidnet", "highway", "fractalnet") and spec.stem != "cifar":
-        raise SpecError("stem", f"{FAMILY_LABELS[f]} is a CIFAR design; got {spec.stem!r}, use 'cifar'")
     if f == "resnext" and spec.block != "bottleneck":
         raise SpecError("block", f"ResNeXt uses bottleneck blocks; got {spec.block!r}, use 'bottleneck'")
     if f in ("shake_shake", "highway", "vgg", "fractalnet") and spec.block != "basic":
