@@ -11,6 +11,7 @@ from explorer.cost import check_budget
 from explorer.densenet import DenseNet
 from explorer.pyramidnet import PyramidNet
 from explorer.resnet import ResNet
+from explorer.shake_shake import ShakeShakeNet
 from explorer.spec import ArchSpec, validate
 from explorer.vgg import VGG
 
@@ -22,6 +23,7 @@ FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "densenet": DenseNet,
     "vgg": VGG,
     "pyramidnet": PyramidNet,
+    "shake_shake": ShakeShakeNet,
 }
 
 
