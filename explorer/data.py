@@ -1,0 +1,290 @@
+"""Training data held on the training device: CIFAR-10 (python-batch files) and an offline synthetic set.
+
+Everything lives as uint8 tensors on the device; a batch is one gather (4-px zero-pad random crop and
+horizontal flip at once) and one normalize, with no per-image Python (the recipe of He et al. 2015, sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_TGZ_MD5 = "c58f30108f718f92721af3b95e74349a"
+# Published checksums, as torchvision's datasets/cifar.py lists them.
+CIFAR_MD5: dict[str, str] = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean and std of the 50k training images, in [0, 1]
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+SYNTHETIC_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "bar", "checker", "two dots", "stripes")
+SYNTHETIC_SEED = 2015  # fixed: every run sees the same synthetic images, so runs compare; the recipe seed varies
+ENV_VAR = "EXPLORER_DATA_DIR"
+PAD = 4  # pixels of zero padding before the random 32x32 crop
+
+
+class DataError(ValueError):
+    """Data that is missing or corrupt. The message says what to do; the UI shows it as is."""
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The data folder: the argument, else $EXPLORER_DATA_DIR, else ./data."""
+    return Path(path or os.environ.get(ENV_VAR) or "data")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fix_hint(root: Path) -> str:
+    return (f"press 'Download CIFAR-10' on the Train page, run `python -m explorer.data --download`, or set "
+            f"{ENV_VAR} to a folder holding {CIFAR_FOLDER}/; or train on the synthetic dataset")
+
+
+def check_cifar10(root: str | os.PathLike | None = None, md5: dict[str, str] | None = None) -> None:
+    """Raise DataError unless every CIFAR-10 file is present with its published checksum (or `md5`'s)."""
+    root = data_dir(root)
+    folder = root / CIFAR_FOLDER
+    for name, expected in (md5 or CIFAR_MD5).items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"CIFAR-10 is not in {folder}: {name} is missing; {_fix_hint(root)}")
+        if _md5(path) != expected:
+            raise DataError(f"CIFAR-10 file {path} is corrupt (its MD5 checksum is not the published one); "
+                            f"delete {folder} and download it again")
+
+
+def cifar10_ready(root: str | os.PathLike | None = None) -> bool:
+    try:
+        check_cifar10(root)
+    except DataError:
+        return False
+    return True
+
+
+def _read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="bytes")
+        data = torch.frombuffer(bytearray(entry[b"data"]), dtype=torch.uint8).reshape(-1, 3, 32, 32)
+        labels = torch.tensor(entry[b"labels"], dtype=torch.int64)
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError, EOFError) as err:
+        raise DataError(f"cannot read CIFAR-10 file {path} ({err}); delete it and download CIFAR-10 again") from None
+    if len(labels) != len(data):
+        raise DataError(f"CIFAR-10 file {path} has {len(data)} images but {len(labels)} labels; download it again")
+    return data, labels
+
+
+def load_cifar10(root: str | os.PathLike | None = None, md5: dict[str, str] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train images, train labels, test images, test labels): uint8 N x 3 x 32 x 32 and int64, on the CPU.
+
+    Checks the checksums first (`md5` overrides the published ones, for tests writing their own files).
+    """
+    root = data_dir(root)
+    check_cifar10(root, md5)
+    folder = root / CIFAR_FOLDER
+    parts = [_read_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+    test_x, test_y = _read_batch(folder / "test_batch")
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), test_x, test_y
+
+
+def download_cifar10(root: str | os.PathLike | None = None) -> Path:
+    """Download and unpack CIFAR-10 (170 MB) with torchvision, checking the archive's published MD5."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    root = data_dir(root)
+    if not cifar10_ready(root):
+        try:
+            download_and_extract_archive(CIFAR_URL, str(root), filename="cifar-10-python.tar.gz", md5=CIFAR_TGZ_MD5)
+        except Exception as err:  # network errors come in many types; all mean the same to the user
+            raise DataError(f"could not download CIFAR-10 from {CIFAR_URL} ({err}); check the internet "
+                            f"connection, or copy {CIFAR_FOLDER}/ into {root} by hand, or use the synthetic "
+                            "dataset") from None
+    check_cifar10(root)
+    return root / CIFAR_FOLDER
+
+
+SYNTHETIC_CHUNK = 1000  # images drawn per generator seed; chunks keep the temporaries in cache (2x faster)
+
+
+def synthetic_images(n: int, seed: int = SYNTHETIC_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """n procedurally drawn 32x32 images of 10 shape classes, deterministic from `seed`, on the CPU.
+
+    Each image is one shape (the class) at a random position, size, rotation and colour on a random
+    background, over a random low-contrast grating and pixel noise. Colour and position say nothing about the
+    class, so a network must learn shape: shallow or plain nets do measurably worse than deep residual ones.
+    """
+    chunks = [_synthetic_chunk(min(SYNTHETIC_CHUNK, n - start), seed * 1_000_003 + start // SYNTHETIC_CHUNK)
+              for start in range(0, n, SYNTHETIC_CHUNK)]
+    if not chunks:
+        return torch.empty(0, 3, 32, 32, dtype=torch.uint8), torch.empty(0, dtype=torch.int64)
+    return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
+
+
+def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    rand = lambda *shape: torch.rand(n, *shape, generator=g)  # noqa: E731 - one draw order, kept in one place
+    centre = 9 + 14 * rand(2)  # pixels: shape centres stay inside the image
+    size = 5 + 5 * rand(1)  # pixels: "radius" of the shape
+    angle = math.pi * rand(1)
+    fg, bg = rand(3), rand(3)
+    fg = torch.where((fg - bg).abs().sum(1, keepdim=True) < 0.6, 1 - bg, fg)  # keep the shape visible
+    grating = torch.cat([rand(1) * 0.8 + 0.2, rand(1) * math.pi, rand(1) * 2 * math.pi], dim=1)
+    noise = torch.rand(n, 3, 32, 32, generator=g)
+
+    coords = torch.arange(32, dtype=torch.float32)
+    yy, xx = coords.view(1, 32, 1), coords.view(1, 1, 32)
+    dy, dx = yy - centre[:, 0, None, None], xx - centre[:, 1, None, None]
+    c, s = torch.cos(angle)[:, :, None], torch.sin(angle)[:, :, None]
+    u, v = (c * dx + s * dy) / size[:, :, None], (-s * dx + c * dy) / size[:, :, None]  # rotated, unit size
+    r = (u ** 2 + v ** 2).sqrt()
+    box = torch.maximum(u.abs(), v.abs())
+    masks = torch.stack([
+        r < 1,  # disk
+        (r < 1) & (r > 0.6),  # ring
+        box < 0.85,  # square
+        (box < 0.95) & (box > 0.6),  # frame
+        (v > -0.6) & (v < 0.9 - 1.7 * u.abs()),  # triangle
+        ((u.abs() < 0.28) | (v.abs() < 0.28)) & (box < 1),  # plus
+        (u.abs() < 1.1) & (v.abs() < 0.3),  # bar
+        (box < 0.95) & ((torch.floor(2 * u + 2) + torch.floor(2 * v + 2)) % 2 == 0),  # checker
+        ((u - 0.55) ** 2 + v ** 2 < 0.16) | ((u + 0.55) ** 2 + v ** 2 < 0.16),  # two dots
+        (r < 1) & (torch.sin(u * 3 * math.pi) > 0),  # stripes inside a disk
+    ], dim=1)  # n x 10 x 32 x 32
+    mask = masks[torch.arange(n), labels].unsqueeze(1).float()
+    phase = grating[:, 0, None, None] * (torch.cos(grating[:, 1, None, None]) * xx
+                                         + torch.sin(grating[:, 1, None, None]) * yy) + grating[:, 2, None, None]
+    background = bg[:, :, None, None] + 0.12 * torch.sin(phase).unsqueeze(1)
+    image = mask * fg[:, :, None, None] + (1 - mask) * background + 0.25 * (noise - 0.5)
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8), labels
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # "cifar10" | "synthetic"
+    label: str  # what the UI prints; says "synthetic" for the synthetic set
+    description: str
+    synthetic: bool
+    classes: tuple[str, ...]
+    train_size: int  # images trained on
+    eval_size: int  # images evaluated after each epoch
+    eval_name: str  # "validation" (45k/5k) or "test" (50k/10k)
+
+
+def dataset_info(recipe_or_name: Any) -> DatasetInfo:
+    """What a dataset (by name) or a recipe's data (dataset, split, train_size) is, for the UI."""
+    if isinstance(recipe_or_name, str):
+        name, split, train_size = recipe_or_name, "50k/10k", 0
+    else:
+        name, split, train_size = recipe_or_name.dataset, recipe_or_name.split, recipe_or_name.train_size
+    full_train, full_eval = (45_000, 5_000) if split == "45k/5k" else (50_000, 10_000)
+    n_train = min(train_size, full_train) if train_size else full_train
+    n_eval = full_eval if not train_size else min(full_eval, max(200, n_train // 5))
+    eval_name = "validation" if split == "45k/5k" else "test"
+    if name == "synthetic":
+        return DatasetInfo("synthetic", "Synthetic shapes (not CIFAR-10)",
+                           "Procedurally drawn 32x32 images of 10 shapes (disk, ring, square, ...) at random "
+                           "positions, sizes, rotations and colours over noise; made offline from a fixed seed. "
+                           "Errors on it are not comparable with the papers' CIFAR-10 numbers.",
+                           True, SYNTHETIC_CLASSES, n_train, n_eval, eval_name)
+    if name == "cifar10":
+        return DatasetInfo("cifar10", "CIFAR-10", "60k 32x32 colour images of 10 classes (Krizhevsky 2009); "
+                           "the papers' benchmark.", False, CIFAR_CLASSES, n_train, n_eval, eval_name)
+    raise DataError(f"dataset: unknown dataset {name!r}; choose cifar10 or synthetic")
+
+
+@dataclass
+class DeviceData:
+    """One run's images and labels on the training device, with the normalisation constants."""
+
+    train_x: torch.Tensor  # uint8 N x 3 x 32 x 32
+    train_y: torch.Tensor  # int64 N
+    eval_x: torch.Tensor
+    eval_y: torch.Tensor
+    mean: torch.Tensor  # 1 x 3 x 1 x 1, in uint8 units
+    std: torch.Tensor
+    info: DatasetInfo
+
+
+def load_data(recipe: Any, device: str | torch.device = "cpu", root: str | os.PathLike | None = None,
+              md5: dict[str, str] | None = None) -> DeviceData:
+    """The recipe's split of its dataset, moved to `device` as uint8."""
+    info = dataset_info(recipe)
+    if info.synthetic:
+        # Train and evaluation images come from disjoint seeds, so they never overlap.
+        full_train = 50_000 if recipe.split == "50k/10k" else 45_000
+        train_x, train_y = synthetic_images(info.train_size, SYNTHETIC_SEED)
+        eval_x, eval_y = synthetic_images(info.eval_size, SYNTHETIC_SEED + 1 + (full_train == 45_000))
+        sample = train_x[:5000].float()
+        mean, std = sample.mean(dim=(0, 2, 3)) / 255, sample.std(dim=(0, 2, 3)) / 255
+    else:
+        train_x, train_y, test_x, test_y = load_cifar10(root, md5)
+        if recipe.split == "45k/5k":  # He et al. 2015 sec. 4.2: the last 5k training images validate
+            train_x, train_y, eval_x, eval_y = train_x[:45_000], train_y[:45_000], train_x[45_000:], train_y[45_000:]
+        else:
+            eval_x, eval_y = test_x, test_y
+        train_x, train_y = train_x[:info.train_size], train_y[:info.train_size]
+        eval_x, eval_y = eval_x[:info.eval_size], eval_y[:info.eval_size]
+        mean, std = torch.tensor(CIFAR_MEAN), torch.tensor(CIFAR_STD)
+    to = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+    return DeviceData(to(train_x), to(train_y), to(eval_x), to(eval_y),
+                      to((mean * 255).view(1, 3, 1, 1)), to((std * 255).view(1, 3, 1, 1)), info)
+
+
+def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 images to float32, zero mean and unit variance per channel."""
+    return (x.float() - mean) / std
+
+
+def augment(x: torch.Tensor, generator: torch.Generator | None = None, flip: bool = True) -> torch.Tensor:
+    """Random 32x32 crop of the 4-px zero-padded image and a random horizontal flip, batched, still uint8.
+
+    One gather does both: each image's row and column indices into the padded batch, columns reversed for
+    the flipped half. Zero padding happens before normalising, as torchvision's RandomCrop pads the raw image.
+    """
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (PAD, PAD, PAD, PAD))
+    offsets = torch.randint(0, 2 * PAD + 1, (2, n), device=x.device, generator=generator)
+    flips = torch.rand(n, device=x.device, generator=generator) < 0.5 if flip else torch.zeros(n, dtype=torch.bool,
+                                                                                            device=x.device)
+    ar_h, ar_w = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    rows = offsets[0, :, None] + ar_h  # n x h
+    cols = offsets[1, :, None] + torch.where(flips[:, None], w - 1 - ar_w, ar_w)  # n x w
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Check or download CIFAR-10 for ResNet Explorer.")
+    parser.add_argument("--data-dir", default=None, help=f"data folder (default ${ENV_VAR} or ./data)")
+    parser.add_argument("--download", action="store_true", help="download CIFAR-10 (170 MB) if missing")
+    args = parser.parse_args()
+    try:
+        download_cifar10(args.data_dir) if args.download else check_cifar10(args.data_dir)
+        print(f"CIFAR-10 is ready in {data_dir(args.data_dir) / CIFAR_FOLDER}")
+    except DataError as err:
+        raise SystemExit(str(err)) from None
