@@ -482,7 +482,8 @@ def _train(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None
         status = "failed"
     if end is missing_end and on_event:
         on_event(end)
-    store.set_status(run_id, status, error=end.get("message") or None)
+    # A finished run's message ("trained 5 epochs in 80 s") is no error; the others say what went wrong.
+    store.set_status(run_id, status, error=None if status == "finished" else end.get("message") or None)
     return status
 
 

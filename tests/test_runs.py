@@ -6,7 +6,7 @@ Store-level tests use fake pids and a fake engine (fast, deterministic). Worker 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import signal
 import subprocess
@@ -232,3 +232,177 @@ def test_execute_honours_a_cancel(store, monkeypatch):
     with store._connect() as db:
         db.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
     assert execute(store, run_id) == "cancelled"
+
+
+# -- the real engine, in this process --------------------------------------------------------------------------
+
+def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
+    import torch
+
+    import explorer.train as engine
+    from explorer.builder import build_model
+
+    def nan_model(spec, device="cpu"):
+        model = build_model(spec, device)
+        model.register_forward_hook(lambda module, inputs, out: out * float("nan"))
+        return model
+
+    monkeypatch.setattr(engine, "build_model", nan_model)
+    run_id, _ = store.request(TINY, engine.Recipe(train_size=64, batch_size=32, epochs=1).to_dict())
+    assert execute(store, run_id, device="cpu") == "diverged"
+    run = store.get(run_id)
+    assert run.status == "diverged" and "lower learning rate" in run.error and run.ended is not None
+    assert torch.isfinite(torch.tensor(0.0))  # torch stays usable
+
+
+# -- real worker processes -------------------------------------------------------------------------------------
+
+WAIT = 120.0  # seconds: a worker imports torch (a few seconds on a busy 2-core machine), then trains a tiny net
+
+
+def tiny_recipe(**changes) -> dict:
+    from explorer.train import Recipe
+
+    return Recipe(**{"dataset": "synthetic", "epochs": 1, "batch_size": 32, "train_size": 64, **changes}).to_dict()
+
+
+def long_recipe(**changes) -> dict:
+    """Hundreds of epochs: only ever cancelled or killed, never finished, in a test."""
+    return tiny_recipe(epochs=500, **changes)
+
+
+@pytest.fixture
+def workers(store):
+    """Kill, in teardown, every worker process the test's store knows of (and any Popen handed in)."""
+    popens: list[subprocess.Popen] = []
+    yield popens
+    pids = {r.worker_pid for r in store.list_runs() if r.worker_pid} | {p.pid for p in popens}
+    for pid in pids - {os.getpid()}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for p in popens:
+        p.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float = WAIT, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def wait_status(store, run_id, statuses=ENDED, timeout: float = WAIT) -> str:
+    def check():
+        run = store.get(run_id)
+        return run.status if run.status in statuses else None
+    try:
+        return wait_for(check, timeout, f"run {run_id} to reach {statuses}")
+    except AssertionError:
+        log = store.log_path(run_id)
+        raise AssertionError(f"run {run_id}: {store.get(run_id)}\nlog:\n{log.read_text() if log.exists() else ''}")
+
+
+def python(code: str, env_root: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "EXPLORER_RUNS_DIR": str(env_root), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.mark.slow
+def test_a_run_outlives_its_launcher_and_lists_after_a_restart(store, workers):
+    launcher = python(f"""
+        from explorer import PRESETS
+        from explorer.runs import RunStore, launch
+        store = RunStore()
+        run_id, _ = store.request(PRESETS["resnet20"].replace(depth=8), {tiny_recipe()!r})
+        first, second = launch(store, run_id), launch(store, run_id)  # a double launch: the loser exits
+        print(run_id, first.pid, second.pid if second else 0)
+    """, store.root)
+    out, err = launcher.communicate(timeout=WAIT)
+    assert launcher.returncode == 0, err
+    run_id, *pids = out.split()
+    restarted = RunStore(store.root)  # the app restarting: a new store object on the same folder
+    assert [r.id for r in restarted.list_runs()] == [run_id]
+    assert wait_status(restarted, run_id) == "finished"
+    run = restarted.get(run_id)
+    assert run.worker_pid in {int(p) for p in pids} and run.device == "cpu"
+    assert [e["epoch"] for e in restarted.metrics(run_id, "epoch")] == [1]  # trained once, not twice
+    assert restarted.recover() == [] and restarted.get(run_id).status == "finished"
+
+
+@pytest.mark.slow
+def test_duplicate_requests_from_processes_at_once_attach_to_one_run(store, tmp_path):
+    go = tmp_path / "go"
+    code = f"""
+        import pathlib, time
+        from explorer import PRESETS
+        from explorer.runs import RunStore
+        store = RunStore()
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.01)
+        print(*store.request(PRESETS["resnet20"], {recipe()!r}))
+    """
+    procs = [python(code, store.root) for _ in range(2)]
+    time.sleep(0.5)
+    go.touch()
+    outs = [p.communicate(timeout=WAIT) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    ids = [o[0].split()[0] for o in outs]
+    created = sorted(o[0].split()[1] for o in outs)
+    assert len(set(ids)) == 1 and created == ["False", "True"]
+    assert len(store.list_runs()) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_a_failed_run_with_its_metrics(store, workers):
+    run_id, _ = store.request(TINY, long_recipe())
+    workers.append(launch(store, run_id))
+    wait_for(lambda: store.metrics(run_id, "epoch"), what="the first epoch")
+    pid = store.get(run_id).worker_pid
+    os.kill(pid, signal.SIGKILL)
+    workers[0].wait(timeout=10)
+    assert store.get(run_id).status == "running"  # nothing noticed yet: the worker could not say goodbye
+    assert RunStore(store.root).recover() == [run_id]
+    run = store.get(run_id)
+    assert run.status == "failed" and f"pid {pid}" in run.error
+    assert len(store.metrics(run_id, "epoch")) >= 1
+
+
+@pytest.mark.slow
+def test_the_queue_holds_the_second_run_until_the_first_is_cancelled(store, workers, monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")  # the workers inherit it
+    first, _ = store.request(TINY, long_recipe())
+    second, _ = store.request(TINY, tiny_recipe(seed=1))
+    workers.append(launch(store, first))
+    wait_for(lambda: store.get(first).status == "running", what="the first run to start")
+    workers.append(launch(store, second))
+    wait_for(lambda: store.get(second).worker_pid, what="the second worker to claim its run")
+    wait_for(lambda: store.metrics(first, "epoch"), what="the first run's first epoch")
+    assert store.get(second).status == "queued" and store.queue_position(second) == 1
+    store.cancel(first)
+    assert wait_status(store, first) == "cancelled"
+    assert wait_status(store, second) == "finished"
+    a, b = store.get(first), store.get(second)
+    assert "stopped by the user" in a.error and b.started >= a.ended
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_and_force_stop_kills(store, workers):
+    run_id, _ = store.request(TINY, long_recipe())
+    workers.append(launch(store, run_id))
+    wait_for(lambda: store.get(run_id).status == "running", what="the run to start")
+    os.kill(store.get(run_id).worker_pid, signal.SIGTERM)
+    assert wait_status(store, run_id) == "cancelled"
+    # A worker that ignores the flag (stopped with SIGSTOP here) is killed after the grace period.
+    again, created = store.request(TINY, long_recipe())
+    assert created and again != run_id
+    workers.append(launch(store, again))
+    wait_for(lambda: store.get(again).status == "running", what="the second run to start")
+    os.kill(store.get(again).worker_pid, signal.SIGSTOP)
+    store.cancel(again, force_after=0.5)
+    run = store.get(again)
+    assert run.status == "cancelled" and "by force" in run.error
+    wait_for(lambda: not pid_alive(run.worker_pid), 10, "the stopped worker to die")
