@@ -1,0 +1,148 @@
+"""Lesson 2: vanishing gradients at initialization, no training.
+
+One forward and one backward pass of a random batch through a plain or residual net, with the activation and
+the weight init swapped in. For every weight layer we record the gradient norm that reaches its output and the
+statistics of the activation that follows it. Identity Mappings (1603.05027) eq. (5):
+    dL/dx_l = dL/dx_L (1 + d/dx_l sum_{i=l}^{L-1} F(x_i))
+the "1" carries the gradient from the loss straight to any shallower unit, so a residual net's first layers
+receive a gradient of the same order as its last; a plain net's gradient is a product of L Jacobians.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import torch
+from torch import nn
+
+from explorer.blocks import ResidualBlock
+from explorer.builder import build_model
+from explorer.spec import ArchSpec
+
+ActivationName = Literal["relu", "tanh", "sigmoid"]
+InitName = Literal["he", "xavier"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+INITS: dict[str, str] = {
+    "he": "He et al. 2015: N(0, 2 / fan_in)",
+    "xavier": "Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out))",
+}
+MAX_PLAIN_DEPTH = 110  # He et al. 2015 trained plain nets up to 110 layers; residual nets go to 1202
+
+
+def _swap(module: nn.Module, old: type[nn.Module], make: type[nn.Module]) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, old):
+            setattr(module, name, make())
+        else:
+            _swap(child, old, make)
+
+
+def lesson_net(family: Literal["plain", "resnet"], depth: int, activation: ActivationName = "relu",
+               init: InitName = "he", batchnorm: bool = True, seed: int = 0) -> nn.Module:
+    """A CIFAR plain or ResNet of `depth` (6n+2) with its ReLUs, init and (optionally) BatchNorm replaced."""
+    torch.manual_seed(seed)
+    if family == "plain":
+        model = build_model(ArchSpec(family="plain", depth=depth))
+    else:
+        model = build_model(ArchSpec(family="resnet", depth=depth, activation="full_preact"))
+        for block in model.modules():
+            if isinstance(block, ResidualBlock):
+                # Eq. (5) assumes h(x) = x: keep every activation off the shortcut path, even at the first
+                # unit and at the stage boundaries where the zero-padded shortcut would see BN-ReLU(x).
+                block.shared_preact = False
+    if activation != "relu":
+        _swap(model, nn.ReLU, ACTIVATIONS[activation])
+    if not batchnorm:
+        _swap(model, nn.BatchNorm2d, nn.Identity)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if init == "xavier":
+                nn.init.xavier_normal_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+@dataclass(frozen=True)
+class GradientProfile:
+    layers: pd.DataFrame  # one row per weight layer: layer (1 = first conv), name, grad_norm
+    activations: pd.DataFrame  # one row per activation module in forward order: index, mean, std, slope
+    seconds: float  # wall time of the forward + backward pass
+
+    def first_to_last(self) -> float:
+        """|dL/d out| at the first weight layer over the same at the last conv: 1 = no vanishing."""
+        convs = self.layers[self.layers["name"] != "head.fc"]["grad_norm"]
+        return float(convs.iloc[0] / convs.iloc[-1])
+
+
+def _slope(activation: str, out: torch.Tensor) -> torch.Tensor:
+    """The activation's derivative, written in terms of its output (all three allow it)."""
+    if activation == "sigmoid":
+        return out * (1 - out)
+    if activation == "tanh":
+        return 1 - out * out
+    return (out > 0).to(out.dtype)
+
+
+def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation: ActivationName = "relu",
+                     init: InitName = "he", batchnorm: bool = True, batch_size: int = 16,
+                     seed: int = 0) -> GradientProfile:
+    """One backward pass of cross-entropy on random images and labels, in float64 so tiny gradients show
+    as numbers instead of underflowing to zero."""
+    model = lesson_net(family, depth, activation, init, batchnorm, seed).double().train()
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch_size, 3, 32, 32, generator=gen, dtype=torch.float64)
+    labels = torch.randint(0, 10, (batch_size,), generator=gen)
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            output.retain_grad()
+            outputs[name] = output
+        return hook
+
+    acts: list[tuple[float, float, float]] = []
+
+    def stats(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        out = output.detach()
+        acts.append((float(out.mean()), float(out.std()), float(_slope(activation, out).mean())))
+
+    act_type = ACTIVATIONS[activation]
+    handles = [m.register_forward_hook(keep(n)) for n, m in layers]
+    handles += [m.register_forward_hook(stats) for m in model.modules() if isinstance(m, act_type)]
+    start = time.perf_counter()
+    try:
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+    finally:
+        for h in handles:
+            h.remove()
+    seconds = time.perf_counter() - start
+    grads = pd.DataFrame([{"layer": i, "name": name, "grad_norm": float(outputs[name].grad.norm()) / batch_size}
+                          for i, (name, _) in enumerate(layers, start=1)])
+    act_frame = pd.DataFrame(acts, columns=["mean", "std", "slope"])
+    act_frame.insert(0, "index", range(1, len(act_frame) + 1))
+    return GradientProfile(layers=grads, activations=act_frame, seconds=seconds)
+
+
+def compare(depth: int, activation: ActivationName, init: InitName, batchnorm: bool,
+            batch_size: int = 16, seed: int = 0, residual_depth: int | None = None) -> pd.DataFrame:
+    """Plain and residual profiles side by side (long format for one chart): net, layer, depth_fraction, grad_norm."""
+    frames = []
+    for family, label, d in (("plain", f"plain-{depth}", depth), ("resnet", f"ResNet-{residual_depth or depth}",
+                                                                  residual_depth or depth)):
+        if family == "plain" and d > MAX_PLAIN_DEPTH:
+            continue
+        prof = gradient_profile(family, d, activation, init, batchnorm, batch_size, seed)
+        f = prof.layers.copy()
+        f["net"] = label
+        f["depth_fraction"] = (f["layer"] - 1) / max(1, len(f) - 1)
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
