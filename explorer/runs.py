@@ -365,126 +365,13 @@ class RunStore:
         return out.getvalue()
 
 
-# -- executing a run ---------------------------------------------------------------------------------------------
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def device_name(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({torch.get_num_threads()} threads)"
-
-
 def execute(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
             device: str | None = None) -> str:
-    """Train the run in this process and return its final status. If another live process already owns the run,
-    or it has ended, follow it instead: its stored events are passed to `on_event` until it ends."""
-    device = device or default_device()
-    if not store.claim(run_id, device, device_name(device)):
-        return follow(store, run_id, on_event)
-    return run_claimed(store, run_id, on_event=on_event, device=device)
+    """Train the run in this process and return its final status (or follow it, if another process owns it).
+    The executing half lives in `explorer.worker`; this name is the store's entry point for the CLI."""
+    from explorer.worker import execute as execute_here
 
-
-def follow(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
-           poll: float = POLL_SECONDS, timeout: float | None = None) -> str:
-    """Replay a run's stored events, then new ones as they arrive, until it ends; returns its status."""
-    last = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        run = store.get(run_id)
-        if run is None:
-            raise KeyError(f"run {run_id!r} is not in {store.path}")
-        for event in store.metrics(run_id, after=last):
-            last = event.pop("seq")
-            if on_event:
-                on_event(event)
-        if run.status in ENDED:
-            if on_event:
-                on_event({"kind": "end", "status": run.status, "message": run.error or ""})
-            return run.status
-        if deadline is not None and time.monotonic() > deadline:
-            return run.status
-        time.sleep(poll)
-
-
-def run_claimed(store: RunStore, run_id: str, *, on_event: Callable[[dict], None] | None = None,
-                device: str, external_stop: Callable[[], bool] | None = None) -> str:
-    """Wait for a queue slot, train, store every event (step events batched) and the final status.
-    Exceptions end the run as "failed" with their message; they are not re-raised."""
-    def stop_requested() -> bool:
-        return (external_stop is not None and external_stop()) or store.cancel_requested(run_id)
-
-    try:
-        while not store.try_start(run_id):
-            run = store.get(run_id)
-            if run is None or run.status != "queued":
-                return run.status if run else "failed"
-            if stop_requested():
-                store.set_status(run_id, "cancelled", error="stopped while waiting in the queue")
-                return "cancelled"
-            time.sleep(POLL_SECONDS)
-        return _train(store, run_id, on_event, device, stop_requested)
-    except BaseException as exc:  # noqa: BLE001 - the run must end with a status whatever happened
-        status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
-        message = "interrupted" if status == "cancelled" else f"{type(exc).__name__}: {exc}"
-        store.set_status(run_id, status, error=message)
-        if on_event:
-            on_event({"kind": "end", "status": status, "message": message})
-        return status
-
-
-def _train(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None, device: str,
-           stop_requested: Callable[[], bool]) -> str:
-    from explorer.train import Recipe, train  # torch only when a run really trains
-
-    run = store.get(run_id)
-    spec = ArchSpec.from_dict(run.spec)
-    recipe = Recipe.from_dict(run.recipe)
-    last_poll = [0.0, False]
-
-    def should_stop() -> bool:
-        # The engine may ask every step; one SQLite read per POLL_SECONDS is plenty.
-        now = time.monotonic()
-        if now - last_poll[0] >= POLL_SECONDS:
-            last_poll[:] = [now, stop_requested()]
-        return bool(last_poll[1])
-
-    pending: list[dict] = []
-    last_flush = time.monotonic()
-    missing_end = {"kind": "end", "status": "failed", "message": "the engine stopped without an end event"}
-    end: dict[str, Any] = missing_end
-    events = train(spec, recipe, device=device, checkpoint_path=store.checkpoint_path(run_id),
-                   should_stop=should_stop)
-    try:
-        for event in events:
-            if on_event:
-                on_event(event)
-            if event.get("kind") == "end":
-                end = event
-                break
-            pending.append(event)
-            if event.get("kind") == "epoch" or time.monotonic() - last_flush >= FLUSH_SECONDS:
-                store.append_metrics(run_id, pending)
-                pending, last_flush = [], time.monotonic()
-    finally:
-        store.append_metrics(run_id, pending)  # what was measured is kept, even when the run failed
-        close = getattr(events, "close", None)
-        if close:
-            close()
-    status = end.get("status", "failed")
-    if status not in ENDED:
-        status = "failed"
-    if end is missing_end and on_event:
-        on_event(end)
-    # A finished run's message ("trained 5 epochs in 80 s") is no error; the others say what went wrong.
-    store.set_status(run_id, status, error=None if status == "finished" else end.get("message") or None)
-    return status
+    return execute_here(store, run_id, on_event, device)
 
 
 def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:

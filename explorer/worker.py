@@ -1,19 +1,180 @@
-"""One training run in its own process: `python -m explorer.worker RUN_ID --root RUNS_DIR`.
+"""Executing runs: train one in this process, storing its events; and the worker process entry point.
 
-Started detached by `explorer.runs.launch` (a new session, output to the run's worker.log). It claims the run
-(a second worker for the same run exits at once), waits for a queue slot on its device, trains, and records
-the final status. SIGTERM stops the run cleanly as "cancelled"; any exception ends it as "failed".
+`python -m explorer.worker RUN_ID --root RUNS_DIR` is what `explorer.runs.launch` starts, detached (a new
+session, output to the run's worker.log). It claims the run (a second worker for the same run exits at once),
+waits for a queue slot on its device, trains, and records the final status. SIGTERM stops the run cleanly as
+"cancelled"; any exception ends it as "failed" with its message.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-from explorer.runs import RunStore, default_device, device_name, run_claimed
+from explorer.runs import ENDED, FLUSH_SECONDS, POLL_SECONDS, RunStore
+from explorer.spec import ArchSpec
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@functools.lru_cache(maxsize=4)
+def training_macs_per_second(device: str = "cpu") -> float:
+    """Measured once per process: forward multiply-adds per second while training a small ResNet (resnet8,
+    batch 32). A backward pass costs about two forwards, so one training image costs 3x its forward MACs."""
+    import torch
+    import torch.nn.functional as F
+
+    from explorer.builder import build_model
+    from explorer.cost import cost
+    from explorer.presets import PRESETS
+
+    spec = PRESETS["resnet20"].replace(depth=8)
+    model = build_model(spec, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(32, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (32,), device=device)
+    times = []
+    for _ in range(4):  # the first step allocates and picks kernels: not counted
+        start = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        float(loss.detach())  # wait for the device
+        times.append(time.perf_counter() - start)
+    return 3 * cost(spec).macs * 32 / min(times[1:])
+
+
+def estimate_epoch_seconds(spec: ArchSpec, images: int, device: str = "cpu") -> float:
+    """Rough seconds per epoch of `images` training images: the design's multiply-adds over the measured rate.
+    Small nets use a CPU less well than big ones, so this errs long for big designs."""
+    from explorer.cost import cost
+
+    return 3 * cost(spec).macs * images / training_macs_per_second(device)
+
+
+def execute(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
+            device: str | None = None) -> str:
+    """Train the run in this process and return its final status. If another live process already owns the run,
+    or it has ended, follow it instead: its stored events are passed to `on_event` until it ends."""
+    device = device or default_device()
+    if not store.claim(run_id, device, device_name(device)):
+        return follow(store, run_id, on_event)
+    return run_claimed(store, run_id, on_event=on_event, device=device)
+
+
+def follow(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
+           poll: float = POLL_SECONDS, timeout: float | None = None) -> str:
+    """Replay a run's stored events, then new ones as they arrive, until it ends; returns its status."""
+    last = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        run = store.get(run_id)
+        if run is None:
+            raise KeyError(f"run {run_id!r} is not in {store.path}")
+        for event in store.metrics(run_id, after=last):
+            last = event.pop("seq")
+            if on_event:
+                on_event(event)
+        if run.status in ENDED:
+            if on_event:
+                on_event({"kind": "end", "status": run.status, "message": run.error or ""})
+            return run.status
+        if deadline is not None and time.monotonic() > deadline:
+            return run.status
+        time.sleep(poll)
+
+
+def run_claimed(store: RunStore, run_id: str, *, on_event: Callable[[dict], None] | None = None,
+                device: str, external_stop: Callable[[], bool] | None = None) -> str:
+    """Wait for a queue slot, train, store every event (step events batched) and the final status.
+    Exceptions end the run as "failed" with their message; they are not re-raised."""
+    def stop_requested() -> bool:
+        return (external_stop is not None and external_stop()) or store.cancel_requested(run_id)
+
+    try:
+        while not store.try_start(run_id):
+            run = store.get(run_id)
+            if run is None or run.status != "queued":
+                return run.status if run else "failed"
+            if stop_requested():
+                store.set_status(run_id, "cancelled", error="stopped while waiting in the queue")
+                return "cancelled"
+            time.sleep(POLL_SECONDS)
+        return _train(store, run_id, on_event, device, stop_requested)
+    except BaseException as exc:  # noqa: BLE001 - the run must end with a status whatever happened
+        status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
+        message = "interrupted" if status == "cancelled" else f"{type(exc).__name__}: {exc}"
+        store.set_status(run_id, status, error=message)
+        if on_event:
+            on_event({"kind": "end", "status": status, "message": message})
+        return status
+
+
+def _train(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None, device: str,
+           stop_requested: Callable[[], bool]) -> str:
+    from explorer.train import Recipe, train  # torch only when a run really trains
+
+    run = store.get(run_id)
+    spec = ArchSpec.from_dict(run.spec)
+    recipe = Recipe.from_dict(run.recipe)
+    last_poll = [0.0, False]
+
+    def should_stop() -> bool:
+        # The engine may ask every step; one SQLite read per POLL_SECONDS is plenty.
+        now = time.monotonic()
+        if now - last_poll[0] >= POLL_SECONDS:
+            last_poll[:] = [now, stop_requested()]
+        return bool(last_poll[1])
+
+    pending: list[dict] = []
+    last_flush = time.monotonic()
+    missing_end = {"kind": "end", "status": "failed", "message": "the engine stopped without an end event"}
+    end: dict[str, Any] = missing_end
+    events = train(spec, recipe, device=device, checkpoint_path=store.checkpoint_path(run_id),
+                   should_stop=should_stop)
+    try:
+        for event in events:
+            if on_event:
+                on_event(event)
+            if event.get("kind") == "end":
+                end = event
+                break
+            pending.append(event)
+            if event.get("kind") == "epoch" or time.monotonic() - last_flush >= FLUSH_SECONDS:
+                store.append_metrics(run_id, pending)
+                pending, last_flush = [], time.monotonic()
+    finally:
+        store.append_metrics(run_id, pending)  # what was measured is kept, even when the run failed
+        close = getattr(events, "close", None)
+        if close:
+            close()
+    status = end.get("status", "failed")
+    if status not in ENDED:
+        status = "failed"
+    if end is missing_end and on_event:
+        on_event(end)
+    # A finished run's message ("trained 5 epochs in 80 s") is no error; the others say what went wrong.
+    store.set_status(run_id, status, error=None if status == "finished" else end.get("message") or None)
+    return status
 
 
 def _print_event(event: dict) -> None:
