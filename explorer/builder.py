@@ -9,6 +9,7 @@ from torch import nn
 
 from explorer.cost import check_budget
 from explorer.densenet import DenseNet
+from explorer.highway import HighwayNet
 from explorer.pyramidnet import PyramidNet
 from explorer.resnet import ResNet
 from explorer.shake_shake import ShakeShakeNet
@@ -24,6 +25,7 @@ FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "vgg": VGG,
     "pyramidnet": PyramidNet,
     "shake_shake": ShakeShakeNet,
+    "highway": HighwayNet,
 }
 
 

@@ -64,7 +64,9 @@ VGG_CONFIGS: dict[int, tuple[tuple[int, ...], ...]] = {  # Simonyan & Zisserman 
     19: ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
 }
 FRACTAL_WIDTHS = (64, 128, 256, 512, 512, 512, 512, 512)  # Larsson et al. 2016, sec. 4.1: doubles, capped at 512
-HIGHWAY_WIDTHS = (32, 64, 128)  # not printed by Srivastava et al.; chosen so highway19 has the published 2.3M
+# Srivastava et al. 2015 do not print their CIFAR widths. These give highway19 (6+6+5 highway layers) 2,295,722
+# parameters, the published "2.3M"; plain doubling (32, 64, 128) would give 2.04M.
+HIGHWAY_WIDTHS = (32, 80, 128)
 RESIDUAL_FAMILIES = ("resnet", "wrn", "resnext", "shake_shake", "pyramidnet")
 
 
@@ -563,11 +565,12 @@ def _fractal_layout(spec: ArchSpec, size: int, base: int) -> Layout:
 
 
 def _highway_layout(spec: ArchSpec, size: int, base: int) -> Layout:
+    """Stem conv, then depth - 2 highway layers split over three stages (HIGHWAY_WIDTHS scaled by base_width)."""
     layers = spec.depth - 2
     counts = [layers // 3 + (1 if i < layers % 3 else 0) for i in range(3)]
     stages, in_ch, cur = [], base, size
     for i, n in enumerate(counts):
-        w = base * 2**i
+        w = HIGHWAY_WIDTHS[i] * base // HIGHWAY_WIDTHS[0]
         stride = 1 if i == 0 else 2
         stages.append(StagePlan(name=f"stage{i + 1}", kind="highway", num_blocks=n, in_channels=in_ch,
                                 block_widths=(w,) * n, inner_widths=(w,) * n, stride=stride,
