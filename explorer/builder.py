@@ -9,6 +9,7 @@ from torch import nn
 
 from explorer.cost import check_budget
 from explorer.densenet import DenseNet
+from explorer.fractalnet import FractalNet
 from explorer.highway import HighwayNet
 from explorer.pyramidnet import PyramidNet
 from explorer.resnet import ResNet
@@ -26,6 +27,7 @@ FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "pyramidnet": PyramidNet,
     "shake_shake": ShakeShakeNet,
     "highway": HighwayNet,
+    "fractalnet": FractalNet,
 }
 
 

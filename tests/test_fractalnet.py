@@ -1,0 +1,70 @@
+import random
+
+import pytest
+import torch
+
+from explorer import PRESETS, build_model, cost
+from explorer.fractalnet import FractalBlock, Join
+
+SMALL = PRESETS["fractalnet20"].replace(fractal_blocks=2, depth=8, base_width=8)
+
+
+def test_fractalnet20_has_the_published_38_6m():
+    c = cost(PRESETS["fractalnet20"])
+    assert c.params == 38_647_114 and f"{c.params / 1e6:.1f}M" == "38.6M"
+    assert c.weight_layers == 20
+
+
+@pytest.mark.parametrize("columns, convs", [(1, 1), (2, 3), (3, 7), (4, 15)])
+def test_block_has_2c_minus_1_convs(columns, convs):
+    block = FractalBlock(in_channels=4, out_channels=8, columns=columns, drop_prob=0.15)
+    n = sum(1 for m in block.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+    assert n == convs
+
+
+def test_join_is_the_mean_and_local_drop_path_keeps_at_least_one():
+    join = Join(0.9).train()
+    inputs = [torch.full((1, 1, 1, 1), float(v)) for v in (1, 2, 3)]
+    random.seed(0)
+    kept = [join.kept(3) for _ in range(200)]
+    assert all(kept) and len({tuple(k) for k in kept}) > 3  # random subsets, never empty
+    assert any(len(k) == 1 for k in kept) and any(len(k) > 1 for k in kept)
+    assert join.eval()(inputs).item() == pytest.approx(2.0)  # eval: mean of all
+
+
+def _grad_free_convs(model, x, column):
+    model.zero_grad()
+    model.train()(x, column).sum().backward()
+    return {n for n, p in model.named_parameters() if n.endswith("conv.weight") and p.grad is None}
+
+
+def test_global_drop_path_uses_one_column_only():
+    model = build_model(SMALL.replace(drop_path_local=0.0))
+    x = torch.randn(2, 3, 32, 32)
+    shallow_only = _grad_free_convs(model, x, column=0)
+    assert "stage1.path.conv.conv.weight" not in shallow_only
+    assert "stage1.path.first.conv.conv.weight" in shallow_only
+    deepest = _grad_free_convs(model, x, column=2)
+    assert "stage1.path.conv.conv.weight" in deepest and "stage1.path.second.second.conv.conv.weight" not in deepest
+    # the deepest column has 2^(C-1) = 4 convs per block: all the others (3 of 7) get no gradient
+    assert len([n for n in deepest if n.startswith("stage1.")]) == 3
+
+
+@pytest.mark.parametrize("fraction, expect_global", [(0.0, False), (1.0, True)])
+def test_global_fraction_decides_how_often_a_column_is_picked(fraction, expect_global):
+    model = build_model(SMALL.replace(drop_path_global=fraction)).train()
+    random.seed(1)
+    picks = [model.pick_column() for _ in range(20)]
+    assert all((p is not None) == expect_global for p in picks)
+    assert model.eval().pick_column() is None
+
+
+def test_eval_is_deterministic_and_training_runs():
+    model = build_model(PRESETS["fractalnet20"])
+    x = torch.randn(2, 3, 32, 32)
+    out = model(x)
+    out.sum().backward()
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
