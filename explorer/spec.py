@@ -298,6 +298,7 @@ def validate(spec: ArchSpec) -> None:
         raise SpecError("stem", f"{FAMILY_LABELS[spec.family]} is a CIFAR design; got {spec.stem!r}, use 'cifar'")
     _check_depth(spec)
     _check_family_rules(spec)
+    _check_widths(spec)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -386,6 +387,16 @@ def _check_family_rules(spec: ArchSpec) -> None:
         if spec.se_reduction > min(widths):
             raise SpecError("se_reduction", f"r={spec.se_reduction} leaves no channels in the narrowest block "
                                             f"({min(widths)} channels); try 16")
+
+
+def _check_widths(spec: ArchSpec) -> None:
+    """Every stage must keep at least one channel (DenseNet's compression floors the transition width)."""
+    for stage in layout(spec).stages:
+        narrowest = min(stage.in_channels, *stage.block_widths, *stage.inner_widths)
+        if narrowest < 1:
+            field = "compression" if spec.family == "densenet" else "base_width"
+            fix = "try 0.5" if field == "compression" else "try 16"
+            raise SpecError(field, f"leaves {stage.name} with {narrowest} channels; got {getattr(spec, field)}, {fix}")
 
 
 @dataclass(frozen=True, kw_only=True)

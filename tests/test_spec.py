@@ -58,6 +58,8 @@ BAD_VALUES = [
     ({"family": "densenet", "growth_rate": 0}, "growth_rate", "got 0"),
     ({"family": "densenet", "compression": 0.0}, "compression", "theta must be in (0, 1]"),
     ({"family": "densenet", "compression": 1.5}, "compression", "got 1.5, try 0.5"),
+    ({"family": "densenet", "block": "bottleneck", "compression": 0.01}, "compression",
+     "leaves stage2 with 0 channels; got 0.01, try 0.5"),  # found by tests/test_hypothesis.py
     ({"family": "wrn", "dropout": 1.0}, "dropout", "probability in [0, 1); got 1.0"),
     ({"family": "wrn", "dropout": -0.1}, "dropout", "got -0.1"),
     ({"stochastic_depth": 1.0}, "stochastic_depth", "probability"),
