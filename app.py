@@ -2,12 +2,40 @@
 
 import streamlit as st
 
+from explorer.graph import FAMILY_TREE_NODES, family_tree_dot
+
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 
 
 def home() -> None:
     st.title("ResNet Explorer")
-    st.write("Explore the residual-network family: build a design, see what it costs, train it, compare it.")
+    st.write(
+        "Build any design from the residual-network papers, from plain nets and VGG to ResNet, its pre-activation "
+        "variants, Wide ResNet, ResNeXt, PyramidNet, Shake-Shake, DenseNet, SE and FractalNet. See what it costs "
+        "(parameters, multiply-adds, memory) beside what its paper reported, look inside its blocks, compare "
+        "designs side by side, and train one on CIFAR-10.")
+    tree, start = st.columns([3, 2])
+    with tree:
+        st.subheader("Which paper led to which")
+        st.graphviz_chart(family_tree_dot(), width="stretch")
+        st.caption("Open a family on the Build page:")
+        cols = st.columns(4)
+        for i, (key, label, params) in enumerate(FAMILY_TREE_NODES):
+            cols[i % 4].page_link("pages/build.py", label=label.split("\n")[0], query_params=params, icon="➡️")
+    with start:
+        st.subheader("Start here")
+        st.markdown(
+            "**Teachers.** Open **Build**, pick `plain56` and then `resnet56` from *Start from a preset*: same "
+            "layers, same parameter count, but the shortcut lets the deeper net train (the paper's Fig. 6). Copy "
+            "the page's URL into your slides: the link reopens the exact design. **Compare** puts up to four designs "
+            "in one table and plots every preset's published error against its size. **Lessons** has guided "
+            "walk-throughs.\n\n"
+            "**Students.** Start with `resnet20` on **Build**. Change one setting at a time (depth, width factor k, "
+            "shortcut option, activation placement) and watch the parameter count, the graph and the block detail "
+            "change. A green box means a paper trained exactly this design; a blue note means you have made "
+            "something new. Then **Train** it for a few epochs and see whether it learns.")
+        st.info("Every number on these pages comes from the same spec that builds the PyTorch model, so the graph, "
+                "the summary and the cost cannot disagree with the network you train.")
 
 
 st.navigation([

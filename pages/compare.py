@@ -1,6 +1,151 @@
-"""Compare page (being built)."""
+"""Compare page: 2 to 4 designs side by side (table, bars, graphs) and every preset's published CIFAR-10 error
+against its size. Shareable: `?designs=resnet56,wrn_28_10` (+ `custom=<the Build design's URL parameters>`)."""
 
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import parse_qsl, urlencode
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("Compare")
-st.info("This page is being built.")
+from explorer import PRESETS, ArchSpec, SpecError
+from explorer.builder import FAMILY_BUILDERS
+from explorer.cost import check_budget
+from explorer.graph import overview_dot
+from explorer.presets import preset_name
+from explorer.published import all_published, published_for
+from explorer.spec import FAMILY_LABELS
+from explorer.urls import spec_from_params, spec_to_params
+
+BUILD = "design from Build"
+DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_cost(spec_json: str) -> dict:
+    return dataclasses.asdict(check_budget(ArchSpec.from_json(spec_json)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_overview(spec_json: str) -> str:
+    return overview_dot(ArchSpec.from_json(spec_json))
+
+
+@st.cache_data(show_spinner="Counting every preset's multiply-adds (once per server) ...")
+def preset_points(with_macs: bool) -> pd.DataFrame:
+    """Every preset with a published CIFAR-10 error: its params (the paper's, else ours) and our multiply-adds."""
+    rows = []
+    for name, paper in all_published().items():
+        spec = PRESETS.get(name)
+        if spec is None or paper.dataset != "cifar10" or paper.error is None:
+            continue
+        params = paper.params_m
+        macs = None
+        if (params is None or with_macs) and spec.family in FAMILY_BUILDERS:
+            c = cached_cost(spec.to_json())
+            params = params if params is not None else c["params"] / 1e6
+            macs = c["macs"] / 1e6
+        rows.append({"preset": name, "family": FAMILY_LABELS[spec.family], "params (M)": params,
+                     "multiply-adds (M)": macs, "CIFAR-10 error (%)": paper.error, "kind": paper.error_kind,
+                     "source": paper.source})
+    return pd.DataFrame(rows)
+
+
+def first_load() -> None:
+    """Read the choice from the URL once per visit; bad names are reported and dropped."""
+    params = st.query_params.to_dict()
+    names = [n for n in params.get("designs", "").split(",") if n]
+    chosen = [n for n in names if n in PRESETS or n == BUILD][:4]
+    bad = [n for n in names if n not in chosen]
+    if "custom" in params:
+        try:
+            st.session_state["design"] = spec_from_params(dict(parse_qsl(params["custom"])))
+            chosen = [*chosen, BUILD][:4] if BUILD not in chosen else chosen
+        except SpecError as err:
+            bad.append(f"custom ({err})")
+    if bad:
+        st.warning(f"Ignored from the link: {', '.join(bad)}. Choose designs below.")
+    if not chosen:
+        chosen = st.session_state.get("c_last", DEFAULT_CHOICE)
+    st.session_state["c_designs"] = chosen
+
+
+def resolve(name: str) -> ArchSpec:
+    return st.session_state["design"] if name == BUILD else PRESETS[name]
+
+
+st.title("Compare designs")
+if "c_designs" not in st.session_state:
+    first_load()
+options = list(PRESETS)
+if "design" in st.session_state:
+    options = [BUILD, *options]
+st.session_state["c_designs"] = [n for n in st.session_state["c_designs"] if n in options]
+chosen = st.multiselect("Designs (2 to 4): presets, or the design you made on the Build page", options,
+                        key="c_designs", max_selections=4)
+
+st.session_state["c_last"] = chosen  # survives a visit to another page, which drops widget state
+wanted = {"designs": ",".join(chosen)}
+if BUILD in chosen:
+    wanted["custom"] = urlencode(spec_to_params(st.session_state["design"]))
+if st.query_params.to_dict() != wanted:
+    st.query_params.from_dict(wanted)
+
+if len(chosen) < 2:
+    st.info("Choose at least two designs to compare.")
+    st.stop()
+
+rows, specs = [], {}
+for name in chosen:
+    spec = resolve(name)
+    label = name if name != BUILD else f"{BUILD} ({preset_name(spec) or FAMILY_LABELS[spec.family]})"
+    try:
+        c = cached_cost(spec.to_json())
+    except (SpecError, KeyError) as err:
+        st.error(f"{label}: cannot be built here ({err}).")
+        continue
+    specs[label] = spec
+    paper = published_for(preset_name(spec) or "")
+    rows.append({"design": label, "family": FAMILY_LABELS[spec.family], "params (M)": round(c["params"] / 1e6, 3),
+                 "multiply-adds (M)": round(c["macs"] / 1e6, 1), "weight layers": c["weight_layers"],
+                 "paper's error (%)": paper.error if paper else None,
+                 "error kind": f"{paper.error_kind}, {paper.dataset}" if paper and paper.error is not None else "",
+                 "source": paper.source if paper else "not published"})
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True)
+
+bars = st.columns(2)
+for col, measure in zip(bars, ("params (M)", "multiply-adds (M)")):
+    chart = alt.Chart(table).mark_bar().encode(
+        x=alt.X(measure, title=measure), y=alt.Y("design", sort=None, title=None),
+        color=alt.Color("design", legend=None), tooltip=["design", measure]).properties(height=40 + 36 * len(table))
+    col.altair_chart(chart, width="stretch")
+
+st.subheader("Graphs side by side")
+for col, (label, spec) in zip(st.columns(len(specs)), specs.items()):
+    col.caption(label)
+    col.graphviz_chart(cached_overview(spec.to_json()), width="stretch")
+
+st.subheader("Published CIFAR-10 error against size, every preset")
+with_macs = st.toggle("Also plot against multiply-adds (counts every preset once per server, a few seconds)",
+                      key="c_macs")
+points = preset_points(with_macs)
+points["chosen"] = points["preset"].isin(chosen)
+axes = [("params (M)", "parameters (M, log scale)")]
+if with_macs:
+    axes.append(("multiply-adds (M)", "multiply-adds per image (M, log scale)"))
+for col, (measure, title) in zip(st.columns(len(axes)), axes):
+    base = alt.Chart(points).encode(
+        x=alt.X(measure, scale=alt.Scale(type="log"), title=title),
+        y=alt.Y("CIFAR-10 error (%)", scale=alt.Scale(zero=False)),
+        tooltip=["preset", "family", measure, "CIFAR-10 error (%)", "kind", "source"])
+    dots = base.mark_circle().encode(
+        color=alt.Color("family", legend=alt.Legend(orient="bottom", columns=3)),
+        size=alt.condition("datum.chosen", alt.value(260), alt.value(60)),
+        stroke=alt.condition("datum.chosen", alt.value("black"), alt.value(None)))
+    labels = base.transform_filter("datum.chosen").mark_text(dx=8, align="left", fontSize=12).encode(text="preset")
+    col.altair_chart((dots + labels).properties(height=420), width="stretch")
+st.caption("Each point is one preset's published figure (best, mean or median as its paper gives; hover for the "
+           "kind and source). Chosen designs are large and named; a design of your own has no published error.")
