@@ -1,0 +1,135 @@
+"""The Train page under streamlit.testing: a tiny synthetic run from Start to its final status and charts,
+a reload returning to it through `?run=`, an identical Start attaching to it, and bad input shown plainly."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import PRESETS
+from explorer.runs import RunStore
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+WAIT = 120.0  # seconds for the worker to import torch and train 2 steps on a busy 2-core machine
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the worker inherits it: no oversubscribed cores
+    yield tmp_path / "runs"
+    if (tmp_path / "runs").exists():  # no worker outlives its test
+        for run in RunStore(tmp_path / "runs").list_runs():
+            if run.worker_pid and run.worker_pid != os.getpid():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(run.worker_pid, signal.SIGKILL)
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """(Vega-Lite spec, data) of every Altair chart on the page (AppTest has no typed accessor for them)."""
+    found = []
+
+    def walk(node):
+        if getattr(node, "type", None) == "vega_lite_chart":
+            (dataset,) = node.proto.datasets
+            found.append((json.loads(node.proto.spec), pa.ipc.open_stream(dataset.data.data).read_pandas()))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def set_tiny_run(at: AppTest) -> AppTest:
+    at.selectbox(key="train_preset").set_value("resnet20")
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch_resnet").set_value(32)
+    at.number_input(key="train_size").set_value(64)
+    return at
+
+
+@pytest.mark.slow
+def test_a_tiny_synthetic_run_from_start_to_charts_and_final_status(runs_dir):
+    at = page()
+    assert not at.exception
+    assert any("No runs yet" in t for t in texts(at.info))
+    assert any("CPU" in t and "per epoch" in t for t in texts(at.warning)) or any("GPU" in t for t in texts(at.success))
+    set_tiny_run(at).button(key="train_start").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    assert run_id.startswith("resnet20-")
+    deadline = time.monotonic() + WAIT
+    while not any(t.startswith("Finished") for t in texts(at.success)):
+        assert time.monotonic() < deadline, (texts(at.error), RunStore(runs_dir).get(run_id))
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error
+    (loss_spec, loss), (error_spec, error) = charts(at)
+    assert (loss_spec["title"], error_spec["title"]) == ("Loss", "Error (%)")
+    assert loss_spec["encoding"]["x"]["field"] == "step"  # a 1-epoch run is charted per step
+    assert list(loss["split"]) == ["train", "test"]  # 2 steps logged once at the epoch's end, and its test
+    assert list(loss["step"]) == [2, 2] and error["error (%)"].between(0, 100).all()
+    assert any(t.startswith("resnet20 on Synthetic shapes (not CIFAR-10)") for t in texts(at.caption))
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [run_id] and table["status"][0] == "✅ finished"
+
+    # A reload (a new session with the URL) returns to the run; an identical Start attaches to it.
+    again = page(run=run_id)
+    assert not again.exception and any(t.startswith("Finished") for t in texts(again.success))
+    set_tiny_run(again).button(key="train_start").click().run()
+    assert again.query_params["run"] == run_id
+    assert any("already exists" in t for t in texts(again.info))
+    assert len(RunStore(runs_dir).list_runs()) == 1
+
+
+def test_pasted_json_errors_are_shown_not_raised(runs_dir):
+    at = page()
+    at.radio(key="train_source").set_value("Paste JSON").run()
+    at.text_area(key="train_json").set_value('{"family": "resnet", "depth": 21}').run()
+    assert not at.exception
+    (error,) = texts(at.error)
+    assert error.startswith("This design is not valid. depth:") and "20" in error
+    assert at.button(key="train_start").disabled
+    at.text_area(key="train_json").set_value("{not json").run()
+    assert "not valid JSON" in texts(at.error)[0]
+
+
+def test_an_imagenet_design_is_refused_for_training(runs_dir):
+    at = page()
+    at.radio(key="train_source").set_value("Paste JSON").run()
+    at.text_area(key="train_json").set_value(PRESETS["resnet18"].to_json()).run()
+    assert "32x32 images with 10 classes" in texts(at.error)[0] and at.button(key="train_start").disabled
+
+
+def test_an_unknown_run_in_the_url_says_so(runs_dir):
+    at = page(run="nope-1234")
+    assert not at.exception
+    assert any("no run 'nope-1234'" in t for t in texts(at.warning))
+
+
+def test_the_build_pages_design_is_offered(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["design"] = PRESETS["resnet56"]
+    at.run()
+    assert at.radio(key="train_source").value == "From the Build page"
+    assert any(t.startswith("0.85M parameters") for t in texts(at.caption))
