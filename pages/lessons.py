@@ -3,12 +3,20 @@ the paper. Every computation lives in explorer.lessons; this file reads widgets 
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from explorer.lessons import LESSON_KEYS, LESSONS, lesson
-from explorer.lessons import budget, gradients
+from explorer import PRESETS, SpecError
+from explorer.data import dataset_info
+from explorer.graph import GraphvizMissing, block_dot, to_svg
+from explorer.lessons import LESSON_KEYS, LESSONS, classruns, lesson
+from explorer.lessons import budget, degradation, dense, forms, gradients, lesion, shake
+from explorer.published import published_for, table
+from explorer.runs import RunStore, default_root
+from explorer.urls import spec_to_params
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9"]
@@ -182,12 +190,349 @@ def lesson_budget() -> None:
         st.altair_chart(error_chart(published_chart_with_macs(), "multiply-adds (G)"), use_container_width=True)
 
 
-def not_ready(what: str) -> None:
-    st.warning(f"This lesson needs {what}, which has not landed in this copy of the app yet.")
+# ---------------------------------------------------------------------------------------------------- lesson 5
+@st.cache_data(show_spinner=False, max_entries=32)
+def forms_table(cardinality: int, width: int) -> pd.DataFrame:
+    return forms.compare_forms(cardinality, width).table
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_svg(cardinality: int, width: int, form: str) -> str | None:
+    try:
+        return to_svg(block_dot(forms.block_spec(cardinality, width, form)))
+    except GraphvizMissing:
+        return None
+
+
+def lesson_forms() -> None:
+    st.markdown(
+        "A ResNeXt block aggregates C paths of width d. The paper draws it three ways and says they are "
+        "*equivalent*. The app builds all three, gives them the same weights, and feeds them the same batch:")
+    st.latex(r"y = x + \sum_{i=1}^{C} \mathcal{T}_i(x)"
+             r"\quad\text{(a) sum of paths} \;=\; \text{(b) concat, then 1x1} \;=\; \text{(c) grouped conv}")
+    source_caption("Xie et al. 2017, ResNeXt (1611.05431), eq. (3) and Fig. 3.")
+    c1, c2 = st.columns(2)
+    template = c1.selectbox("Template C x d", ["8x4d", "32x4d", "4x24d", "2x40d", "1x64d", "16x8d"],
+                            help="C paths, each d channels wide (ResNeXt-29 stage 1 on a 16x16 map)")
+    cardinality, width = (int(t) for t in template.rstrip("d").split("x"))
+    frame = forms_table(cardinality, width)
+    agree = frame["max |difference| to (c)"].max()
+    c2.metric("Largest difference between the forms' outputs", f"{agree:.1e}",
+              help="float64 arithmetic; 1e-15 is rounding, i.e. the same function")
+    st.dataframe(frame.drop(columns="form").style.format(
+        {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}),
+        hide_index=True, use_container_width=True)
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
+        y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
+    st.altair_chart(styled(bars, height=200), use_container_width=True)
+    st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
+               "kernel; the split form launches 3C small convolutions.")
+    cols = st.columns(3)
+    for col, form in zip(cols, ("split", "concat", "grouped")):
+        col.markdown(f"**{forms.FORMS[form]}**")
+        svg = block_svg(min(cardinality, 4), width, form)
+        if svg:
+            col.image(svg, use_container_width=True)
+        else:
+            col.write("Graphviz is not installed; the graph is not available.")
+    if cardinality > 4:
+        st.caption("Graphs drawn with C = 4 paths so that they stay readable.")
+
+
+# ---------------------------------------------------------------------------------------------------- runs
+def store() -> RunStore:
+    return RunStore(default_root())
+
+
+def data_note(recipe) -> None:
+    info = dataset_info(recipe)
+    st.caption(f"Short-run recipe: {recipe.epochs} epochs on {info.train_size:,} images of {info.label}, "
+               f"batch {recipe.batch_size}, lr {recipe.lr} divided by 10 at 50% and 75%."
+               + ("" if not info.synthetic else " Synthetic errors are not comparable with the papers' CIFAR-10."))
+
+
+def queue_buttons(label: str, designs: dict, recipe, key: str) -> None:
+    if st.button(label, type="primary", key=key):
+        try:
+            queued = classruns.queue(store(), designs, recipe)
+        except (SpecError, OSError) as err:
+            st.error(f"Could not queue the runs: {err}")
+            return
+        reused = [q.label for q in queued if not q.created]
+        st.session_state.setdefault("lesson_runs", {}).update({q.label: q.run_id for q in queued})
+        st.success(f"Queued {len(queued) - len(reused)} new run(s)"
+                   + (f"; reusing the identical runs of {', '.join(reused)}." if reused else "."))
+
+
+def known_runs(designs: dict, recipe) -> dict[str, str]:
+    """Runs of these designs with this recipe that exist in the store (whoever queued them)."""
+    found = {}
+    for label, spec in designs.items():
+        run_id = classruns.find(store(), spec, recipe)
+        if run_id:
+            found[label] = run_id
+    return found
+
+
+def curve_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Fig. 6 style: thin lines for training error, bold for test error."""
+    return styled(alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("error:Q", title="error (%)"),
+        color=alt.Color("net:N", title="net"),
+        strokeWidth=alt.StrokeWidth("split:N", scale=alt.Scale(domain=["train", "test"], range=[1.5, 5]),
+                                    title="thin: train, bold: test"),
+        strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["train", "test"], range=[[6, 3], [1, 0]]),
+                                  legend=None),
+        tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=420)
+
+
+def progress(runs: dict[str, str]) -> None:
+    if not runs:
+        st.info("No runs yet: press the button above (the whole class shares the same runs).")
+        return
+    st.dataframe(classruns.status_table(store(), runs).style.format(
+        {"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="-"), hide_index=True,
+        use_container_width=True)
+    frame = classruns.curves(store(), runs)
+    if len(frame):
+        st.altair_chart(curve_chart(frame), use_container_width=True)
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 1
+def lesson_degradation() -> None:
+    st.markdown(
+        "If a deeper net could always copy a shallower one and set its extra layers to the identity, it should "
+        "never train worse. Yet plain nets do: **degradation**. A residual block only has to learn "
+        "$F(x) = H(x) - x$, and the identity is $F = 0$:")
+    st.latex(r"y = F(x, \{W_i\}) + x")
+    source_caption(degradation.SOURCE)
+    recipe = classruns.short_recipe()
+    data_note(recipe)
+    queue_buttons("Queue plain-20, plain-56, ResNet-20, ResNet-56", degradation.DESIGNS, recipe, "q_degradation")
+    st.info(f"**Expected outcome.** {degradation.EXPECTED}")
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        runs = known_runs(degradation.DESIGNS, recipe)
+        progress(runs)
+        frame = classruns.curves(store(), runs)
+        if len(frame):
+            last = frame[frame["split"] == "train"].groupby("net")["error"].last().to_dict()
+            for line in degradation.verdict(last):
+                st.markdown(f"- {line}")
+
+    live()
+    st.subheader("The paper's numbers")
+    rows = [{"net": label, "published error (%)": (p.error if (p := published_for(name)) else None),
+             "params": p.params_text if p else None, "source": p.source if p else ""}
+            for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
+                                ("ResNet-56", "resnet56"))]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.caption(table("plain")[0]["note"] + ". Source: " + table("plain")[0]["source"])
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 3
+def build_link(spec) -> str:
+    return "/build?" + urlencode(spec_to_params(spec))
+
+
+def lesson_shortcut() -> None:
+    st.markdown(
+        "Eq. (5) needs the shortcut to be the identity: anything else on it multiplies the gradient, "
+        "layer after layer. For a scaled shortcut $h(x) = \\lambda x$:")
+    st.latex(r"\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_L}"
+             r"\Big(\prod_{i=l}^{L-1}\lambda_i + \frac{\partial \hat F}{\partial x_l}\Big)")
+    source_caption("He et al. 2016, Identity Mappings (1603.05027), eq. (7), Table 1 and Table 2.")
+    base = PRESETS["resnet110"]
+    t1 = pd.DataFrame(table("identity_table1"))
+    t1["design"] = [base.replace(**row) for row in t1["settings"]]
+    t1["open"] = [build_link(s) for s in t1["design"]]
+    st.subheader("Table 1: what the shortcut does (ResNet-110)")
+    st.dataframe(t1[["shortcut", "on_shortcut", "on_f", "error_text", "open"]], hide_index=True,
+                 use_container_width=True, column_config={
+                     "on_shortcut": "on shortcut", "on_f": "on F", "error_text": "error (%)",
+                     "open": st.column_config.LinkColumn("Build page", display_text="open design")})
+    source_caption(t1["source"].iloc[0])
+    t2 = pd.DataFrame(table("identity_table2"))
+    st.subheader("Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)")
+    t2["open 110"] = [build_link(base.replace(activation=a)) for a in t2["activation"]]
+    t2["open 164"] = [build_link(PRESETS["preact_resnet164"].replace(activation=a)) for a in t2["activation"]]
+    st.dataframe(t2[["unit", "resnet110", "resnet164", "open 110", "open 164"]], hide_index=True,
+                 use_container_width=True, column_config={
+                     "resnet110": "ResNet-110 error (%)", "resnet164": "ResNet-164 error (%)",
+                     "open 110": st.column_config.LinkColumn("110", display_text="open"),
+                     "open 164": st.column_config.LinkColumn("164", display_text="open")})
+    source_caption(t2["source"].iloc[0])
+    st.subheader("Run a row yourselves")
+    choices = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.design for r in t1.itertuples()}
+    choices |= {f"Table 2: {r.unit} (ResNet-110)": base.replace(activation=r.activation) for r in t2.itertuples()}
+    picked = st.multiselect("Designs to train (short runs, shared by the class)", list(choices),
+                            default=list(choices)[:1])
+    recipe = classruns.short_recipe()
+    data_note(recipe)
+    designs = {name: choices[name] for name in picked}
+    queue_buttons("Queue short runs of the chosen rows", designs, recipe, "q_shortcut")
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        progress(known_runs(designs, recipe))
+
+    live()
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 6
+def lesson_shake() -> None:
+    st.markdown("Two residual branches, mixed by a random convex weight that changes every step, and a "
+                "*different* random weight on the way back:")
+    st.latex(r"x_{i+1} = x_i + \alpha_i F(x_i, W_i^{(1)}) + (1-\alpha_i) F(x_i, W_i^{(2)}),\qquad "
+             r"\frac{\partial L}{\partial F^{(1)}} = \beta_i \frac{\partial L}{\partial x_{i+1}}")
+    source_caption("Gastaldi 2017, Shake-Shake regularization (1705.07485), sec. 2; at test time alpha = 0.5.")
+    c1, c2, c3, c4 = st.columns(4)
+    forward_mode = c1.radio("Forward (alpha)", ["shake", "even"], format_func=shake.MODES.get)
+    backward_mode = c2.radio("Backward (beta)", ["shake", "even", "keep"], format_func=shake.MODES.get)
+    level = c3.radio("Level", ["image", "batch"], format_func={"image": "per image", "batch": "per batch"}.get)
+    batch_size = c4.slider("Images in the batch", 2, 32, 8)
+    step = st.slider("Training step (move it to step through)", 1, 50, 1)
+    frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, step - 1)
+    long = frame.melt(id_vars=["image"], value_vars=["alpha", "beta"], var_name="coefficient")
+    bars = alt.Chart(long).mark_bar().encode(
+        x=alt.X("image:O", title="image in the batch"), xOffset="coefficient:N",
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
+        color=alt.Color("coefficient:N", title="alpha: forward, beta: backward"))
+    rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
+    st.altair_chart(styled(alt.layer(bars, rule), height=340), use_container_width=True)
+    st.caption("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
+               "receives equal alpha and beta; branch 2 gets 1 - alpha and 1 - beta.")
+    with st.expander("The numbers for this step"):
+        st.dataframe(frame.style.format(precision=3), hide_index=True, use_container_width=True)
+    st.subheader("The paper's table beside the class's runs")
+    paper = shake.paper_table()
+    st.dataframe(paper.drop(columns=["settings", "source"]), hide_index=True, use_container_width=True,
+                 column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in ("2x32d", "2x64d", "2x96d")})
+    source_caption(paper["source"].iloc[0] + "; CIFAR-10 test error (%).")
+    recipe = classruns.short_recipe()
+    recipe = recipe.replace(lr=0.2, schedule="cosine")  # Shake-Shake's schedule, shortened
+    data_note(recipe)
+    designs = {f"{forward_mode}-{backward_mode}-{level}": shake.design(forward_mode, backward_mode, level)}
+    queue_buttons("Queue a short run of Shake-Shake 26 2x32d with these modes", designs, recipe, "q_shake")
+    every = {f"{r.forward.lower()}-{r.backward.lower()}-{'image' if r.level == 'n/a' else r.level.lower()}":
+             shake.design(r.forward.lower(), r.backward.lower(), "image" if r.level == "n/a" else r.level.lower())
+             for r in paper.itertuples()}
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        progress(known_runs(every, recipe))
+
+    live()
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 7
+@st.cache_data(show_spinner=False, max_entries=16)
+def lesion_frame(run_id: str, root: str, checkpoint_mtime: float) -> pd.DataFrame:
+    trained = lesion.load_run(RunStore(root), run_id)
+    images, labels = lesion.eval_batch(trained.recipe, limit=1000)
+    return lesion.lesion_study(trained.model, images, labels)
+
+
+def lesson_lesion() -> None:
+    st.markdown(
+        "Unroll a residual net: with n blocks there are $2^n$ paths from input to output, of many lengths. "
+        "Deleting one block removes only the paths through it; the rest still carry the signal. A plain net has "
+        "a single path, so deleting any block breaks it.")
+    st.latex(r"x_3 = x_0 + f_1(x_0) + f_2(x_0 + f_1(x_0)) + f_3\big(x_0 + f_1(x_0) + f_2(\cdots)\big)")
+    source_caption(lesion.SOURCE)
+    runs = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") in ("plain", "resnet")
+            and store().checkpoint_path(r.id).exists()]
+    recipe = classruns.short_recipe()
+    if not runs:
+        st.info("No trained plain or residual run in the store yet. Queue a short ResNet-20 and plain-20, then "
+                "come back when they finish (or use the runs of lesson 1).")
+    data_note(recipe)
+    queue_buttons("Queue short runs of ResNet-20 and plain-20",
+                  {"ResNet-20": PRESETS["resnet20"], "plain-20": PRESETS["plain20"]}, recipe, "q_lesion")
+    if not runs:
+        return
+    labels = {r.id: f"{r.label} ({r.id}, {r.recipe.get('epochs')} epochs on {r.recipe.get('dataset')})" for r in runs}
+    default = [r.id for r in runs if r.label in ("resnet20", "plain20")][:2] or [runs[0].id]
+    picked = st.multiselect("Trained runs to lesion", list(labels), default=default, format_func=labels.get)
+    frames = []
+    with st.spinner("Deleting one block at a time and re-testing..."):
+        for run_id in picked:
+            path = store().checkpoint_path(run_id)
+            frame = lesion_frame(run_id, str(store().root), path.stat().st_mtime)
+            frames.append(frame.assign(run=labels[run_id].split(" (")[0]))
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    base = frame[frame["deleted block"] == 0]
+    lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90), strokeWidth=4).encode(
+        x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)"),
+        y=alt.Y("error (%):Q", title="test error (%) with that block deleted", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
+    rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
+    st.altair_chart(styled(alt.layer(lines, rules), height=420), use_container_width=True)
+    st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
+               "(except at the downsampling blocks), the plain net's jumps towards chance (90%).")
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 8
+@st.cache_data(show_spinner=False)
+def dense_memory() -> pd.DataFrame:
+    return dense.memory()
+
+
+def lesson_dense() -> None:
+    st.markdown("ResNet **adds** a block's output to its input; DenseNet **concatenates** it, so every layer "
+                "sees the maps of all layers before it in its block, and the channel count grows by k per layer:")
+    st.latex(r"\text{ResNet: } x_l = H_l(x_{l-1}) + x_{l-1} \qquad "
+             r"\text{DenseNet: } x_l = H_l([x_0, x_1, \ldots, x_{l-1}])")
+    source_caption("Huang et al. 2017, Densely Connected Convolutional Networks (1608.06993), eq. (1)-(2).")
+    k = st.select_slider("Growth rate k", [6, 12, 24, 32, 40], value=12)
+    spec = PRESETS["densenet40_k12"].replace(growth_rate=k)
+    growth = dense.channel_growth(spec)
+    chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
+        x=alt.X("layer:Q", title="layer within the first block / stage"),
+        y=alt.Y("channels:Q", title="channels carried forward"), color=alt.Color("net:N", title="net"))
+    st.altair_chart(styled(chart, height=340), use_container_width=True)
+    n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
+    st.caption(f"{n} layers x k = {k}: the block ends with {growth['channels'].max()} channels; "
+               f"it has {n * (n + 1) // 2} direct connections, a ResNet stage of {n} blocks has {n}.")
+    left, right = st.columns(2)
+    conn = dense.connectivity(growth["channels"].iloc[0], k, min(n, 12))
+    left.markdown("**Who feeds whom** (channels from each earlier layer)")
+    left.altair_chart(styled(alt.Chart(conn).mark_rect().encode(
+        x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
+        color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
+        use_container_width=True)
+    trained = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") == "densenet"
+               and store().checkpoint_path(r.id).exists()]
+    if trained:
+        model, note = lesion.load_run(store(), trained[0].id).model, f"trained run {trained[0].id}"
+    else:
+        model, note = dense.fresh(spec), "untrained (no DenseNet run in the store): flat, as expected before learning"
+    reuse = dense.feature_reuse(model)
+    right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
+    right.altair_chart(styled(alt.Chart(reuse).mark_rect().encode(
+        x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis"), title="relative |w|")), height=340),
+        use_container_width=True)
+    source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
+    st.subheader("Parameters against error")
+    st.altair_chart(error_chart(dense.params_vs_error(), "params (M)"), use_container_width=True)
+    st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
+    st.dataframe(dense_memory().style.format(precision=2), hide_index=True, use_container_width=True)
+    source_caption("counted by the app (explorer.cost) on the models it builds.")
 
 
 LESSON_PAGES = {
+    "degradation": lesson_degradation,
     "gradients": lesson_gradients,
+    "shortcut": lesson_shortcut,
     "budget": lesson_budget,
+    "forms": lesson_forms,
+    "shake": lesson_shake,
+    "lesion": lesson_lesion,
+    "dense": lesson_dense,
 }
-LESSON_PAGES.get(key, lambda: not_ready("more of the library"))()
+LESSON_PAGES[key]()

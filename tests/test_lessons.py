@@ -12,6 +12,11 @@ from explorer.lessons import LESSON_KEYS
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "lessons.py")
 
 
+@pytest.fixture(autouse=True)
+def empty_store(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+
+
 def run_lesson(key: str, timeout: float = 120) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=timeout)
     at.query_params["lesson"] = key

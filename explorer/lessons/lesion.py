@@ -1,0 +1,92 @@
+"""Lesson 7: residual networks behave like ensembles of shallow paths (Veit, Wilber & Belongie 2016, 1605.06431).
+
+Delete one block at a time at test time and measure the error. Deleting residual block i leaves its shortcut:
+y = h(x) (Veit et al. sec. 4.1), one of 2^n paths removed; the rest still reach the output. A plain net has one
+path, so deleting any layer cuts it: its error jumps towards chance (plain blocks keep only the zero-padded
+identity where shapes change, so the deletion is shape-correct).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from explorer.blocks import PlainBlock, ResidualBlock
+from explorer.builder import build_model
+from explorer.data import load_data, normalize
+from explorer.runs import RunStore
+from explorer.shortcuts import ZeroPadShortcut
+from explorer.spec import ArchSpec
+from explorer.train import Recipe, load_checkpoint
+
+SOURCE = "Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks " \
+         "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to " \
+         "the baseline, except at the downsampling blocks; a 15-layer VGG collapses to chance."
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    model: nn.Module
+    spec: ArchSpec
+    recipe: Recipe
+
+
+def load_run(store: RunStore, run_id: str, device: str = "cpu") -> TrainedRun:
+    """The model of a run from its last checkpoint (weights only, no code is unpickled)."""
+    path = store.checkpoint_path(run_id)
+    if not path.exists():
+        raise FileNotFoundError(f"run {run_id} has no checkpoint yet; wait for its first epoch to finish")
+    state = load_checkpoint(str(path), device)
+    spec = ArchSpec.from_dict(state["spec"])
+    recipe = Recipe.from_dict(state["recipe"])
+    model = build_model(spec, device)
+    model.load_state_dict(state["model"])
+    return TrainedRun(model.eval(), spec, recipe)
+
+
+def blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The deletable blocks in forward order: residual (incl. shake-shake style `.residual`) and plain."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (ResidualBlock, PlainBlock))]
+
+
+def _delete(block: nn.Module) -> torch.utils.hooks.RemovableHandle:
+    """A hook that makes the block compute only its shortcut (residual) or the identity (plain)."""
+    if isinstance(block, ResidualBlock):
+        return block.residual.register_forward_hook(lambda m, i, out: torch.zeros_like(out))
+    conv1 = block.residual.conv1
+    last = [m for m in block.residual if isinstance(m, nn.Conv2d)][-1]
+    skip = ZeroPadShortcut(conv1.in_channels, last.out_channels, conv1.stride[0])
+    return block.register_forward_hook(lambda m, inputs, out: skip(inputs[0]))
+
+
+@torch.no_grad()
+def error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+    """Test error in % (images already normalised)."""
+    wrong = 0
+    for i in range(0, len(labels), batch):
+        wrong += int((model(images[i:i + batch]).argmax(1) != labels[i:i + batch]).sum())
+    return 100 * wrong / max(len(labels), 1)
+
+
+def eval_batch(recipe: Recipe, limit: int = 1000, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The run's own evaluation images (normalised as in training), at most `limit` of them."""
+    data = load_data(recipe, device)
+    return normalize(data.eval_x[:limit], data.mean, data.std), data.eval_y[:limit]
+
+
+def lesion_study(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
+    """Error (%) with each block deleted in turn; row 0 is the intact net (block 0, "none")."""
+    model.eval()
+    rows = [{"deleted block": 0, "name": "none", "downsampling": False, "error (%)": error(model, images, labels)}]
+    for index, (name, block) in enumerate(blocks(model), start=1):
+        conv1 = block.residual.conv1
+        handle = _delete(block)
+        try:
+            rows.append({"deleted block": index, "name": name, "downsampling": conv1.stride[0] > 1,
+                         "error (%)": error(model, images, labels)})
+        finally:
+            handle.remove()
+    return pd.DataFrame(rows)
