@@ -14,8 +14,9 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import StochasticDepth
 
-from explorer.blocks import conv3x3
+from explorer.blocks import SqueezeExcitation, conv3x3
 from explorer.resnet import he_init
 from explorer.spec import ArchSpec, layout
 
@@ -87,17 +88,23 @@ def _branch(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
 
 
 class ShakeBlock(nn.Module):
-    """y = h(x) + ShakeMix(F1(x), F2(x))."""
+    """y = h(x) + ShakeMix(F1(x), F2(x)), with optional SE and ResDrop on the mixed branch."""
 
-    def __init__(self, *, in_channels: int, out_channels: int, stride: int, shortcut: nn.Module, mix: ShakeMix):
+    def __init__(self, *, in_channels: int, out_channels: int, stride: int, shortcut: nn.Module, mix: ShakeMix,
+                 se_reduction: int = 0, drop_prob: float = 0.0):
         super().__init__()
         self.branch1 = _branch(in_channels, out_channels, stride)
         self.branch2 = _branch(in_channels, out_channels, stride)
         self.mix = mix
+        self.se = SqueezeExcitation(out_channels, se_reduction) if se_reduction else nn.Identity()
+        self.stochastic_depth = StochasticDepth(drop_prob, "batch") if drop_prob else nn.Identity()
         self.shortcut = shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.mix(self.branch1(x), self.branch2(x))
+        out = self.mix(self.branch1(x), self.branch2(x))
+        out = self.se(out)
+        out = self.stochastic_depth(out)
+        return self.shortcut(x) + out
 
 
 class ShakeShakeNet(nn.Module):
@@ -109,22 +116,30 @@ class ShakeShakeNet(nn.Module):
         self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, plan.stem_channels),
                                               bn=nn.BatchNorm2d(plan.stem_channels)))
         self.stage_names = [s.name for s in plan.stages]
-        in_channels = plan.stem_channels
+        total = sum(s.num_blocks for s in plan.stages)
+        in_channels, seen = plan.stem_channels, 0
         for stage in plan.stages:
             blocks = OrderedDict()
             for i in range(stage.num_blocks):
+                seen += 1
                 out_channels, stride = stage.block_widths[i], stage.stride if i == 0 else 1
                 changes = stride != 1 or in_channels != out_channels
                 shortcut = ShakeShortcut(in_channels, out_channels, stride) if changes else nn.Identity()
                 blocks[f"block{i + 1}"] = ShakeBlock(
                     in_channels=in_channels, out_channels=out_channels, stride=stride, shortcut=shortcut,
-                    mix=ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level))
+                    mix=ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level),
+                    se_reduction=spec.se_reduction, drop_prob=spec.stochastic_depth * seen / total)
                 in_channels = out_channels
             setattr(self, stage.name, nn.Sequential(blocks))
         self.head = nn.Sequential(OrderedDict([
             ("relu", nn.ReLU(inplace=True)), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(in_channels, spec.num_classes))]))
         he_init(self)
+        if spec.zero_init_residual:  # both branches start at zero, so each block starts as h(x)
+            for m in self.modules():
+                if isinstance(m, ShakeBlock):
+                    nn.init.zeros_(m.branch1.bn2.weight)
+                    nn.init.zeros_(m.branch2.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

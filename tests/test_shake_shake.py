@@ -95,3 +95,15 @@ def test_forward_backward_and_names():
     assert out.shape == (2, 10) and torch.isfinite(out).all()
     names = dict(model.named_modules())
     assert {"stem", "stage1.block1.branch1.conv1", "stage1.block1.mix", "head.fc"} <= set(names)
+
+
+def test_se_stochastic_depth_and_zero_init_are_honoured():
+    base = PRESETS["shake_shake26_2x32d"]
+    spec = base.replace(se_reduction=4, stochastic_depth=0.5, zero_init_residual=True)
+    assert cost(spec).params > cost(base).params
+    model = build_model(spec)
+    assert model.stage3.block4.stochastic_depth.p == pytest.approx(0.5)
+    assert torch.all(model.stage2.block3.branch2.bn2.weight == 0)
+    out = model(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    assert torch.isfinite(out).all()
