@@ -14,34 +14,35 @@ def home() -> None:
         "variants, Wide ResNet, ResNeXt, PyramidNet, Shake-Shake, DenseNet, SE and FractalNet. See what it costs "
         "(parameters, multiply-adds, memory) beside what its paper reported, look inside its blocks, compare "
         "designs side by side, and train one on CIFAR-10.")
-    tree, start = st.columns([3, 2])
-    with tree:
-        st.subheader("Which paper led to which")
-        st.graphviz_chart(family_tree_dot(), width="stretch")
-        st.caption("Open a family on the Build page:")
-        cols = st.columns(4)
-        for i, (key, label, params) in enumerate(FAMILY_TREE_NODES):
-            cols[i % 4].page_link("pages/build.py", label=label.split("\n")[0], query_params=params, icon="➡️")
-    with start:
-        st.subheader("Start here")
-        st.markdown(
-            "**Teachers.** Open **Build**, pick `plain56` and then `resnet56` from *Start from a preset*: same "
-            "layers, same parameter count, but the shortcut lets the deeper net train (the paper's Fig. 6). Copy "
-            "the page's URL into your slides: the link reopens the exact design. **Compare** puts up to four designs "
-            "in one table and plots every preset's published error against its size. **Lessons** has guided "
-            "walk-throughs.\n\n"
-            "**Students.** Start with `resnet20` on **Build**. Change one setting at a time (depth, width factor k, "
-            "shortcut option, activation placement) and watch the parameter count, the graph and the block detail "
-            "change. A green box means a paper trained exactly this design; a blue note means you have made "
-            "something new. Then **Train** it for a few epochs and see whether it learns.")
-        st.info("Every number on these pages comes from the same spec that builds the PyTorch model, so the graph, "
-                "the summary and the cost cannot disagree with the network you train.")
+    st.subheader("Which paper led to which")
+    st.graphviz_chart(family_tree_dot(), width="stretch")
+    st.caption("Open a family on the Build page:")
+    links = [(label.split("\n")[0], params) for _, label, params in FAMILY_TREE_NODES]
+    links.insert(1, ("Plain ResNet-shaped net", {"family": "plain"}))
+    cols = st.columns(4)
+    for i, (label, params) in enumerate(links):
+        cols[i % 4].page_link("pages/build.py", label=label, query_params=params, icon=":material/arrow_forward:")
+    st.subheader("Start here")
+    teacher, student = st.columns(2)
+    teacher.markdown(
+        "**Teachers.** Open **Build** and pick `plain56`, then `resnet56`, from *Start from a preset*: the same "
+        "layers and parameter count, but the shortcut lets the deeper net train (He et al. 2015, Fig. 6). Copy "
+        "the page's URL into your slides: the link reopens the exact design. **Compare** puts up to four designs "
+        "in one table and plots every preset's published error against its size. **Lessons** has guided "
+        "walk-throughs.")
+    student.markdown(
+        "**Students.** Start with `resnet20` on **Build**. Change one setting at a time (depth, width factor k, "
+        "shortcut option, activation placement) and watch the parameter count, the graph and the block detail "
+        "change. A green box means a paper trained exactly this design; a blue note means you have made "
+        "something new. Then **Train** it for a few epochs and see whether it learns.")
+    st.info("Every number here comes from the same spec that builds the PyTorch model, so the graph, the summary "
+            "and the costs cannot disagree with the network you train.")
 
 
 st.navigation([
-    st.Page(home, title="Home", icon="🏠", default=True),
-    st.Page("pages/build.py", title="Build", icon="🧱", url_path="build"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("pages/lessons.py", title="Lessons", icon="🎓", url_path="lessons"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/build.py", title="Build", icon=":material/construction:", url_path="build"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
 ]).run()

@@ -32,7 +32,7 @@ LEGEND_TEXT: dict[str, str] = {
     "pool": "pooling", "merge": "add / concat / mix", "shortcut": "shortcut path", "gate": "gate / SE",
     "regularizer": "dropout / drop-path", "stage": "stage of blocks", "head": "classifier head",
 }
-MAX_PATHS_DRAWN = 4  # ResNeXt: draw at most this many of the C parallel paths, then "..." and the last one
+MAX_PATHS_DRAWN = 3  # ResNeXt: with more paths, draw paths 1, 2, "..." and C
 MAX_DENSE_LAYERS_DRAWN = 3  # DenseNet: layers drawn in the detail view of a dense block
 
 
@@ -41,7 +41,7 @@ class GraphvizMissing(RuntimeError):
 
 
 def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class _Dot:
@@ -82,15 +82,12 @@ class _Dot:
         return last
 
     def render(self) -> str:
-        legend = ['  subgraph cluster_legend {', '    label="Legend"; fontsize=11; style=dashed; color="#adb5bd";']
-        previous = None
-        for kind in self.kinds:
-            legend.append(f'    "legend_{kind}" [label="{LEGEND_TEXT[kind]}", fillcolor="{COLOURS[kind]}", '
-                          'fontsize=10];')
-            if previous:  # invisible edges keep the legend a tidy column
-                legend.append(f'    "legend_{previous}" -> "legend_{kind}" [style=invis];')
-            previous = kind
-        return "\n".join(self.lines + legend + ["  }", "}"]) + "\n"
+        """The graph plus one compact legend node (an HTML table) listing the operation types it uses."""
+        cells = "".join(f'<tr><td bgcolor="{COLOURS[k]}">{LEGEND_TEXT[k]}</td></tr>' for k in self.kinds)
+        legend = (f'  "legend" [shape=plaintext, fillcolor="#ffffff", fontsize=10, label=<<table border="0" '
+                  f'cellborder="1" cellspacing="0" cellpadding="3"><tr><td><b>Legend</b></td></tr>{cells}</table>>];')
+        # At the bottom, so that it does not push the first nodes down or widen the top of the drawing.
+        return "\n".join(self.lines + [legend, '  { rank=sink; "legend" }', "}"]) + "\n"
 
 
 def shape_text(channels: int, size: int) -> str:
@@ -121,7 +118,7 @@ def _stage_label(spec: ArchSpec, stage: StagePlan) -> str:
     if spec.family == "shake_shake":
         kind = "shake-shake block (2 branches)"
     if spec.family == "resnext":
-        kind = f"ResNeXt block, C={spec.cardinality}, width {stage.inner_widths[0]}"
+        kind = f"ResNeXt block (C={spec.cardinality})"
     if stage.kind == "fractal":
         return (f"{stage.name}: fractal block\nC={spec.fractal_columns} columns, "
                 f"{2 ** (spec.fractal_columns - 1)} convs deep, {last} ch\n2×2 max-pool")
@@ -323,16 +320,17 @@ def _resnext(g: _Dot, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_c
     C, out_channels = spec.cardinality, stage.block_widths[index]
     d = stage.inner_widths[index] // C
     form = spec.resnext_form
-    shown = list(range(1, C + 1)) if C <= MAX_PATHS_DRAWN else [1, 2, 3, C]
+    shown = list(range(1, C + 1)) if C <= MAX_PATHS_DRAWN else [1, 2, C]
     ends = []
     for p in shown:
         if C > MAX_PATHS_DRAWN and p == C:
-            gap = g.node("tensor", f"… {C - 4} more paths …", shape="plaintext")
+            gap = g.node("tensor", f"… {C - 3} more\npaths …", shape="plaintext")
             g.edge(x, gap, style="dotted")
-        ops = [_conv(1, d), BN, RELU, _conv(3, d, stride), BN, RELU]
+        # One node per conv with its BN and ReLU in order, so C paths stay readable side by side.
+        ops = [("conv", f"path {p}: 1×1 conv, {d}\nBN, ReLU"), ("conv", f"3×3 conv{' /2' if stride > 1 else ''}, {d}\nBN, ReLU")]
         if form == "split":
-            ops += [_conv(1, out_channels), BN]
-        ends.append(g.chain(x, [(k, f"path {p}: {t}" if i == 0 else t) for i, (k, t) in enumerate(ops)]))
+            ops.append(("conv", f"1×1 conv, {out_channels}\nBN"))
+        ends.append(g.chain(x, ops))
     if form == "split":
         join = g.node("merge", f"sum of {C} paths", shape="ellipse")
         for e in ends:
@@ -501,8 +499,8 @@ def family_tree_dot() -> str:
 
 def node_count(dot: str) -> int:
     """Nodes in a DOT text, not counting the legend."""
-    names = re.findall(r'^\s*"([^"]+)" \[label=', dot, flags=re.M)
-    return sum(1 for n in names if not n.startswith("legend_"))
+    names = re.findall(r'^\s*"([^"]+)" \[(?:shape=\w+, )?\w*label=', dot, flags=re.M)
+    return sum(1 for n in names if n != "legend")
 
 
 def dot_available() -> bool:

@@ -232,7 +232,7 @@ def headline(spec: ArchSpec) -> None:
     cols[0].metric("Parameters", f"{c['params'] / 1e6:.2f}M", help=f"{c['params']:,} trainable parameters")
     cols[1].metric("Multiply-adds / image", human(c["macs"]), help=f"{c['macs']:,} conv + fc multiply-adds")
     cols[2].metric("Weight layers", c["weight_layers"], help="conv + fc layers on the longest path")
-    cols[3].metric("Activation memory / image", human(c["activation_bytes"], "B"),
+    cols[3].metric("Activations / image", human(c["activation_bytes"], "B"),
                    help="fp32 outputs kept for backward for one training image")
     name = preset_name(spec)
     paper = published_for(name) if name else None
@@ -241,12 +241,12 @@ def headline(spec: ArchSpec) -> None:
                 if name is None else f"This is preset **{name}**; its paper printed no figures for it.")
         return
     dataset = "CIFAR-10 error" if paper.dataset == "cifar10" else "ImageNet top-1 error"
-    parts = [f"**{name}** in the paper:"]
+    parts = []
     if paper.params_text:
         parts.append(f"{paper.params_text} parameters")
     if paper.error is not None:
         parts.append(f"{dataset} **{paper.error:g}%** ({paper.error_kind})")
-    st.success(" · ".join(parts) + f"  \nSource: {paper.source}" + (f". {paper.note}" if paper.note else ""))
+    st.success(f"**{name}** in the paper: " + " · ".join(parts) + f"  \nSource: {paper.source}" + (f". {paper.note}" if paper.note else ""))
 
 
 def graphs(spec: ArchSpec) -> None:
@@ -268,9 +268,8 @@ def graphs(spec: ArchSpec) -> None:
         block = 0
         # Dense, VGG and fractal stages are drawn whole; residual stages one block at a time.
         if count > 1 and spec.family not in ("densenet", "vgg", "fractalnet"):
-            options = [0, 1] if count > 1 else [0]
-            block = b.selectbox("Block", options, key="b_detail_block",
-                                format_func=["first block (changes shape)", "any later block"].__getitem__)
+            block = b.selectbox("Block", [0, 1], key="b_detail_block",
+                                format_func=["block1 (first)", f"block2..{count} (later)"].__getitem__)
         detail = cached_block(spec.to_json(), stage, block)
         st.graphviz_chart(detail, width="stretch")
     d1, d2, d3, d4 = st.columns(4)

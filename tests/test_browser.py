@@ -1,0 +1,109 @@
+"""End to end in a real headless Chromium: `streamlit run app.py`, choose resnet56 on the Build page, wait for the
+graph's SVG and the parameter count 0.85M, save a screenshot under artifacts/.
+
+Skipped only outside CI when Chromium or Playwright is missing; in CI (CI set) a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
+
+
+def _need(condition: bool, why: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}; CI must run the browser test (install chromium and playwright)")
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    port = free_port()
+    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit_server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    _need(chromium is not None, "chromium is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "playwright (python) is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_build_page_draws_resnet56(browser, server_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(90_000)
+    page.goto(f"{server_url}/build")
+    preset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Start from a preset")
+    preset.locator("input").click()
+    page.keyboard.type("resnet56")
+    page.get_by_role("option", name="resnet56", exact=True).click()
+    page.locator('[data-testid="stMetricValue"]', has_text="0.85M").wait_for()
+    page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "build_resnet56.png"), full_page=False)
+    assert "preset=resnet56" in page.url
+    drawn = page.locator('[data-testid="stGraphVizChart"] svg').first.text_content()
+    assert all(f"stage{i}" in drawn for i in (1, 2, 3)), drawn[:300]
+    assert (ARTIFACTS / "build_resnet56.png").stat().st_size > 10_000
+    page.close()
