@@ -73,9 +73,9 @@ class ShakeShortcut(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(x)  # the block input is a sum with no ReLU after it; the author's shortcut applies one
+        x = F.relu(x)  # the block input is a sum with no ReLU after it; the author's shortcut starts with one
         path1 = F.avg_pool2d(x, 1, self.stride)
-        shifted = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))  # one pixel up-left, so the strided pool sees odd pixels
+        shifted = F.pad(x, (1, -1, 1, -1))  # one pixel right and down (author's code): the pool sees odd pixels
         path2 = F.avg_pool2d(shifted, 1, self.stride)
         return self.bn(torch.cat([self.conv1(path1), self.conv2(path2)], 1))
 

@@ -107,3 +107,15 @@ def test_se_stochastic_depth_and_zero_init_are_honoured():
     out = model(torch.randn(2, 3, 32, 32))
     out.sum().backward()
     assert torch.isfinite(out).all()
+
+
+def test_second_shortcut_path_sees_x_shifted_right_and_down():
+    shortcut = ShakeShortcut(1, 2, stride=2).eval()
+    with torch.no_grad():
+        shortcut.conv1.weight.fill_(1.0)
+        shortcut.conv2.weight.fill_(1.0)
+        x = torch.arange(1.0, 17.0).view(1, 1, 4, 4)
+        y = shortcut(x)
+    # BN in eval at init is ~identity (running mean 0, var 1)
+    assert torch.allclose(y[0, 0], torch.tensor([[1.0, 3.0], [9.0, 11.0]]), atol=1e-3)
+    assert torch.allclose(y[0, 1], torch.tensor([[0.0, 0.0], [0.0, 6.0]]), atol=1e-3)
