@@ -566,7 +566,7 @@ def _vgg_layout(spec: ArchSpec, size: int, base: int) -> Layout:
 def _fractal_layout(spec: ArchSpec, size: int, base: int) -> Layout:
     stages, in_ch, cur = [], 3, size
     for i in range(spec.fractal_blocks):
-        w = min(base * 2**i, 8 * base)
+        w = FRACTAL_WIDTHS[i] * base // FRACTAL_WIDTHS[0]  # base_width scales the paper's widths
         stages.append(StagePlan(name=f"stage{i + 1}", kind="fractal", num_blocks=spec.fractal_columns,
                                 in_channels=in_ch, block_widths=(w,) * spec.fractal_columns,
                                 inner_widths=(w,) * spec.fractal_columns, stride=1, in_size=cur, out_size=cur // 2))
