@@ -1,0 +1,202 @@
+"""The Home, Build and Compare pages under streamlit.testing (AppTest): controls, URLs, errors, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost
+from explorer.builder import FAMILY_BUILDERS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120  # resnet-sized pages take about a second; a loaded CI machine can be much slower
+
+
+def open_page(page: str | None, query: dict | None = None, state: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def dots(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("graphviz_chart")]
+
+
+def params_text(spec: ArchSpec) -> str:
+    return f"{cost(spec).params / 1e6:.2f}M"
+
+
+# ---------------------------------------------------------------- home
+
+def test_home_draws_the_family_tree_and_links_every_family_to_build():
+    at = open_page(None)
+    (tree,) = dots(at)
+    assert "ResNet" in tree and "Shake-Shake" in tree and "DenseNet" in tree
+    links = [link.proto for link in at.get("page_link")]
+    assert all(link.page == "build" for link in links)
+    queries = {link.query_string for link in links}
+    assert {"family=resnet", "family=wrn", "family=densenet", "preset=preact_resnet110"} <= queries
+    assert any("Teachers" in md.value for md in at.markdown) and any("Students" in md.value for md in at.markdown)
+
+
+# ---------------------------------------------------------------- build
+
+def test_build_default_is_resnet20_and_puts_it_in_the_url_and_session():
+    at = open_page("pages/build.py")
+    assert metrics(at)["Parameters"] == "0.27M"
+    assert metrics(at)["Weight layers"] == "20"
+    assert at.query_params == {"preset": "resnet20"}
+    assert at.session_state["design"] == PRESETS["resnet20"]
+    assert any("8.75%" in s.value for s in at.success)  # the paper's error, with its kind and source
+    assert any("Table 6" in s.value for s in at.success)
+
+
+def test_changing_controls_changes_the_parameters_shown():
+    at = open_page("pages/build.py")
+    at.sidebar.selectbox(key="b_preset").set_value("resnet56").run()
+    assert metrics(at)["Parameters"] == "0.85M"
+    at.sidebar.selectbox(key="b_depth").set_value(110).run()
+    assert metrics(at)["Parameters"] == "1.73M"
+    assert at.query_params == {"preset": "resnet110"}
+    at.sidebar.number_input(key="b_width_factor").set_value(2).run()
+    spec = PRESETS["resnet110"].replace(width_factor=2)
+    assert metrics(at)["Parameters"] == params_text(spec)
+    assert at.query_params == {"family": "resnet", "depth": "110", "width_factor": "2"}
+    assert any("differs from every published one" in i.value for i in at.info)
+    assert not at.exception
+
+
+def test_depth_offers_only_valid_values_for_the_family():
+    at = open_page("pages/build.py")
+    assert at.sidebar.selectbox(key="b_depth").options[:4] == ["8", "14", "20", "26"]
+    at.sidebar.selectbox(key="b_block").set_value("bottleneck").run()
+    assert at.sidebar.selectbox(key="b_depth").options[:3] == ["11", "20", "29"]  # 9n+2
+    assert not at.exception
+
+
+def test_settings_that_do_not_apply_are_hidden():
+    at = open_page("pages/build.py")
+    keys = {w.key for w in at.sidebar.number_input} | {w.key for w in at.sidebar.selectbox}
+    assert "b_width_factor" in keys and "b_cardinality" not in keys and "b_growth_rate" not in keys
+    at.sidebar.selectbox(key="b_family").set_value("resnext").run()
+    keys = {w.key for w in at.sidebar.number_input} | {w.key for w in at.sidebar.selectbox}
+    assert "b_cardinality" in keys and "b_width_factor" not in keys and "b_shortcut_variant" not in keys
+
+
+def test_invalid_combination_shows_the_error_and_keeps_the_last_valid_design():
+    at = open_page("pages/build.py")
+    at.sidebar.selectbox(key="b_preset").set_value("resnet56").run()
+    at.sidebar.selectbox(key="b_shortcut_variant").set_value("exclusive_gating").run()
+    at.sidebar.selectbox(key="b_activation").set_value("full_preact").run()
+    assert not at.exception
+    assert any("shortcut_variant" in e.value and "activation 'original'" in e.value for e in at.error)
+    assert metrics(at)["Parameters"] == params_text(PRESETS["resnet56"].replace(
+        shortcut_variant="exclusive_gating"))  # the last valid design stays visible
+    assert at.session_state["design"].activation == "original"
+
+
+def test_graph_dot_names_the_stages_and_the_block_detail_follows_the_spec():
+    at = open_page("pages/build.py", {"preset": "resnet56"})
+    overview, detail = dots(at)
+    for stage in ("stage1", "stage2", "stage3"):
+        assert f'"{stage}"' in overview
+    assert "basic block × 9" in overview
+    assert "stage2.block1 in detail" in detail and "zero-pad" in detail
+
+
+@pytest.mark.parametrize("query", [
+    {"preset": "wrn_28_10"},
+    {"family": "resnet", "depth": "38", "width_factor": "2", "se_reduction": "8"},
+    {"family": "densenet", "depth": "100", "block": "bottleneck", "compression": "0.5", "growth_rate": "12"},
+    {"preset": "resnet56", "activation": "full_preact"},
+])
+def test_query_params_round_trip(query):
+    from explorer.urls import spec_from_params, spec_to_params
+
+    spec = spec_from_params(query)
+    at = open_page("pages/build.py", query)
+    assert at.session_state["design"] == spec
+    assert at.query_params == spec_to_params(spec)
+    assert metrics(at)["Parameters"] == params_text(spec)
+    assert not at.warning
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"depth": "21"}, "depth"),
+    ({"preset": "resnet9000"}, "preset"),
+    ({"family": "resnet", "depth": "abc"}, "depth"),
+    ({"family": "wrn", "cardinality": "8"}, "cardinality"),
+    ({"hack": "<script>"}, "hack"),
+])
+def test_bad_url_gives_a_clear_message_and_a_valid_default(query, field):
+    at = open_page("pages/build.py", query)
+    assert not at.exception
+    assert any(f"({field}:" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.session_state["design"] == PRESETS["resnet20"]
+    assert metrics(at)["Parameters"] == "0.27M"
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_DEFAULTS))
+def test_every_family_opens_from_a_link(family):
+    at = open_page("pages/build.py", {"family": family})
+    if family not in FAMILY_BUILDERS:
+        assert any("not in this version" in e.value for e in at.error)
+        return
+    assert at.session_state["design"] == FAMILY_DEFAULTS[family]
+    assert metrics(at)["Parameters"] == params_text(FAMILY_DEFAULTS[family])
+    assert len(dots(at)) == 2
+
+
+def test_summary_depth_and_downloads():
+    at = open_page("pages/build.py", {"preset": "resnet20"})
+    (table,) = at.dataframe
+    assert "stage1.block1" in set(table.value["layer"])
+    at.slider(key="b_summary_depth").set_value(1).run()
+    assert list(at.dataframe[0].value["layer"]) == ["stem", "stage1", "stage2", "stage3", "head"]
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert {"Overview DOT", "Block DOT", "Spec JSON", "Summary as text", "Summary as CSV"} <= labels
+
+
+# ---------------------------------------------------------------- compare
+
+def test_compare_table_lists_the_chosen_designs_from_the_url():
+    at = open_page("pages/compare.py", {"designs": "resnet56,wrn_28_10,densenet40_k12"})
+    table = at.dataframe[0].value
+    assert list(table["design"]) == ["resnet56", "wrn_28_10", "densenet40_k12"]
+    assert list(table["params (M)"]) == [0.853, round(cost(PRESETS["wrn_28_10"]).params / 1e6, 3), 1.02]
+    assert list(table["paper's error (%)"]) == [6.97, 4.0, 5.24]
+    assert len(dots(at)) == 3
+    assert at.query_params == {"designs": "resnet56,wrn_28_10,densenet40_k12"}
+
+
+def test_compare_choice_changes_the_url_and_ignores_bad_names():
+    at = open_page("pages/compare.py", {"designs": "resnet20,nonsense,resnet110"})
+    assert any("nonsense" in w.value for w in at.warning)
+    at.multiselect(key="c_designs").select("resnext29_8x64d").run()
+    assert list(at.dataframe[0].value["design"]) == ["resnet20", "resnet110", "resnext29_8x64d"]
+    assert at.query_params["designs"] == "resnet20,resnet110,resnext29_8x64d"
+
+
+def test_compare_carries_the_build_design_and_shares_it_by_url():
+    spec = PRESETS["resnet56"].replace(width_factor=3)
+    at = open_page("pages/compare.py", state={"design": spec, "c_designs": ["design from Build", "resnet56"]})
+    assert list(at.dataframe[0].value["design"])[0].startswith("design from Build")
+    custom = at.query_params["custom"]
+    assert dict(parse_qsl(custom)) == {"family": "resnet", "depth": "56", "width_factor": "3"}
+    again = open_page("pages/compare.py", dict(at.query_params))
+    assert list(again.dataframe[0].value["params (M)"])[0] == round(cost(spec).params / 1e6, 3)
