@@ -21,9 +21,11 @@ from explorer.train import Recipe, paper_recipe
 from explorer.worker import estimate_epoch_seconds
 
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
+CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if spec.stem == "cifar" and spec.num_classes == 10]
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "diverged": "💥", "failed": "❌", "cancelled": "⏹️"}
+STATUS_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "diverged": "orange", "failed": "red",
+                 "cancelled": "gray"}
 
 
 @st.cache_resource
@@ -164,8 +166,9 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> None:
                    f"(up to {max_concurrent()} run(s) at once; others wait in the queue).")
         return
     images = dataset_info(recipe).train_size
+    threads = plural(torch.get_num_threads(), "thread")
     seconds = cpu_epoch_seconds(spec.to_json(), images)
-    st.warning(f"No GPU on this machine: this run will train on the **CPU** ({torch.get_num_threads()} threads), "
+    st.warning(f"No GPU on this machine: this run will train on the **CPU** ({threads}), "
                f"roughly **{duration(seconds)} per epoch** of {images:,} images. For a quick look, train on "
                "fewer images (More settings) or a shallower design.")
 
@@ -190,12 +193,14 @@ def curves(run: Run, events: list[dict], by_step: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "epoch", "split", "loss", "error (%)"])
 
 
-def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str) -> alt.Chart:
+def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False) -> alt.Chart:
+    # Log scale for losses: an early spike (BN statistics of a barely trained net) would flatten the rest.
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
-            .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(zero=False)),
+            .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=scale),
                     color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom")),
                     tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
-            .properties(height=260))
+            .properties(padding={"left": 12, "right": 4, "top": 4, "bottom": 4}))
 
 
 def show_progress(run: Run, events: list[dict]) -> None:
@@ -239,7 +244,7 @@ def show_run(store: RunStore, run_id: str) -> None:
     events = store.metrics(run_id)
     recipe = recipe_of(run)
     data = dataset_label(run.recipe.get("dataset", "synthetic"))
-    st.subheader(f"{STATUS_ICONS.get(run.status, '')} {run.id}")
+    st.subheader(f"{run.id} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
     st.caption(f"{run.label} on {data} · {plural(run.recipe.get('epochs'), 'epoch')}, "
                f"batch {run.recipe.get('batch_size')}, lr {run.recipe.get('lr')} ({run.recipe.get('schedule')}), seed {run.recipe.get('seed')} · "
                f"{run.status}" + (f" on {run.device_name}" if run.device_name else ""))
@@ -267,8 +272,8 @@ def show_run(store: RunStore, run_id: str) -> None:
     if not df.empty:
         x = "step" if by_step else "epoch"
         c1, c2 = st.columns(2)
-        c1.altair_chart(line_chart(df, x, "loss", "split", "Loss"), width="stretch")
-        c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch")
+        c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch", height=CHART_HEIGHT)
+        c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch", height=CHART_HEIGHT)
     c1, c2 = st.columns(2)
     c1.download_button("Metrics (CSV)", store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
                        key="train_csv", disabled=not events)
@@ -289,7 +294,7 @@ def runs_table(store: RunStore, runs: list[Run]) -> list[str]:
     for r in runs:
         epochs = store.metrics(r.id, "epoch")
         rows.append({"run": r.id, "design": r.label, "dataset": dataset_label(r.recipe.get("dataset", "synthetic")),
-                     "status": f"{STATUS_ICONS.get(r.status, '')} {r.status}",
+                     "status": r.status,
                      "epochs": f"{len(epochs)}/{r.recipe.get('epochs')}",
                      "test error (%)": round(100 * epochs[-1]["test_error"], 2) if epochs else None,
                      "best (%)": round(100 * min(e["test_error"] for e in epochs), 2) if epochs else None,
@@ -311,8 +316,10 @@ def overlay(store: RunStore, run_ids: list[str]) -> None:
         return
     df = pd.DataFrame(frames)
     c1, c2 = st.columns(2)
-    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch")
-    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss"), width="stretch")
+    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch",
+                    height=CHART_HEIGHT)
+    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True),
+                    width="stretch", height=CHART_HEIGHT)
 
 
 # -- the page ----------------------------------------------------------------------------------------------------
@@ -350,7 +357,7 @@ with live:
         st.session_state["train_pick"] = current
     if ids:
         picked = st.selectbox("Run", ids, key="train_pick",
-                              format_func=lambda i: f"{STATUS_ICONS.get(runs[ids.index(i)].status, '')} {i}")
+                              format_func=lambda i: f"{i} ({runs[ids.index(i)].status})")
         if picked != current:
             st.query_params["run"] = picked
         run = runs[ids.index(picked)]
