@@ -81,11 +81,7 @@ class PyramidNet(nn.Module):
             ("bn", nn.BatchNorm2d(in_channels)), ("relu", nn.ReLU(inplace=True)),
             ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(in_channels, spec.num_classes))]))
-        he_init(self)
-        if spec.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, PyramidBlock):
-                    nn.init.zeros_(m.last_bn().weight)
+        he_init(self, spec.zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

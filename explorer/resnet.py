@@ -57,8 +57,9 @@ def he_init(model: nn.Module, zero_init_residual: bool = False) -> None:
             nn.init.constant_(m.gate.bias, m.bias_init)
     if zero_init_residual:
         # Goyal et al. 2017 (1706.02677): each block starts as the identity; +0.2-0.3% on ImageNet.
+        # Any block with a residual branch says which BN ends it (ResidualBlock, ResNeXt forms, PyramidNet).
         for m in model.modules():
-            bn = m.last_bn() if isinstance(m, ResidualBlock) else None
+            bn = m.last_bn() if callable(getattr(m, "last_bn", None)) else None
             if bn is not None:
                 nn.init.zeros_(bn.weight)
 
