@@ -377,17 +377,22 @@ def execute(store: RunStore, run_id: str, on_event: Callable[[dict], None] | Non
 def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
     """Start one detached worker process for a queued run (its own session, so it outlives the app and the
     browser; output to the run's worker.log). Returns None, starting nothing, if the run has ended or a live
-    worker owns it; two launches racing both start, and the loser's claim fails, so it exits at once."""
-    run = store.get(run_id)
-    if run is None or run.status != "queued" or pid_alive(run.worker_pid):
-        return None
+    process owns it. The new pid is recorded in the same transaction that checked, so 30 Start presses in the
+    seconds before the worker has imported torch still start one process, not 30."""
     project = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
     store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-    with open(store.log_path(run_id), "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "explorer.worker", run_id, "--root", str(store.root.resolve())],
-            cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    with store._write() as db:
+        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["status"] != "queued" or pid_alive(row["worker_pid"]):
+            return None
+        with open(store.log_path(run_id), "ab") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "explorer.worker", run_id, "--root", str(store.root.resolve())],
+                cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # The worker's claim accepts its own pid (the child is the worker: no shell in between).
+        db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (worker.pid, run_id))
+    return worker

@@ -250,7 +250,7 @@ def show_run(store: RunStore, run_id: str) -> None:
                f"{run.status}" + (f" on {run.device_name}" if run.device_name else ""))
     if run.status == "queued":
         ahead = store.queue_position(run_id)
-        st.info(f"Waiting in the queue: {ahead} run(s) ahead of it on {run.device}." if run.worker_pid else
+        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device}." if run.device else
                 "Starting its worker process ...")
     elif run.status == "running":
         show_progress(run, events)
