@@ -1,0 +1,219 @@
+"""Blocks and shortcuts: Fig. 4's orders, Table 1's shortcut variants, options A/B/C, inits, ResDrop, SE."""
+
+import pytest
+import torch
+from torch import nn
+from torchvision.ops import StochasticDepth
+
+from explorer import PRESETS, build_model, cost
+from explorer.blocks import ResidualBlock, SqueezeExcitation
+from explorer.highway import HighwayLayer
+from explorer.shortcuts import AddMerge, GateMerge, ProjectionShortcut, ZeroPadShortcut
+
+RESNET20 = PRESETS["resnet20"]
+
+
+def _call_order(block: nn.Module, x: torch.Tensor) -> list[str]:
+    """The BN / ReLU / conv / addition modules in the order the forward pass calls them."""
+    kinds = {nn.Conv2d: "conv", nn.BatchNorm2d: "BN", nn.ReLU: "ReLU", AddMerge: "add"}
+    order: list[str] = []
+    hooks = [m.register_forward_hook(lambda m, i, o, k=kinds[type(m)]: order.append(k))
+             for m in block.modules() if type(m) in kinds]
+    with torch.no_grad():
+        block.eval()(x)
+    for h in hooks:
+        h.remove()
+    return order
+
+
+# Identity Mappings (1603.05027), Fig. 4 (a)-(e), read left to right along the residual branch.
+FIG4 = [
+    ("original", "conv BN ReLU conv BN add ReLU"),
+    ("bn_after_add", "conv BN ReLU conv add BN ReLU"),
+    ("relu_before_add", "conv BN ReLU conv BN ReLU add"),
+    ("relu_only_preact", "ReLU conv BN ReLU conv BN add"),
+    ("full_preact", "BN ReLU conv BN ReLU conv add"),
+]
+
+
+@pytest.mark.parametrize("activation, order", FIG4)
+def test_activation_placement_calls_modules_in_fig4_order(activation, order):
+    model = build_model(RESNET20.replace(activation=activation))
+    block = model.stage1.block2  # a middle unit: identity shortcut, no special handling
+    assert _call_order(block, torch.randn(2, 16, 32, 32)) == order.split()
+
+
+@pytest.mark.parametrize("activation, order", [
+    ("original", "conv BN ReLU conv BN ReLU conv BN add ReLU"),
+    ("full_preact", "BN ReLU conv BN ReLU conv BN ReLU conv add"),
+])
+def test_bottleneck_order(activation, order):
+    spec = PRESETS["preact_resnet164"].replace(activation=activation)
+    block = build_model(spec).stage1.block2
+    assert _call_order(block, torch.randn(2, 64, 32, 32)) == order.split()
+
+
+def test_full_preact_first_and_last_units():
+    # Sec. 4.1: the stem is conv only (the first unit's BN-ReLU follows it), the shortcut of the first unit and
+    # of projection units takes the pre-activated input, and a final BN-ReLU follows the last addition.
+    model = build_model(PRESETS["preact_resnet164"])
+    assert [type(m) for m in model.stem] == [nn.Conv2d]
+    assert model.stage1.block1.shared_preact and model.stage2.block1.shared_preact
+    assert not model.stage1.block2.shared_preact
+    assert [type(m) for m in model.head][:2] == [nn.BatchNorm2d, nn.ReLU]
+    original = build_model(PRESETS["resnet110"])
+    assert [type(m) for m in original.stem] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in original.head)
+
+
+@pytest.mark.parametrize("activation", [a for a, _ in FIG4])
+def test_every_placement_gives_a_different_function(activation):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    outs = {}
+    for a, _ in FIG4:
+        torch.manual_seed(1)
+        outs[a] = build_model(RESNET20.replace(activation=a)).eval()(x)
+    assert all(not torch.allclose(outs[activation], outs[b]) for b in outs if b != activation)
+
+
+# Identity Mappings Table 1 settings, each with what must differ from the identity shortcut.
+VARIANTS = [
+    ({"shortcut_variant": "constant_scaling", "shortcut_scale": 0.5, "residual_scale": 0.5}, 0),
+    ({"shortcut_variant": "constant_scaling", "shortcut_scale": 0.0, "residual_scale": 1.0}, 0),
+    ({"shortcut_variant": "exclusive_gating", "gate_bias": -6.0}, None),
+    ({"shortcut_variant": "shortcut_only_gating", "gate_bias": -6.0}, None),
+    ({"shortcut_variant": "conv1x1"}, None),
+    ({"shortcut_variant": "dropout", "shortcut_dropout": 0.5}, 0),
+]
+
+
+@pytest.mark.parametrize("changes, extra_params", VARIANTS)
+def test_shortcut_variant_changes_the_model(changes, extra_params):
+    spec = RESNET20.replace(**changes)
+    base, model = build_model(RESNET20), build_model(spec)
+    extra = cost(spec).params - cost(RESNET20).params
+    if extra_params is not None:  # same parameters: copy the weights, the function must still differ
+        assert extra == extra_params
+        model.load_state_dict(base.state_dict())
+    else:
+        assert extra > 0
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert not torch.allclose(model.train()(x), base.train()(x))
+
+
+def test_gating_parameters_are_one_1x1_conv_per_unit():
+    # g(x) = sigmoid(W_g x + b_g): a 1x1 conv from the unit's input to its output width, with bias.
+    spec = RESNET20.replace(shortcut_variant="exclusive_gating", gate_bias=-6.0)
+    units = [(16, 16)] * 3 + [(16, 32)] + [(32, 32)] * 2 + [(32, 64)] + [(64, 64)] * 2  # ResNet-20: 3 a stage
+    expected = sum(cin * cout + cout for cin, cout in units)
+    assert cost(spec).params - cost(RESNET20).params == expected
+
+
+def test_dropout_shortcut_is_identity_at_eval():
+    spec = RESNET20.replace(shortcut_variant="dropout", shortcut_dropout=0.5)
+    base, model = build_model(RESNET20), build_model(spec)
+    model.load_state_dict(base.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), base.eval()(x))
+
+
+@pytest.mark.parametrize("bias", [0.0, -6.0, -7.0])
+def test_gate_bias_init(bias):
+    model = build_model(RESNET20.replace(shortcut_variant="exclusive_gating", gate_bias=bias))
+    gates = [m for m in model.modules() if isinstance(m, GateMerge)]
+    assert len(gates) == 9
+    assert all(torch.all(g.gate.bias == bias) for g in gates)
+
+
+def test_highway_gate_bias_init():
+    model = build_model(PRESETS["highway19"])
+    layers = [m for m in model.modules() if isinstance(m, HighwayLayer)]
+    assert layers and all(torch.all(m.gate.bias == -2.0) for m in layers)
+
+
+@pytest.mark.parametrize("option, projections, zero_pads", [("A", 0, 2), ("B", 2, 0), ("C", 9, 0)])
+def test_shortcut_options(option, projections, zero_pads):
+    model = build_model(RESNET20.replace(shortcut=option))
+    mods = list(model.modules())
+    assert sum(isinstance(m, ProjectionShortcut) for m in mods) == projections
+    assert sum(isinstance(m, ZeroPadShortcut) for m in mods) == zero_pads
+    assert all(not list(m.parameters()) for m in mods if isinstance(m, ZeroPadShortcut))
+    # B adds 16->32 and 32->64 1x1 convs with BN; C adds one per unit
+    proj_params = sum(p.numel() for m in mods if isinstance(m, ProjectionShortcut) for p in m.parameters())
+    assert cost(RESNET20.replace(shortcut=option)).params - cost(RESNET20).params == proj_params
+    expected = {"A": 0, "B": (16 * 32 + 64) + (32 * 64 + 128)}.get(option)
+    if expected is not None:
+        assert proj_params == expected
+
+
+def test_option_a_pads_with_zeros_and_subsamples():
+    sc = ZeroPadShortcut(16, 32, 2)
+    x = torch.randn(2, 16, 8, 8)
+    y = sc(x)
+    assert y.shape == (2, 32, 4, 4)
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2]) and torch.all(y[:, 16:] == 0)
+
+
+@pytest.mark.parametrize("name, last_bn", [("resnet20", "bn2"), ("preact_resnet164", None),
+                                           ("resnet50", "bn3"), ("resnext29_8x64d", "bn3")])
+def test_zero_init_residual_zeroes_the_last_bn(name, last_bn):
+    spec = PRESETS[name]
+    if last_bn is None:  # full pre-activation has no BN after the last conv: refused
+        with pytest.raises(ValueError, match="zero_init_residual"):
+            build_model(spec.replace(zero_init_residual=True))
+        return
+    plain, zeroed = build_model(spec), build_model(spec.replace(zero_init_residual=True))
+    for model, value in ((plain, 1.0), (zeroed, 0.0)):
+        blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
+        assert blocks and all(torch.all(getattr(b.residual, last_bn).weight == value) for b in blocks)
+
+
+def test_zero_init_makes_every_unit_start_as_the_identity():
+    model = build_model(RESNET20.replace(zero_init_residual=True)).eval()
+    x = torch.randn(2, 16, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.stage1.block2(x), torch.relu(x))
+
+
+def test_stochastic_depth_probabilities_follow_the_linear_rule():
+    model = build_model(RESNET20.replace(stochastic_depth=0.5))
+    probs = [m.p for m in model.modules() if isinstance(m, StochasticDepth)]
+    assert probs == pytest.approx([0.5 * l / 9 for l in range(1, 10)])  # ResDrop: p_l = l / L * p_L
+
+
+def test_stochastic_depth_drops_in_train_and_not_in_eval():
+    model = build_model(RESNET20.replace(stochastic_depth=0.5))
+    block = model.stage3.block3  # p = 0.5
+    x = torch.randn(2, 64, 8, 8)
+    with torch.no_grad():
+        block.eval()
+        shortcut_only = torch.relu(x)
+        full = block(x)
+        assert not torch.allclose(full, shortcut_only)
+        assert all(torch.equal(block(x), full) for _ in range(10))  # eval: deterministic, nothing dropped
+        block.train()
+        torch.manual_seed(0)
+        dropped = sum(torch.allclose(block(x), shortcut_only) for _ in range(40))
+    assert 8 <= dropped <= 32  # about half of 40 passes drop the whole residual branch
+
+
+def test_se_present_with_reduction_16():
+    model = build_model(PRESETS["se_resnet110"])
+    se = [m for m in model.modules() if isinstance(m, SqueezeExcitation)]
+    assert len(se) == 54
+    assert sorted({(m.fc1.in_channels, m.fc1.out_channels) for m in se}) == [(16, 1), (32, 2), (64, 4)]
+    # per unit: c*c/r + c/r (W1) + c/r*c + c (W2), 18 units a stage
+    expected = sum(18 * (c * (c // 16) * 2 + c // 16 + c) for c in (16, 32, 64))
+    assert cost(PRESETS["se_resnet110"]).params - cost(PRESETS["resnet110"]).params == expected
+
+
+def test_se_rescales_channels():
+    se = SqueezeExcitation(32, 4)
+    x = torch.randn(2, 32, 8, 8)
+    scale = se(x) / x
+    assert torch.allclose(scale, scale[:, :, :1, :1].expand_as(scale), atol=1e-5)  # one factor per channel
+    assert torch.all((scale > 0) & (scale < 1))
