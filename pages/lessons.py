@@ -3,6 +3,7 @@ the paper. Every computation lives in explorer.lessons; this file reads widgets 
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 import altair as alt
@@ -19,16 +20,20 @@ from explorer.runs import RunStore, default_root
 from explorer.urls import spec_to_params
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9"]
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9", "#882255", "#44AA99",
+           "#999933"]  # the last three from Paul Tol's muted set, for the nine families
 FONT = 18
 
 
-def styled(chart: alt.Chart, height: int = 380) -> alt.Chart:
+def styled(chart: alt.Chart, height: int | None = 380) -> alt.Chart:
     """Projector style: large labels, thick lines, the colour-blind-safe palette."""
-    return (chart.properties(height=height)
-            .configure_axis(labelFontSize=FONT, titleFontSize=FONT + 2, gridOpacity=0.4)
+    if height is not None:
+        chart = chart.properties(height=height)
+    return (chart
+            .configure_axis(labelFontSize=FONT, titleFontSize=FONT + 2, gridOpacity=0.4, labelColor="#111",
+                            titleColor="#111", labelLimit=400, titleLimit=800)
             .configure_legend(labelFontSize=FONT, titleFontSize=FONT, symbolSize=200, symbolStrokeWidth=4,
-                              orient="bottom", columns=4, labelLimit=400)
+                              orient="bottom", columns=4, labelLimit=400, labelColor="#111", titleColor="#111")
             .configure_title(fontSize=FONT + 4)
             .configure_range(category=PALETTE))
 
@@ -37,7 +42,15 @@ def source_caption(text: str) -> None:
     st.caption(f"Source: {text}")
 
 
-st.markdown(f"<style>.stMarkdown p, .stMarkdown li {{font-size: {FONT + 2}px;}}</style>", unsafe_allow_html=True)
+# Projector: larger body text, widget labels and tables; captions dark enough to survive a washed-out image.
+st.markdown(f"""<style>
+.stMarkdown p, .stMarkdown li {{font-size: {FONT + 2}px;}}
+[data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, .stRadio label p {{font-size: {FONT}px;}}
+[data-testid="stCaptionContainer"] {{opacity: 1;}}
+[data-testid="stCaptionContainer"] p {{font-size: {FONT - 1}px; color: #333;}}
+[data-testid="stAlert"] p {{font-size: {FONT + 1}px;}}
+[data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {FONT}px;}}
+</style>""", unsafe_allow_html=True)
 st.title("Lessons")
 
 current = lesson(st.query_params.get("lesson", "gradients"))
@@ -79,8 +92,8 @@ def lesson_gradients() -> None:
     c1, c2, c3, c4 = st.columns(4)
     depth = c1.select_slider("Depth (plain and residual)", [20, 32, 44, 56, 110], value=56)
     activation = c2.radio("Activation", ["sigmoid", "tanh", "relu"], horizontal=True)
-    init = c3.radio("Initialization", ["xavier", "he"], horizontal=True,
-                    format_func=lambda k: {"xavier": "Xavier N(0, 2/(fan_in+fan_out))", "he": "He N(0, 2/fan_in)"}[k])
+    init = c3.radio("Initialization", ["xavier", "he"], horizontal=True, format_func={"xavier": "Xavier",
+                    "he": "He"}.get, help="Xavier normal: N(0, 2/(fan_in+fan_out)); He: N(0, 2/fan_in)")
     batchnorm = c4.toggle("BatchNorm", value=False, help="Off: the nets as they were before BatchNorm (2015).")
     residual_depth = depth
     if st.toggle("Residual net of 1202 layers (about 10 s)", value=False):
@@ -95,17 +108,18 @@ def lesson_gradients() -> None:
     shown = grads.assign(grad_norm=grads["grad_norm"].clip(lower=1e-300))
     chart = alt.Chart(shown).mark_line(strokeWidth=4, point=alt.OverlayMarkDef(size=50)).encode(
         x=alt.X("layer:Q", title="weight layer (1 = input side)"),
-        y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="|dL / d layer output| per image (log)"),
+        y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm (log)", axis=alt.Axis(format=".0e")),
         color=alt.Color("net:N", title="net"),
         tooltip=["net", "layer", "name", alt.Tooltip("grad_norm:Q", format=".3g")])
-    st.altair_chart(styled(chart), use_container_width=True)
+    st.altair_chart(styled(chart), width="stretch")
     st.markdown("**Activation statistics per layer** (mean slope = average derivative of the activation; "
                 "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much).")
-    long = acts.melt(id_vars=["net", "index"], value_vars=["mean", "std", "slope"], var_name="statistic")
-    stats = alt.Chart(long).mark_line(strokeWidth=3).encode(
-        x=alt.X("index:Q", title="activation layer"), y=alt.Y("value:Q", title=None),
-        color=alt.Color("net:N", title="net"), strokeDash=alt.StrokeDash("statistic:N", title="statistic"))
-    st.altair_chart(styled(stats, height=300), use_container_width=True)
+    for col, (column, title) in zip(st.columns(3), (("mean", "mean output"), ("std", "output std"),
+                                                     ("slope", "mean slope"))):
+        panel = alt.Chart(acts, title=title).mark_line(strokeWidth=3).encode(
+            x=alt.X("index:Q", title="activation layer"), y=alt.Y(f"{column}:Q", title=None),
+            color=alt.Color("net:N", title=None))
+        col.altair_chart(styled(panel, height=240), width="stretch")
     st.info("Expected: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens of orders "
             "of magnitude smaller than its last; ResNet-56's first layer receives about as much as its last. "
             "BatchNorm rescues the plain net only partly; the shortcut rescues it at any depth.")
@@ -132,7 +146,7 @@ def error_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
     points = alt.Chart(frame).mark_point(size=220, filled=True, opacity=0.9).encode(
         x=alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=f"{x} (log)"),
         y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title="published CIFAR-10 error (%)"),
-        color=alt.Color("family:N", title="family"), shape=alt.Shape("family:N", title="family"),
+        color=alt.Color("design family:N", title=None), shape=alt.Shape("design family:N", title=None),
         tooltip=["preset", x, "error (%)", "error kind", "source"])
     return styled(points, height=420)
 
@@ -145,7 +159,7 @@ def lesson_budget() -> None:
     st.latex(r"\text{params per block} \approx C\,(256\,d + 3\cdot3\,d\,d + d\cdot256)")
     source_caption("Xie et al. 2017, ResNeXt (1611.05431), sec. 3.4 and Table 2.")
     chart = published_chart()
-    st.altair_chart(error_chart(chart, "params (M)"), use_container_width=True)
+    st.altair_chart(error_chart(chart, "params (M)"), width="stretch")
     source_caption("every preset with a published CIFAR-10 error; hover a point for its paper, table and kind of "
                    "number (best, median, mean).")
     st.subheader("Budget calculator")
@@ -162,11 +176,12 @@ def lesson_budget() -> None:
     pairs = budget.wrn_pairs(target * 1e6, measure) if base == "cifar" else pd.DataFrame()
     left, right = st.columns(2)
     left.markdown("**ResNeXt templates C x d of equal complexity**")
-    fmt = {"params": "{:,.0f}", "multiply-adds": "{:,.0f}", "vs target": "{:+.1%}"}
-    left.dataframe(templates.style.format(fmt), hide_index=True, use_container_width=True)
+    fmt = {"params": lambda v: f"{v / 1e6:.2f}M", "multiply-adds": lambda v: f"{v / 1e9:.2f}G",
+           "vs target": "{:+.1%}"}
+    left.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt).hide(axis="index"))
     right.markdown("**Wide ResNets WRN-depth-k near the budget**")
     if base == "cifar":
-        right.dataframe(pairs.style.format(fmt), hide_index=True, use_container_width=True)
+        right.table(pairs.drop(columns=["depth", "k"]).style.format(fmt).hide(axis="index"))
     else:
         right.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
     source_caption("counted by the app (explorer.cost) on the model it builds; ResNeXt Table 2 lists the "
@@ -183,11 +198,11 @@ def lesson_budget() -> None:
         bars = alt.Chart(frame).mark_bar(color=PALETTE[0]).encode(
             x=alt.X("images/s:Q", title="training images per second (CPU, forward + backward)"),
             y=alt.Y("design:N", sort=None, title=None), tooltip=["design", alt.Tooltip("images/s:Q", format=".1f")])
-        st.altair_chart(styled(bars, height=40 * len(frame) + 40), use_container_width=True)
+        st.altair_chart(styled(bars, height=40 * len(frame) + 40), width="stretch")
         st.caption("Equal multiply-adds are not equal speed: many narrow paths (grouped convs) run slower per "
                    "multiply-add than one wide path.")
     with st.expander("Error against multiply-adds (counts every preset; a few seconds the first time)"):
-        st.altair_chart(error_chart(published_chart_with_macs(), "multiply-adds (G)"), use_container_width=True)
+        st.altair_chart(error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 5
@@ -219,23 +234,21 @@ def lesson_forms() -> None:
     agree = frame["max |difference| to (c)"].max()
     c2.metric("Largest difference between the forms' outputs", f"{agree:.1e}",
               help="float64 arithmetic; 1e-15 is rounding, i.e. the same function")
-    st.dataframe(frame.drop(columns="form").style.format(
-        {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}),
-        hide_index=True, use_container_width=True)
+    st.table(frame.drop(columns="form").style.format(
+        {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}).hide(axis="index"))
     bars = alt.Chart(frame).mark_bar().encode(
         x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
         y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
-    st.altair_chart(styled(bars, height=200), use_container_width=True)
+    st.altair_chart(styled(bars, height=200), width="stretch")
     st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
                "kernel; the split form launches 3C small convolutions.")
-    cols = st.columns(3)
-    for col, form in zip(cols, ("split", "concat", "grouped")):
-        col.markdown(f"**{forms.FORMS[form]}**")
+    tabs = st.tabs([forms.FORMS[form] for form in ("split", "concat", "grouped")])
+    for tab, form in zip(tabs, ("split", "concat", "grouped")):
         svg = block_svg(min(cardinality, 4), width, form)
         if svg:
-            col.image(svg, use_container_width=True)
+            tab.image(svg, width="stretch")
         else:
-            col.write("Graphviz is not installed; the graph is not available.")
+            tab.write("Graphviz is not installed; the graph is not available.")
     if cardinality > 4:
         st.caption("Graphs drawn with C = 4 paths so that they stay readable.")
 
@@ -247,8 +260,9 @@ def store() -> RunStore:
 
 def data_note(recipe) -> None:
     info = dataset_info(recipe)
+    schedule = "cosine to 0" if recipe.schedule == "cosine" else "divided by 10 at 50% and 75%"
     st.caption(f"Short-run recipe: {recipe.epochs} epochs on {info.train_size:,} images of {info.label}, "
-               f"batch {recipe.batch_size}, lr {recipe.lr} divided by 10 at 50% and 75%."
+               f"batch {recipe.batch_size}, lr {recipe.lr} {schedule}."
                + ("" if not info.synthetic else " Synthetic errors are not comparable with the papers' CIFAR-10."))
 
 
@@ -287,16 +301,19 @@ def curve_chart(frame: pd.DataFrame) -> alt.Chart:
         tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=420)
 
 
-def progress(runs: dict[str, str]) -> None:
+def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> None:
+    """Status of the class's runs, with the paper's number beside each where there is one."""
     if not runs:
         st.info("No runs yet: press the button above (the whole class shares the same runs).")
         return
-    st.dataframe(classruns.status_table(store(), runs).style.format(
-        {"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="-"), hide_index=True,
-        use_container_width=True)
+    status = classruns.status_table(store(), runs)
+    if published:
+        status["paper (%)"] = [published.get(label, "-") for label in status["net"]]
+    st.dataframe(status.style.format({"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="-"),
+                 hide_index=True, width="stretch")
     frame = classruns.curves(store(), runs)
     if len(frame):
-        st.altair_chart(curve_chart(frame), use_container_width=True)
+        st.altair_chart(curve_chart(frame), width="stretch")
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 1
@@ -328,7 +345,7 @@ def lesson_degradation() -> None:
              "params": p.params_text if p else None, "source": p.source if p else ""}
             for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
                                 ("ResNet-56", "resnet56"))]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(table("plain")[0]["note"] + ". Source: " + table("plain")[0]["source"])
 
 
@@ -350,7 +367,7 @@ def lesson_shortcut() -> None:
     t1["open"] = [build_link(s) for s in t1["design"]]
     st.subheader("Table 1: what the shortcut does (ResNet-110)")
     st.dataframe(t1[["shortcut", "on_shortcut", "on_f", "error_text", "open"]], hide_index=True,
-                 use_container_width=True, column_config={
+                 width="stretch", height=36 * (len(t1) + 1) + 4, column_config={
                      "on_shortcut": "on shortcut", "on_f": "on F", "error_text": "error (%)",
                      "open": st.column_config.LinkColumn("Build page", display_text="open design")})
     source_caption(t1["source"].iloc[0])
@@ -359,7 +376,7 @@ def lesson_shortcut() -> None:
     t2["open 110"] = [build_link(base.replace(activation=a)) for a in t2["activation"]]
     t2["open 164"] = [build_link(PRESETS["preact_resnet164"].replace(activation=a)) for a in t2["activation"]]
     st.dataframe(t2[["unit", "resnet110", "resnet164", "open 110", "open 164"]], hide_index=True,
-                 use_container_width=True, column_config={
+                 width="stretch", column_config={
                      "resnet110": "ResNet-110 error (%)", "resnet164": "ResNet-164 error (%)",
                      "open 110": st.column_config.LinkColumn("110", display_text="open"),
                      "open 164": st.column_config.LinkColumn("164", display_text="open")})
@@ -367,6 +384,8 @@ def lesson_shortcut() -> None:
     st.subheader("Run a row yourselves")
     choices = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.design for r in t1.itertuples()}
     choices |= {f"Table 2: {r.unit} (ResNet-110)": base.replace(activation=r.activation) for r in t2.itertuples()}
+    paper = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.error_text for r in t1.itertuples()}
+    paper |= {f"Table 2: {r.unit} (ResNet-110)": f"{r.resnet110:.2f}" for r in t2.itertuples()}
     picked = st.multiselect("Designs to train (short runs, shared by the class)", list(choices),
                             default=list(choices)[:1])
     recipe = classruns.short_recipe()
@@ -376,12 +395,23 @@ def lesson_shortcut() -> None:
 
     @st.fragment(run_every=5)
     def live() -> None:
-        progress(known_runs(designs, recipe))
+        progress(known_runs(designs, recipe), paper)
 
     live()
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 6
+def shake_chart(frame: pd.DataFrame, step: int) -> alt.Chart:
+    long = frame.melt(id_vars=["image"], value_vars=["alpha", "beta"], var_name="coefficient")
+    long["coefficient"] = long["coefficient"].map({"alpha": "alpha (forward)", "beta": "beta (backward)"})
+    bars = alt.Chart(long, title=f"step {step}").mark_bar().encode(
+        x=alt.X("image:O", title="image in the batch", axis=alt.Axis(labelAngle=0)), xOffset="coefficient:N",
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
+        color=alt.Color("coefficient:N", title=None))
+    rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
+    return styled(alt.layer(bars, rule), height=340)
+
+
 def lesson_shake() -> None:
     st.markdown("Two residual branches, mixed by a random convex weight that changes every step, and a "
                 "*different* random weight on the way back:")
@@ -394,22 +424,21 @@ def lesson_shake() -> None:
     level = c3.radio("Level", ["image", "batch"], format_func={"image": "per image", "batch": "per batch"}.get)
     batch_size = c4.slider("Images in the batch", 2, 32, 8)
     step = st.slider("Training step (move it to step through)", 1, 50, 1)
+    play = st.button("Play 20 steps", icon=":material/play_arrow:")
+    chart = st.empty()
     frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, step - 1)
-    long = frame.melt(id_vars=["image"], value_vars=["alpha", "beta"], var_name="coefficient")
-    bars = alt.Chart(long).mark_bar().encode(
-        x=alt.X("image:O", title="image in the batch"), xOffset="coefficient:N",
-        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
-        color=alt.Color("coefficient:N", title="alpha: forward, beta: backward"))
-    rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
-    st.altair_chart(styled(alt.layer(bars, rule), height=340), use_container_width=True)
+    for shown in range(step, step + 20) if play else [step]:
+        frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, shown - 1)
+        chart.altair_chart(shake_chart(frame, shown), width="stretch")
+        if play:
+            time.sleep(0.5)
     st.caption("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
                "receives equal alpha and beta; branch 2 gets 1 - alpha and 1 - beta.")
     with st.expander("The numbers for this step"):
-        st.dataframe(frame.style.format(precision=3), hide_index=True, use_container_width=True)
+        st.dataframe(frame.style.format(precision=3), hide_index=True, width="stretch")
     st.subheader("The paper's table beside the class's runs")
     paper = shake.paper_table()
-    st.dataframe(paper.drop(columns=["settings", "source"]), hide_index=True, use_container_width=True,
-                 column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in ("2x32d", "2x64d", "2x96d")})
+    st.table(paper.drop(columns=["settings", "source"]).style.format(precision=2, na_rep="-").hide(axis="index"))
     source_caption(paper["source"].iloc[0] + "; CIFAR-10 test error (%).")
     recipe = classruns.short_recipe()
     recipe = recipe.replace(lr=0.2, schedule="cosine")  # Shake-Shake's schedule, shortened
@@ -420,9 +449,12 @@ def lesson_shake() -> None:
              shake.design(r.forward.lower(), r.backward.lower(), "image" if r.level == "n/a" else r.level.lower())
              for r in paper.itertuples()}
 
+    published_32 = {label: f"{row['2x32d']:.2f} (2x32d)"
+                    for label, row in zip(every, paper.to_dict("records"))}
+
     @st.fragment(run_every=5)
     def live() -> None:
-        progress(known_runs(every, recipe))
+        progress(known_runs(every, recipe), published_32)
 
     live()
 
@@ -454,7 +486,9 @@ def lesson_lesion() -> None:
     if not runs:
         return
     labels = {r.id: f"{r.label} ({r.id}, {r.recipe.get('epochs')} epochs on {r.recipe.get('dataset')})" for r in runs}
-    default = [r.id for r in runs if r.label in ("resnet20", "plain20")][:2] or [runs[0].id]
+    # Newest residual and newest plain run: the comparison the lesson is about.
+    default = [next(r.id for r in runs if r.spec.get("family") == f) for f in ("resnet", "plain")
+               if any(r.spec.get("family") == f for r in runs)]
     picked = st.multiselect("Trained runs to lesion", list(labels), default=default, format_func=labels.get)
     frames = []
     with st.spinner("Deleting one block at a time and re-testing..."):
@@ -471,7 +505,9 @@ def lesson_lesion() -> None:
         y=alt.Y("error (%):Q", title="test error (%) with that block deleted", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
     rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
-    st.altair_chart(styled(alt.layer(lines, rules), height=420), use_container_width=True)
+    st.altair_chart(styled(alt.layer(lines, rules), height=420), width="stretch")
+    st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
+             .style.format(precision=1).hide(axis="index"))
     st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
                "(except at the downsampling blocks), the plain net's jumps towards chance (90%).")
 
@@ -493,18 +529,20 @@ def lesson_dense() -> None:
     growth = dense.channel_growth(spec)
     chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
         x=alt.X("layer:Q", title="layer within the first block / stage"),
-        y=alt.Y("channels:Q", title="channels carried forward"), color=alt.Color("net:N", title="net"))
-    st.altair_chart(styled(chart, height=340), use_container_width=True)
+        y=alt.Y("channels:Q", title="channels"), color=alt.Color("net:N", title="net"))
+    st.altair_chart(styled(chart, height=340), width="stretch")
     n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
-    st.caption(f"{n} layers x k = {k}: the block ends with {growth['channels'].max()} channels; "
-               f"it has {n * (n + 1) // 2} direct connections, a ResNet stage of {n} blocks has {n}.")
+    blocks = len(growth[growth["net"].str.startswith("ResNet")]) - 1
+    st.caption(f"DenseNet: {growth['channels'].iloc[0]} input channels + {n} layers x k = {k} = "
+               f"{growth['channels'].max()} channels at the end of the block, and {n * (n + 1) // 2} direct "
+               f"connections. ResNet-56 keeps 16 channels through its {blocks} blocks: {blocks} shortcuts.")
     left, right = st.columns(2)
     conn = dense.connectivity(growth["channels"].iloc[0], k, min(n, 12))
     left.markdown("**Who feeds whom** (channels from each earlier layer)")
     left.altair_chart(styled(alt.Chart(conn).mark_rect().encode(
         x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
         color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
-        use_container_width=True)
+        width="stretch")
     trained = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") == "densenet"
                and store().checkpoint_path(r.id).exists()]
     if trained:
@@ -516,12 +554,12 @@ def lesson_dense() -> None:
     right.altair_chart(styled(alt.Chart(reuse).mark_rect().encode(
         x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
         color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis"), title="relative |w|")), height=340),
-        use_container_width=True)
+        width="stretch")
     source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
     st.subheader("Parameters against error")
-    st.altair_chart(error_chart(dense.params_vs_error(), "params (M)"), use_container_width=True)
+    st.altair_chart(error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
     st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
-    st.dataframe(dense_memory().style.format(precision=2), hide_index=True, use_container_width=True)
+    st.table(dense_memory().style.format(precision=2).hide(axis="index"))
     source_caption("counted by the app (explorer.cost) on the models it builds.")
 
 

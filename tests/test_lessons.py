@@ -48,5 +48,48 @@ def test_gradient_lesson_plain_sigmoid_vanishes() -> None:
 def test_budget_lesson_lists_the_paper_templates() -> None:
     at = run_lesson("budget")
     at.radio[0].set_value("imagenet").run()
-    designs = list(at.dataframe[0].value["design"])
+    designs = list(at.table[0].value["design"])
     assert designs == ["1x64d", "2x40d", "4x24d", "8x14d", "32x4d"]
+
+
+def test_forms_lesson_shows_agreement() -> None:
+    at = run_lesson("forms")
+    metric = next(m for m in at.metric if m.label.startswith("Largest difference"))
+    assert float(metric.value) < 1e-12
+
+
+def test_shortcut_lesson_links_rows_to_the_build_page() -> None:
+    at = run_lesson("shortcut")
+    links = list(at.dataframe[0].value["open"])
+    assert len(links) == 11
+    assert links[0] == "/build?preset=resnet110"
+    assert "shortcut_variant=constant_scaling" in links[1]
+
+
+@pytest.fixture()
+def tiny_trained_runs(tmp_path, monkeypatch) -> dict[str, str]:
+    """Two tiny runs trained in this process by the real engine on synthetic data, with checkpoints."""
+    from explorer import PRESETS
+    from explorer.runs import RunStore, execute
+    from explorer.train import Recipe
+
+    root = tmp_path / "trained"
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(root))
+    store = RunStore(root)
+    recipe = Recipe(dataset="synthetic", epochs=1, train_size=256, batch_size=64)
+    ids = {}
+    for name in ("resnet20", "plain20"):
+        run_id, _ = store.request(PRESETS[name].replace(depth=8), recipe)
+        assert execute(store, run_id, device="cpu") == "finished"
+        assert store.checkpoint_path(run_id).exists()
+        ids[name] = run_id
+    return ids
+
+
+@pytest.mark.slow
+def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, str]) -> None:
+    at = run_lesson("lesion")
+    assert set(at.multiselect[0].value) == set(tiny_trained_runs.values())
+    summary = at.table[0].value
+    assert len(summary) == 2
+    assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()

@@ -7,7 +7,7 @@ from torch import nn
 
 from explorer import cost
 from explorer.lessons import LESSON_KEYS, lesson
-from explorer.lessons import budget, gradients
+from explorer.lessons import budget, classruns, degradation, dense, forms, gradients, lesion, shake
 
 
 def test_lesson_keys_unique_and_fallback() -> None:
@@ -87,3 +87,165 @@ def test_published_chart_has_sources_and_the_resnet_rows() -> None:
 
 def test_images_per_second_is_positive() -> None:
     assert budget.images_per_second(budget.wrn_spec(10, 1), batch_size=2, steps=1) > 0
+
+
+# ----------------------------------------------------------------------------------------------------- forms
+@pytest.mark.parametrize("cardinality, width", [(8, 4), (32, 4), (2, 40), (1, 64)])
+def test_resnext_forms_agree_to_float_tolerance(cardinality: int, width: int) -> None:
+    result = forms.compare_forms(cardinality, width, size=8, batch_size=2, repeats=1)
+    assert result.table["max |difference| to (c)"].max() < 1e-12
+    assert result.table["params"].nunique() == 1
+    assert result.outputs["grouped"].abs().mean() > 0.1  # a real signal, not 0 == 0
+
+
+def test_forms_disagree_without_the_weight_copy() -> None:
+    """The agreement comes from the copied weights: a differently seeded split block disagrees."""
+    a = forms.compare_forms(4, 4, size=8, batch_size=2, repeats=1, seed=0).outputs["split"]
+    b = forms.compare_forms(4, 4, size=8, batch_size=2, repeats=1, seed=1).outputs["grouped"]
+    assert (a - b).abs().max() > 1e-3
+
+
+# ----------------------------------------------------------------------------------------------------- shake
+@pytest.mark.parametrize("forward_mode, backward_mode, level", [
+    ("shake", "shake", "image"), ("shake", "keep", "batch"), ("even", "even", "image"), ("shake", "even", "batch")])
+def test_shake_step_measures_alpha_and_beta(forward_mode: str, backward_mode: str, level: str) -> None:
+    frame = shake.step_coefficients(16, forward_mode, backward_mode, level, step=3)
+    assert frame["forward weight of F1 (measured)"].tolist() == pytest.approx(frame["alpha"].tolist())
+    assert frame["gradient to F1 (measured)"].tolist() == pytest.approx(frame["beta"].tolist())
+    assert (frame["gradient to F1 (measured)"] + frame["gradient to F2 (measured)"]).tolist() == pytest.approx([1] * 16)
+    if forward_mode == "even":
+        assert set(frame["alpha"]) == {0.5}
+    if level == "batch":
+        assert frame["alpha"].nunique() == 1
+    elif forward_mode == "shake":
+        assert frame["alpha"].nunique() == 16
+    if backward_mode == "keep":
+        assert frame["beta"].tolist() == frame["alpha"].tolist()
+
+
+def test_shake_steps_differ_and_repeat() -> None:
+    one = shake.step_coefficients(4, step=0)
+    assert one.equals(shake.step_coefficients(4, step=0))
+    assert not one.equals(shake.step_coefficients(4, step=1))
+
+
+def test_shake_paper_table() -> None:
+    table = shake.paper_table()
+    best = table[(table["forward"] == "Shake") & (table["backward"] == "Shake") & (table["level"] == "Image")]
+    assert best["2x96d"].iloc[0] == 2.86
+    assert table["source"].str.contains("1705.07485").all()
+
+
+# ---------------------------------------------------------------------------------------------------- lesion
+def _easy_trained(name: str, steps: int = 40):
+    """A depth-14 net trained in-process on an easy task (noisy copies of 10 fixed patterns)."""
+    import torch
+    import torch.nn.functional as F
+
+    from explorer import PRESETS, build_model
+
+    torch.manual_seed(0)
+    protos = torch.randn(10, 3, 32, 32)
+
+    def batch(n: int, seed: int):
+        gen = torch.Generator().manual_seed(seed)
+        y = torch.randint(0, 10, (n,), generator=gen)
+        return protos[y] + torch.randn(n, 3, 32, 32, generator=gen), y
+
+    model = build_model(PRESETS[name].replace(depth=14))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for step in range(steps):
+        x, y = batch(32, step + 1)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, batch(300, 10_000)
+
+
+@pytest.mark.slow
+def test_lesion_residual_degrades_less_than_plain() -> None:
+    results = {}
+    for name in ("resnet20", "plain20"):
+        model, (x, y) = _easy_trained(name)
+        frame = lesion.lesion_study(model, x, y)
+        assert list(frame["deleted block"]) == list(range(7))  # intact + 6 blocks of a depth-14 net
+        assert frame["downsampling"].sum() == 2
+        s = lesion.summary(frame)
+        results[name] = s["mean with one block deleted"] - s["intact"]
+    assert results["resnet20"] < results["plain20"]
+
+
+def test_deleting_a_residual_block_leaves_its_shortcut() -> None:
+    import torch
+
+    from explorer import PRESETS, build_model
+
+    model = build_model(PRESETS["resnet20"]).eval()
+    block = model.stage1.block2
+    x = torch.randn(2, 16, 32, 32).relu()
+    handle = lesion._delete(block)
+    try:
+        assert torch.equal(block(x), torch.relu(x))  # y = ReLU(0 + x): the identity on a ReLU output
+    finally:
+        handle.remove()
+    assert not torch.equal(block(x), torch.relu(x))
+
+
+def test_deleting_a_plain_downsampling_block_keeps_shapes() -> None:
+    import torch
+
+    from explorer import PRESETS, build_model
+
+    model = build_model(PRESETS["plain20"]).eval()
+    handle = lesion._delete(model.stage2.block1)
+    try:
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    finally:
+        handle.remove()
+
+
+# ----------------------------------------------------------------------------------------------------- dense
+def test_dense_channel_growth_and_connectivity() -> None:
+    growth = dense.channel_growth()
+    d = growth[growth["net"].str.startswith("DenseNet")]["channels"].tolist()
+    assert d[0] == 16 and d[-1] == 16 + 12 * 12 and len(d) == 13  # DenseNet-40: 12 layers per block, k = 12
+    r = growth[growth["net"] == "ResNet-56"]["channels"]
+    assert set(r) == {16}
+    conn = dense.connectivity(16, 12, 12)
+    assert len(conn) == 12 * 13 // 2
+    assert conn.groupby("target layer")["channels"].sum().iloc[-1] == 16 + 11 * 12
+
+
+def test_feature_reuse_shape_and_normalisation() -> None:
+    reuse = dense.feature_reuse(dense.fresh())
+    assert len(reuse) == 12 * 13 // 2
+    assert reuse.groupby("target layer")["weight"].max().tolist() == pytest.approx([1.0] * 12)
+
+
+def test_dense_memory_concatenation_costs_more_activations() -> None:
+    mem = dense.memory().set_index("preset")
+    # DenseNet-40 has about ResNet-56's parameters but keeps more activation memory per image.
+    assert mem.loc["densenet40_k12", "activations per image (MB)"] > mem.loc["resnet56", "activations per image (MB)"]
+
+
+# ---------------------------------------------------------------------------------------------- class runs
+def test_queue_reuses_identical_runs(tmp_path) -> None:
+    from explorer.runs import RunStore
+
+    store = RunStore(tmp_path)
+    recipe = classruns.short_recipe("synthetic", epochs=1, train_size=256)
+    first = classruns.queue(store, degradation.DESIGNS, recipe, start=False)
+    again = classruns.queue(store, degradation.DESIGNS, recipe, start=False)
+    assert [q.created for q in first] == [True] * 4
+    assert [q.created for q in again] == [False] * 4
+    assert [q.run_id for q in first] == [q.run_id for q in again]
+    assert classruns.find(store, degradation.DESIGNS["plain-56"], recipe) == first[1].run_id
+    status = classruns.status_table(store, {q.label: q.run_id for q in first})
+    assert list(status["status"]) == ["queued"] * 4
+
+
+def test_degradation_verdict() -> None:
+    lines = degradation.verdict({"plain-20": 10.0, "plain-56": 14.0, "ResNet-20": 9.0, "ResNet-56": 7.5})
+    assert lines[0].startswith("plain-56 is worse") and "degradation" in lines[0]
+    assert lines[1].startswith("ResNet-56 is better")

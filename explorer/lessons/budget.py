@@ -19,7 +19,7 @@ from explorer.builder import build_model
 from explorer.cost import cost
 from explorer.presets import PRESETS
 from explorer.published import all_published
-from explorer.spec import ArchSpec, SpecError
+from explorer.spec import FAMILY_LABELS, ArchSpec, SpecError
 
 Measure = Literal["params", "macs"]
 Base = Literal["cifar", "imagenet"]
@@ -128,8 +128,9 @@ def published_chart(dataset: str = "cifar10") -> pd.DataFrame:
                 params = cost(PRESETS[name]).params
             except (KeyError, SpecError):  # a family whose builder has not landed
                 continue
-        rows.append({"preset": name, "family": PRESETS[name].family, "params (M)": params / 1e6,
-                     "error (%)": pub.error, "error kind": pub.error_kind, "source": pub.source})
+        family = PRESETS[name].family
+        rows.append({"preset": name, "family": family, "design family": FAMILY_LABELS[family],
+                     "params (M)": params / 1e6, "error (%)": pub.error, "error kind": pub.error_kind, "source": pub.source})
     return pd.DataFrame(rows)
 
 

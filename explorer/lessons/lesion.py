@@ -90,3 +90,10 @@ def lesion_study(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -
         finally:
             handle.remove()
     return pd.DataFrame(rows)
+
+
+def summary(frame: pd.DataFrame) -> dict[str, float]:
+    """Intact error, and the mean and worst error with one block deleted (all %)."""
+    deleted = frame[frame["deleted block"] > 0]["error (%)"]
+    return {"intact": float(frame["error (%)"].iloc[0]), "mean with one block deleted": float(deleted.mean()),
+            "worst": float(deleted.max())}
