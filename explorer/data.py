@@ -130,9 +130,9 @@ SYNTHETIC_CHUNK = 1000  # images drawn per generator seed; chunks keep the tempo
 def synthetic_images(n: int, seed: int = SYNTHETIC_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """n procedurally drawn 32x32 images of 10 shape classes, deterministic from `seed`, on the CPU.
 
-    Each image is one shape (the class) at a random position, size, rotation and colour on a random
-    background, over a random low-contrast grating and pixel noise. Colour and position say nothing about the
-    class, so a network must learn shape: shallow or plain nets do measurably worse than deep residual ones.
+    Each image is one shape (the class) at a random position, size, rotation and colour, with a smaller shape
+    of another class beside it, on a random background with a low-contrast grating and pixel noise. Colour and
+    position say nothing about the class, so a network must learn shape and compare sizes.
     """
     chunks = [_synthetic_chunk(min(SYNTHETIC_CHUNK, n - start), seed * 1_000_003 + start // SYNTHETIC_CHUNK)
               for start in range(0, n, SYNTHETIC_CHUNK)]
@@ -141,18 +141,9 @@ def synthetic_images(n: int, seed: int = SYNTHETIC_SEED) -> tuple[torch.Tensor, 
     return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
 
 
-def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    rand = lambda *shape: torch.rand(n, *shape, generator=g)  # noqa: E731 - one draw order, kept in one place
-    centre = 9 + 14 * rand(2)  # pixels: shape centres stay inside the image
-    size = 5 + 5 * rand(1)  # pixels: "radius" of the shape
-    angle = math.pi * rand(1)
-    fg, bg = rand(3), rand(3)
-    fg = torch.where((fg - bg).abs().sum(1, keepdim=True) < 0.6, 1 - bg, fg)  # keep the shape visible
-    grating = torch.cat([rand(1) * 0.8 + 0.2, rand(1) * math.pi, rand(1) * 2 * math.pi], dim=1)
-    noise = torch.rand(n, 3, 32, 32, generator=g)
-
+def _shape_mask(kind: torch.Tensor, centre: torch.Tensor, size: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """n x 1 x 32 x 32 float masks: shape number `kind[i]` centred at `centre[i]` (pixels), radius `size[i]`."""
+    n = len(kind)
     coords = torch.arange(32, dtype=torch.float32)
     yy, xx = coords.view(1, 32, 1), coords.view(1, 1, 32)
     dy, dx = yy - centre[:, 0, None, None], xx - centre[:, 1, None, None]
@@ -160,7 +151,7 @@ def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     u, v = (c * dx + s * dy) / size[:, :, None], (-s * dx + c * dy) / size[:, :, None]  # rotated, unit size
     r = (u ** 2 + v ** 2).sqrt()
     box = torch.maximum(u.abs(), v.abs())
-    masks = torch.stack([
+    masks = torch.stack([  # in SYNTHETIC_CLASSES order
         r < 1,  # disk
         (r < 1) & (r > 0.6),  # ring
         box < 0.85,  # square
@@ -172,11 +163,34 @@ def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         ((u - 0.55) ** 2 + v ** 2 < 0.16) | ((u + 0.55) ** 2 + v ** 2 < 0.16),  # two dots
         (r < 1) & (torch.sin(u * 3 * math.pi) > 0),  # stripes inside a disk
     ], dim=1)  # n x 10 x 32 x 32
-    mask = masks[torch.arange(n), labels].unsqueeze(1).float()
+    return masks[torch.arange(n), kind].unsqueeze(1).float()
+
+
+def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    # A smaller shape of another class distracts: the label is the larger shape, so a net must compare the
+    # two (a wider receptive field than one shape's texture), which is where depth starts to pay.
+    distractor = (labels + torch.randint(1, 10, (n,), generator=g)) % 10
+    rand = lambda *shape: torch.rand(n, *shape, generator=g)  # noqa: E731 - one draw order, kept in one place
+    size = 4.5 + 4.5 * rand(1)  # pixels: "radius" of the labelled shape
+    centre = 8 + 16 * rand(2)  # pixels
+    mask = _shape_mask(labels, centre, size, math.pi * rand(1))
+    mask_d = _shape_mask(distractor, 8 + 16 * rand(2), size * (0.45 + 0.2 * rand(1)), math.pi * rand(1))
+    fg, fg_d, bg = rand(3), rand(3), rand(3)
+    fg = torch.where((fg - bg).abs().sum(1, keepdim=True) < 0.6, 1 - bg, fg)  # keep the shapes visible
+    fg_d = torch.where((fg_d - bg).abs().sum(1, keepdim=True) < 0.6, 1 - bg, fg_d)
+    grating = torch.cat([rand(1) * 0.8 + 0.2, rand(1) * math.pi, rand(1) * 2 * math.pi], dim=1)
+    noise = torch.rand(n, 3, 32, 32, generator=g)
+
+    coords = torch.arange(32, dtype=torch.float32)
+    yy, xx = coords.view(1, 32, 1), coords.view(1, 1, 32)
     phase = grating[:, 0, None, None] * (torch.cos(grating[:, 1, None, None]) * xx
                                          + torch.sin(grating[:, 1, None, None]) * yy) + grating[:, 2, None, None]
-    background = bg[:, :, None, None] + 0.12 * torch.sin(phase).unsqueeze(1)
-    image = mask * fg[:, :, None, None] + (1 - mask) * background + 0.25 * (noise - 0.5)
+    image = bg[:, :, None, None] + 0.15 * torch.sin(phase).unsqueeze(1)
+    image = torch.lerp(image, fg_d[:, :, None, None], mask_d)
+    image = torch.lerp(image, fg[:, :, None, None], mask)  # the labelled shape on top
+    image = image + 0.35 * (noise - 0.5)
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), labels
 
 

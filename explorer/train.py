@@ -188,18 +188,20 @@ def train(spec: ArchSpec, recipe: Recipe, *, device: str | torch.device = "cpu",
           checkpoint_path: str | None = None, should_stop: Callable[[], bool] | None = None,
           log_every: int = 20) -> Iterator[dict[str, Any]]:
     """Train `spec` with `recipe`, yielding step, epoch and one final end event (see the module docstring)."""
+    out_of_memory = False
     try:
         yield from _train(spec, recipe, device, data_dir, checkpoint_path, should_stop or (lambda: False), log_every)
     except torch.OutOfMemoryError:
-        # The failed step's tensors die with _train's frame; hand the cached blocks back for other runs.
-        gc.collect()
-        torch.cuda.empty_cache()
-        yield _end("failed", f"ran out of GPU memory with batch size {recipe.batch_size}; try a smaller batch "
-                             "size, a smaller design, or wait for other runs on this GPU to finish")
+        out_of_memory = True  # clean up below: inside `except`, the traceback still holds _train's tensors
     except (SpecError, DataError) as err:
         yield _end("failed", str(err))
     except Exception as err:  # the worker records the message; the UI never shows a traceback
         yield _end("failed", f"{type(err).__name__}: {err}")
+    if out_of_memory:
+        gc.collect()  # _train's frame (model, activations, optimizer state) is garbage now
+        torch.cuda.empty_cache()  # hand the cached blocks back, so the GPU stays usable for other runs
+        yield _end("failed", f"ran out of GPU memory with batch size {recipe.batch_size}; try a smaller batch "
+                             "size, a smaller design, or wait for other runs on this GPU to finish")
 
 
 def _end(status: str, message: str) -> dict[str, Any]:
