@@ -7,6 +7,7 @@ import dataclasses
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
@@ -65,6 +66,13 @@ def cached_summary(spec_json: str):
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_svg(dot: str) -> str:
     return to_svg(dot)
+
+
+def svg_or_message(dot: str) -> str:
+    try:
+        return cached_svg(dot)
+    except (GraphvizMissing, ValueError) as err:
+        return f"<!-- {err} -->"
 
 
 def human(n: float, unit: str = "") -> str:
@@ -275,11 +283,8 @@ def graphs(spec: ArchSpec) -> None:
     d1, d2, d3, d4 = st.columns(4)
     d1.download_button("Overview DOT", overview, "overview.dot", "text/vnd.graphviz")
     d2.download_button("Block DOT", detail, "block.dot", "text/vnd.graphviz")
-    if dot_available():
-        try:
-            d3.download_button("Overview SVG", cached_svg(overview), "overview.svg", "image/svg+xml")
-        except (GraphvizMissing, ValueError) as err:
-            d3.caption(str(err))
+    if dot_available():  # rendered on click, off the redraw path
+        d3.download_button("Overview SVG", lambda: svg_or_message(overview), "overview.svg", "image/svg+xml")
     else:
         d3.caption("SVG download needs the graphviz `dot` program (apt-get install graphviz).")
     d4.download_button("Spec JSON", spec.to_json(), "spec.json", "application/json")
@@ -298,10 +303,13 @@ def summary(spec: ArchSpec) -> None:
     rows = result.at_depth(depth)
     st.caption(f"Input {'x'.join(map(str, result.input_shape))} on the CPU · total {result.total_params:,} "
                f"parameters · {result.total_mult_adds:,} multiply-adds (torchinfo, BN included) · {len(rows)} rows")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, height=320)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, height=320, column_config={
+        "params": st.column_config.NumberColumn("params", format="localized"),
+        "mult_adds": st.column_config.NumberColumn("mult-adds", format="localized"),
+        "output_shape": "output shape"})
     t1, t2, _ = st.columns([1, 1, 2])
-    t1.download_button("Summary as text", result.text(depth), "summary.txt", "text/plain")
-    t2.download_button("Summary as CSV", rows_to_csv(rows), "summary.csv", "text/csv")
+    t1.download_button("Summary as text", lambda: result.text(depth), "summary.txt", "text/plain")
+    t2.download_button("Summary as CSV", lambda: rows_to_csv(rows), "summary.csv", "text/csv")
 
 
 def show_results(spec: ArchSpec) -> None:
@@ -312,6 +320,11 @@ def show_results(spec: ArchSpec) -> None:
 
 # ---------------------------------------------------------------- the page
 
+if PagesManager.uses_pages_directory:
+    # A fresh server asked for this page first runs it in Streamlit's legacy pages/ mode, without app.py's
+    # st.navigation (wrong sidebar, no wide layout). Switch that mode off and rerun through app.py.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 st.title("Build a design")
 if K + "family" not in st.session_state:
     first_load()

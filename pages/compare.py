@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
@@ -76,6 +77,11 @@ def resolve(name: str) -> ArchSpec:
     return st.session_state["design"] if name == BUILD else PRESETS[name]
 
 
+if PagesManager.uses_pages_directory:
+    # A fresh server asked for this page first runs it in Streamlit's legacy pages/ mode, without app.py's
+    # st.navigation (wrong sidebar, no wide layout). Switch that mode off and rerun through app.py.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 st.title("Compare designs")
 if "c_designs" not in st.session_state:
     first_load()
@@ -120,7 +126,7 @@ bars = st.columns(2)
 for col, measure in zip(bars, ("params (M)", "multiply-adds (M)")):
     chart = alt.Chart(table).mark_bar().encode(
         x=alt.X(measure, title=measure), y=alt.Y("design", sort=None, title=None),
-        color=alt.Color("design", legend=None), tooltip=["design", measure]).properties(height=40 + 36 * len(table))
+        color=alt.Color("design", legend=None), tooltip=["design", measure]).properties(height=60 + 40 * len(table))
     col.altair_chart(chart, width="stretch")
 
 st.subheader("Graphs side by side")

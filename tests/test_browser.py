@@ -60,7 +60,9 @@ def server_url():
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit_server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-         str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+         str(port), "--browser.gatherUsageStats", "false",
+         # Other processes may be editing files here; a file watcher would rerun the app mid-test.
+         "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, server)
@@ -102,6 +104,9 @@ def test_build_page_draws_resnet56(browser, server_url):
     page.locator('[data-testid="stMetricValue"]', has_text="0.85M").wait_for()
     page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "build_resnet56.png"), full_page=False)
+    # A fresh server's first request goes to this page directly: app.py's navigation must still apply.
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Home" in nav and "Lessons" in nav and "app" not in nav.split(), nav
     assert "preset=resnet56" in page.url
     drawn = page.locator('[data-testid="stGraphVizChart"] svg').first.text_content()
     assert all(f"stage{i}" in drawn for i in (1, 2, 3)), drawn[:300]
