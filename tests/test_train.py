@@ -1,0 +1,194 @@
+"""explorer.train: recipes, schedules, events, failures, checkpoints and 2-process DDP, all on the CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+
+import pytest
+import torch
+
+import explorer.train as engine
+from explorer import PRESETS, SpecError, build_model
+from explorer.train import Recipe, load_checkpoint, lr_at, paper_recipe, train
+
+TINY = PRESETS["resnet20"].replace(depth=8)  # ResNet-8: 3 stages of one block, 78k parameters
+STEP_KEYS = {"kind", "step", "epoch", "train_loss", "train_error", "lr", "images_per_sec", "elapsed"}
+EPOCH_KEYS = STEP_KEYS | {"test_loss", "test_error"}
+
+
+def run(recipe: Recipe, **kwargs) -> list[dict]:
+    return list(train(TINY, recipe, **kwargs))
+
+
+def test_recipe_round_trips_through_json():
+    recipe = Recipe(dataset="cifar10", split="45k/5k", epochs=164, lr=0.05, nesterov=True, schedule="cosine",
+                    milestones=(0.3, 0.6, 0.8), gamma=0.2, warmup=True, seed=3, train_size=1000)
+    assert Recipe.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
+    assert Recipe.from_dict({}) == Recipe()
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("dataset", "mnist", "choose from cifar10, synthetic"),
+    ("split", "40k/10k", "choose from 45k/5k, 50k/10k"),
+    ("epochs", 0, "between 1 and 2000; got 0, try 5"),
+    ("batch_size", 10_000, "between 1 and 4096"),
+    ("lr", -0.1, "(0, 10]; got -0.1, try 0.1"),
+    ("lr", float("nan"), "finite number"),
+    ("momentum", 1.0, "[0, 1)"),
+    ("weight_decay", 0.5, "[0, 0.1]"),
+    ("milestones", [0.75, 0.5], "increasing fractions"),
+    ("gamma", 0.0, "(0, 1]"),
+    ("train_size", -1, "0 (all)"),
+    ("seed", "zero", "whole number"),
+    ("nesterov", 1, "true or false"),
+    ("learning_rate", 0.1, "unknown recipe field"),
+])
+def test_bad_recipes_name_field_rule_value_and_fix(field, value, words):
+    with pytest.raises(SpecError) as err:
+        Recipe.from_dict({field: value})
+    assert err.value.field == field and str(err.value).startswith(f"{field}: ") and words in str(err.value)
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("resnet20", dict(lr=0.1, weight_decay=1e-4, nesterov=False, schedule="step", warmup=False, gamma=0.1)),
+    ("resnet110", dict(warmup=True, milestones=(0.5, 0.75))),
+    ("wrn_28_10", dict(weight_decay=5e-4, nesterov=True, milestones=(0.3, 0.6, 0.8), gamma=0.2)),
+    ("shake_shake26_2x32d", dict(lr=0.2, schedule="cosine")),
+    ("densenet40_k12", dict(batch_size=64, nesterov=True)),
+    ("resnext29_8x64d", dict(weight_decay=5e-4)),
+])
+def test_paper_recipes(preset, expected):
+    recipe = paper_recipe(PRESETS[preset], epochs=7)
+    assert recipe.epochs == 7 and recipe.momentum == 0.9
+    assert {k: getattr(recipe, k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("step, lr", [(0, 0.1), (31_999, 0.1), (32_000, 0.01), (47_999, 0.01), (48_000, 0.001),
+                                      (63_999, 0.001)])
+def test_step_schedule_hits_he_et_al_values(step, lr):
+    """He et al. 2015: 0.1, divided by 10 at 32k and 48k iterations, stop at 64k."""
+    assert lr_at(Recipe(), step, 64_000) == pytest.approx(lr)
+
+
+@pytest.mark.parametrize("epoch, lr", [(0, 0.1), (59, 0.1), (60, 0.02), (120, 0.004), (160, 0.0008), (199, 0.0008)])
+def test_step_schedule_hits_wide_resnet_values(epoch, lr):
+    """Zagoruyko & Komodakis: 0.1, times 0.2 at epochs 60, 120 and 160 of 200 (391 steps per epoch)."""
+    recipe = paper_recipe(PRESETS["wrn_28_10"], epochs=200)
+    assert lr_at(recipe, epoch * 391, 200 * 391) == pytest.approx(lr)
+
+
+@pytest.mark.parametrize("fraction, factor", [(0, 1.0), (0.25, (1 + math.cos(math.pi / 4)) / 2), (0.5, 0.5),
+                                              (0.75, (1 - math.cos(math.pi / 4)) / 2), (1.0, 0.0)])
+def test_cosine_schedule_hits_its_published_values(fraction, factor):
+    """Shake-Shake: lr_t = 0.5 lr0 (1 + cos(pi t / T)), from 0.2 to 0."""
+    recipe = Recipe(lr=0.2, schedule="cosine")
+    assert lr_at(recipe, int(fraction * 1000), 1000) == pytest.approx(0.2 * factor, abs=1e-12)
+
+
+def test_warmup_and_constant():
+    assert lr_at(Recipe(warmup=True), 0, 100, warming=True) == pytest.approx(0.01)
+    assert lr_at(Recipe(schedule="constant"), 99, 100) == 0.1
+
+
+def test_loss_falls_on_a_few_fixed_batches():
+    events = run(Recipe(epochs=12, batch_size=32, train_size=64, lr=0.05, schedule="constant"), log_every=1)
+    steps = [e for e in events if e["kind"] == "step"]
+    epochs = [e for e in events if e["kind"] == "epoch"]
+    assert events[-1] == {"kind": "end", "status": "finished", "message": events[-1]["message"]}
+    assert len(steps) == 24 and len(epochs) == 12
+    assert all(set(e) == STEP_KEYS for e in steps) and all(set(e) == EPOCH_KEYS for e in epochs)
+    assert [e["step"] for e in steps] == list(range(1, 25)) and steps[-1]["epoch"] == 12.0
+    assert all(0 <= e["train_error"] <= 1 and 0 <= e["test_error"] <= 1 for e in epochs)
+    first, last = epochs[0]["train_loss"], epochs[-1]["train_loss"]
+    assert last < 0.8 * first, (first, last)  # measured 2.35 -> 1.53 (seed 0)
+
+
+def test_injected_nan_gives_diverged(monkeypatch):
+    def nan_model(spec, device="cpu"):
+        model = build_model(spec, device)
+        model.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+        return model
+
+    monkeypatch.setattr(engine, "build_model", nan_model)
+    events = run(Recipe(epochs=2, batch_size=16, train_size=64), log_every=2)
+    assert events[-1]["kind"] == "end" and events[-1]["status"] == "diverged"
+    assert "lower learning rate than 0.1" in events[-1]["message"]
+    assert not [e for e in events if e["kind"] == "epoch"]
+
+
+def test_cancel_between_steps():
+    polls = []
+    events = run(Recipe(epochs=3, batch_size=16, train_size=64), log_every=1,
+                 should_stop=lambda: polls.append(1) or len(polls) > 3)
+    assert [e["kind"] for e in events] == ["step"] * 3 + ["end"]
+    assert events[-1]["status"] == "cancelled" and "step 3" in events[-1]["message"]
+
+
+def test_out_of_memory_fails_cleanly(monkeypatch):
+    def oom(*args):
+        yield {"kind": "step"}
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine, "_train", oom)
+    events = run(Recipe(batch_size=512))
+    assert events[-1]["status"] == "failed"
+    assert "ran out of GPU memory with batch size 512; try a smaller batch size" in events[-1]["message"]
+
+
+def test_a_train_size_below_the_batch_size_trains_one_full_batch():
+    events = run(Recipe(epochs=1, batch_size=128, train_size=40))
+    assert events[-1]["status"] == "finished" and "1 steps" in events[-1]["message"]
+
+
+def test_bad_input_ends_as_failed_with_the_message(tmp_path):
+    events = run(Recipe(dataset="cifar10"), data_dir=str(tmp_path))
+    assert events == [{"kind": "end", "status": "failed", "message": events[0]["message"]}]
+    assert "CIFAR-10 is not in" in events[0]["message"] and "Download CIFAR-10" in events[0]["message"]
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path):
+    path = str(tmp_path / "ckpt.pt")
+    events = run(Recipe(epochs=1, batch_size=32, train_size=64), checkpoint_path=path)
+    assert events[-1]["status"] == "finished"
+    state = load_checkpoint(path)
+    assert state["step"] == 2 and state["spec"] == TINY.to_dict() and state["recipe"]["train_size"] == 64
+    model = build_model(TINY)
+    model.load_state_dict(state["model"])  # strict: every tensor present, shapes right
+    assert torch.equal(model.head.fc.weight, state["model"]["head.fc.weight"])
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
+    torch.save({"evil": os.system}, tmp_path / "evil.pt")  # code, not data: weights_only refuses it
+    with pytest.raises(Exception):
+        load_checkpoint(str(tmp_path / "evil.pt"))
+
+
+def _ddp_rank(rank: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    built = []
+    original = engine.build_model
+    engine.build_model = lambda spec, device="cpu": built.append(original(spec, device)) or built[-1]
+    events = list(train(TINY, Recipe(epochs=2, batch_size=32, train_size=128, seed=5), log_every=2))
+    weights = torch.cat([p.detach().flatten() for p in built[0].parameters()])
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump({"events": [{k: v for k, v in e.items() if k not in ("images_per_sec", "elapsed", "message")}
+                              for e in events], "weights": weights.tolist()}, f)
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_on_gloo_agree(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_ddp_rank, args=(port, str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["events"][-1]["status"] == "finished", ranks[0]["events"][-1]
+    assert ranks[0]["events"] == ranks[1]["events"]  # metrics are summed over both ranks' halves of each batch
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # DDP averaged the gradients: identical weights
+    assert ranks[0]["weights"] != [float(w) for w in torch.cat([p.detach().flatten() for p in
+                                                                build_model(TINY).parameters()])]
+    assert [e["step"] for e in ranks[0]["events"] if e["kind"] == "epoch"] == [4, 8]
