@@ -18,7 +18,8 @@ def home() -> None:
     st.graphviz_chart(family_tree_dot(), width="stretch")
     st.caption("Open a family on the Build page:")
     links = [(label.split("\n")[0], params) for _, label, params in FAMILY_TREE_NODES]
-    links.insert(1, ("Plain ResNet-shaped net", {"family": "plain"}))
+    links[0] = ("VGG", {"family": "vgg"})
+    links.insert(1, ("Plain net (no shortcuts)", {"family": "plain"}))
     cols = st.columns(4)
     for i, (label, params) in enumerate(links):
         cols[i % 4].page_link("pages/build.py", label=label, query_params=params, icon=":material/arrow_forward:")

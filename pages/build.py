@@ -292,13 +292,13 @@ def graphs(spec: ArchSpec) -> None:
 
 def summary(spec: ArchSpec) -> None:
     st.subheader("torchinfo summary")
-    depth_col, _ = st.columns([1, 3])
-    depth = depth_col.slider("Summary depth", 1, 6, 2, key="b_summary_depth",
-                             help="1: stem, stages, head; deeper levels show blocks and their layers")
     weight_layers = layout(spec).weight_layers
     if weight_layers > SUMMARY_AUTO_LAYERS and not st.toggle(
             f"Run torchinfo for this {weight_layers}-layer design (takes a few seconds)", key="b_summary_big"):
         return
+    depth_col, _ = st.columns([1, 3])
+    depth = depth_col.slider("Summary depth", 1, 6, 2, key="b_summary_depth",
+                             help="1: stem, stages, head; deeper levels show blocks and their layers")
     result = cached_summary(spec.to_json())
     rows = result.at_depth(depth)
     st.caption(f"Input {'x'.join(map(str, result.input_shape))} on the CPU · total {result.total_params:,} "
