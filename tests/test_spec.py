@@ -235,7 +235,7 @@ def test_resnet1202_at_width_factor_10_is_refused_with_the_estimate_without_allo
     elapsed = time.perf_counter() - start
     assert spy.real == []
     assert err.value.field == "width_factor"
-    assert "about 1,934M parameters, over the 250M limit" in str(err.value)
+    assert "width_factor 10 gives about 1,934M parameters, over the 250M limit; try width_factor 3" in str(err.value)
     assert elapsed < 15  # counted on the meta device (about 1 s alone; the allocation spy slows it)
 
 
