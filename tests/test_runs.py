@@ -20,6 +20,7 @@ import pytest
 
 from explorer import PRESETS
 from explorer.runs import ENDED, RunStore, execute, launch, pid_alive, request_key
+from explorer.worker import default_device
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = PRESETS["resnet20"]
@@ -328,7 +329,7 @@ def test_a_run_outlives_its_launcher_and_lists_after_a_restart(store, workers):
     assert [r.id for r in restarted.list_runs()] == [run_id]
     assert wait_status(restarted, run_id) == "finished"
     run = restarted.get(run_id)
-    assert run.worker_pid == int(pids[0]) and pids[1] == "0" and run.device == "cpu"
+    assert run.worker_pid == int(pids[0]) and pids[1] == "0" and run.device == default_device()
     assert [e["epoch"] for e in restarted.metrics(run_id, "epoch")] == [1]  # trained once, not twice
     assert restarted.recover() == [] and restarted.get(run_id).status == "finished"
 
