@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.graph import FAMILY_TREE_NODES, family_tree_dot
+from explorer.lineage import FAMILY_TREE_NODES, family_tree_dot
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 

@@ -1,4 +1,4 @@
-"""explorer.graph: the drawings agree with layout() and with the modules the builder makes."""
+"""explorer.graph, block_graph, lineage: the drawings agree with layout() and with the modules the builder makes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from torch import nn
 
 from explorer import PRESETS, ArchSpec, build_model
-from explorer import graph
+from explorer import block_graph, graph
 from explorer.builder import build_unchecked
-from explorer.graph import (FAMILY_TREE_NODES, GraphvizMissing, block_dot, branch_ops, family_tree_dot,
-                            node_count, overview_dot, to_svg)
+from explorer.graph import GraphvizMissing, block_dot, branch_ops, node_count, overview_dot, to_svg
+from explorer.lineage import FAMILY_TREE_NODES, family_tree_dot
 from explorer.spec import FAMILY_LABELS, layout
 
 ACTIVATIONS = ["original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"]
@@ -62,14 +62,14 @@ def test_branch_order_matches_the_built_block(activation, block, depth):
     built = [KIND_OF_MODULE[type(m)] for m in model.stage2.block2.residual]
     plan = layout(spec)
     stage = plan.stages[1]
-    convs = graph._block_convs(spec, stage, 1, 1)
+    convs = block_graph._block_convs(spec, stage, 1, 1)
     assert [kind for kind, _ in branch_ops(convs, activation)] == built
 
 
 def test_wrn_dropout_sits_between_the_convs_like_the_model():
     spec = PRESETS["wrn_16_4"].replace(dropout=0.3)
     built = [KIND_OF_MODULE[type(m)] for m in build_unchecked(spec, device="meta").stage1.block1.residual]
-    convs = graph._block_convs(spec, layout(spec).stages[0], 0, 1)
+    convs = block_graph._block_convs(spec, layout(spec).stages[0], 0, 1)
     assert [k for k, _ in branch_ops(convs, spec.activation, spec.dropout)] == built
     assert "dropout p=0.3" in block_dot(spec, 0, 0)
 
@@ -161,7 +161,7 @@ def test_to_svg_renders_and_reports_a_missing_binary(monkeypatch):
 
 
 def test_graph_module_does_not_import_streamlit_or_build_models():
-    code = "import sys, explorer.graph, explorer.summary, explorer.urls; print('streamlit' in sys.modules)"
+    code = "import sys, explorer.graph, explorer.lineage, explorer.summary, explorer.urls; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
