@@ -16,7 +16,7 @@ import torch
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.cost import check_budget
 from explorer.data import DataError, cifar10_ready, data_dir, dataset_info, download_cifar10
-from explorer.runs import Run, RunStore, default_root, launch, max_concurrent
+from explorer.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
 from explorer.train import Recipe, paper_recipe
 from explorer.worker import estimate_epoch_seconds
 
@@ -220,7 +220,7 @@ def show_progress(run: Run, events: list[dict]) -> None:
                                             f"step {done:,} of {total:,} · {rate} · about {duration(left)} left")
 
 
-def show_end(run: Run, events: list[dict]) -> None:
+def show_end(store: RunStore, run: Run, events: list[dict]) -> None:
     epochs = [e for e in events if e["kind"] == "epoch"]
     took = duration(run.ended - run.started) if run.started and run.ended else "?"
     if run.status == "finished":
@@ -232,6 +232,10 @@ def show_end(run: Run, events: list[dict]) -> None:
         st.error(f"Diverged: {run.error}")
     elif run.status == "failed":
         st.error(f"Failed: {run.error}")
+        log = store.log_path(run.id)
+        if log.exists():
+            with st.expander("The worker's log"):
+                st.code(log.read_text(errors="replace")[-4000:] or "(empty)", language=None)
     else:
         st.warning(f"Cancelled: {run.error or 'stopped by the user'}.")
 
@@ -241,6 +245,9 @@ def show_run(store: RunStore, run_id: str) -> None:
     if run is None:
         st.warning(f"There is no run {run_id!r} in `{store.root}`; start one on the left.")
         return
+    if run.is_active and run.worker_pid and not pid_alive(run.worker_pid):
+        store.recover()  # its worker died while the app was up (killed, or crashed on start): say so now
+        run = store.get(run_id)
     events = store.metrics(run_id)
     recipe = recipe_of(run)
     data = dataset_label(run.recipe.get("dataset", "synthetic"))
@@ -255,7 +262,7 @@ def show_run(store: RunStore, run_id: str) -> None:
     elif run.status == "running":
         show_progress(run, events)
     else:
-        show_end(run, events)
+        show_end(store, run, events)
     if run.is_active:
         c1, c2 = st.columns([1, 3])
         if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):

@@ -133,3 +133,14 @@ def test_the_build_pages_design_is_offered(runs_dir):
     at.run()
     assert at.radio(key="train_source").value == "From the Build page"
     assert any(t.startswith("0.85M parameters") for t in texts(at.caption))
+
+
+def test_a_run_whose_worker_died_shows_as_failed_with_its_log(runs_dir):
+    store = RunStore(runs_dir)
+    run_id, _ = store.request(PRESETS["resnet20"], {"dataset": "synthetic", "epochs": 1})
+    store.claim(run_id, "cpu", pid=2**22 + 7)  # above Linux's pid_max default: no such process
+    store.log_path(run_id).write_text("Traceback ...\nImportError: something broke\n")
+    at = page(run=run_id)
+    assert not at.exception
+    assert texts(at.error)[0].startswith("Failed: the worker process (pid 4194311) died")
+    assert "ImportError: something broke" in at.code[0].value
