@@ -144,3 +144,24 @@ def test_a_run_whose_worker_died_shows_as_failed_with_its_log(runs_dir):
     assert not at.exception
     assert texts(at.error)[0].startswith("Failed: the worker process (pid 4194311) died")
     assert "ImportError: something broke" in at.code[0].value
+
+
+@pytest.mark.slow
+def test_stop_cancels_a_running_run(runs_dir):
+    at = set_tiny_run(page())
+    at.number_input(key="train_epochs").set_value(500)  # never finishes within the test
+    at.button(key="train_start").click().run()
+    run_id = at.query_params["run"]
+    deadline = time.monotonic() + WAIT
+    while not at.progress or at.progress[0].value == 0:  # running, with a step logged
+        assert time.monotonic() < deadline, RunStore(runs_dir).get(run_id)
+        time.sleep(0.5)
+        at.run()
+    assert "images/s" in at.progress[0].text and "left" in at.progress[0].text
+    at.button(key="train_stop").click().run()
+    while not any(t.startswith("Cancelled") for t in texts(at.warning)):
+        assert time.monotonic() < deadline, RunStore(runs_dir).get(run_id)
+        time.sleep(0.5)
+        at.run()
+    run = RunStore(runs_dir).get(run_id)
+    assert run.status == "cancelled" and "stopped by the user" in run.error
