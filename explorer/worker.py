@@ -38,30 +38,19 @@ def device_name(device: str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def training_macs_per_second(device: str = "cpu") -> float:
-    """Measured once per process: forward multiply-adds per second while training a small ResNet (resnet8,
-    batch 32). A backward pass costs about two forwards, so one training image costs 3x its forward MACs."""
-    import torch
-    import torch.nn.functional as F
-
-    from explorer.builder import build_model
+    """Measured once per process: forward multiply-adds per second while the engine trains a small ResNet
+    (resnet8, batch 32, a few steps), so the estimate sees the engine's own layout and precision choices.
+    A backward pass costs about two forwards, so one training image costs 3x its forward MACs."""
     from explorer.cost import cost
     from explorer.presets import PRESETS
+    from explorer.train import Recipe, train
 
     spec = PRESETS["resnet20"].replace(depth=8)
-    model = build_model(spec, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    x = torch.randn(32, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (32,), device=device)
-    times = []
-    for _ in range(4):  # the first step allocates and picks kernels: not counted
-        start = time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        float(loss.detach())  # wait for the device
-        times.append(time.perf_counter() - start)
-    return 3 * cost(spec).macs * 32 / min(times[1:])
+    recipe = Recipe(dataset="synthetic", epochs=1, batch_size=32, train_size=32 * 5, lr=0.01)
+    rates = [e["images_per_sec"] for e in train(spec, recipe, device=device, log_every=1) if e["kind"] == "step"]
+    if len(rates) < 2:  # the engine failed (it says why when the run itself starts): assume a slow CPU
+        return 5e9
+    return 3 * cost(spec).macs * max(rates[1:])  # the first step allocates and picks kernels: not counted
 
 
 def estimate_epoch_seconds(spec: ArchSpec, images: int, device: str = "cpu") -> float:
