@@ -407,3 +407,15 @@ def test_sigterm_cancels_and_force_stop_kills(store, workers):
     run = store.get(again)
     assert run.status == "cancelled" and "by force" in run.error
     wait_for(lambda: not pid_alive(run.worker_pid), 10, "the stopped worker to die")
+
+
+def test_the_cpu_epoch_estimate_scales_with_multiply_adds_and_images():
+    from explorer.cost import cost
+    from explorer.worker import estimate_epoch_seconds, training_macs_per_second
+
+    rate = training_macs_per_second("cpu")
+    assert 1e8 < rate < 1e13  # multiply-adds per second: from a slow core to a large server
+    small, big = PRESETS["resnet20"], PRESETS["resnet56"]
+    ratio = estimate_epoch_seconds(big, 1000) / estimate_epoch_seconds(small, 1000)
+    assert ratio == pytest.approx(cost(big).macs / cost(small).macs)  # ~3.06: the layers added
+    assert estimate_epoch_seconds(small, 2000) == pytest.approx(2 * estimate_epoch_seconds(small, 1000))
