@@ -226,7 +226,8 @@ def controls() -> dict:
     show("stochastic_depth", lambda: number("stochastic_depth", "Stochastic depth p_L", 0.0, 0.95, 0.05))
     show("se_reduction", lambda: number("se_reduction", "SE reduction r (0 = off)", 0, 1024, 4))
     show("zero_init_residual", lambda: st.checkbox("Zero-init last BN of each branch", key=K + "zero_init_residual"))
-    data = {field: st.session_state[K + field] for field in shown}
+    shown.append("block")  # where it is not a choice it follows the family, depth or loaded preset
+    data = {field: st.session_state[K + field] for field in dict.fromkeys(shown)}
     if family not in STEM_FAMILIES:
         data["stem"] = "cifar"
     return data

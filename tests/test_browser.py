@@ -57,7 +57,8 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> N
 @pytest.fixture(scope="module")
 def server_url():
     port = free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit_server.log", "w")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit_server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
          str(port), "--browser.gatherUsageStats", "false",

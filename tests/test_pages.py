@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost
+from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost, layout
 from explorer.builder import FAMILY_BUILDERS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -181,6 +181,7 @@ def test_compare_table_lists_the_chosen_designs_from_the_url():
     assert list(table["params (M)"]) == [0.853, round(cost(PRESETS["wrn_28_10"]).params / 1e6, 3), 1.02]
     assert list(table["paper's error (%)"]) == [6.97, 4.0, 5.24]
     assert len(dots(at)) == 3
+    assert len(at.get("vega_lite_chart")) == 3  # two bar charts and the published-error scatter
     assert at.query_params == {"designs": "resnet56,wrn_28_10,densenet40_k12"}
 
 
@@ -200,3 +201,18 @@ def test_compare_carries_the_build_design_and_shares_it_by_url():
     assert dict(parse_qsl(custom)) == {"family": "resnet", "depth": "56", "width_factor": "3"}
     again = open_page("pages/compare.py", dict(at.query_params))
     assert list(again.dataframe[0].value["params (M)"])[0] == round(cost(spec).params / 1e6, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_opens_on_build(name):
+    at = open_page("pages/build.py", {"preset": name})
+    spec = PRESETS[name]
+    if spec.family not in FAMILY_BUILDERS:
+        pytest.skip(f"{spec.family} builder not in this version")
+    assert metrics(at)["Parameters"] == params_text(spec)
+    assert at.query_params == {"preset": name}
+    overview, _ = dots(at)
+    assert all(f'"{stage.name}"' in overview for stage in layout(spec).stages)
+    deep = layout(spec).weight_layers > 400  # summary on request only
+    assert len(at.toggle) == int(deep) and len(at.dataframe) == int(not deep)
