@@ -355,6 +355,13 @@ class RunStore:
             rows = db.execute(sql + " ORDER BY seq", args).fetchall()
         return [{**json.loads(r["data"]), "seq": r["seq"]} for r in rows]
 
+    def last_metric(self, run_id: str, kind: str | None = None) -> dict[str, Any] | None:
+        """The newest stored event (of `kind`), for progress bars that need no history."""
+        sql = "SELECT seq, data FROM metrics WHERE run_id=?" + (" AND kind=?" if kind else "")
+        with self._connect() as db:
+            row = db.execute(sql + " ORDER BY seq DESC LIMIT 1", (run_id, kind) if kind else (run_id,)).fetchone()
+        return None if row is None else {**json.loads(row["data"]), "seq": row["seq"]}
+
     def metrics_csv(self, run_id: str) -> str:
         """Every stored event as CSV with a fixed header (errors as fractions 0..1, as the engine yields them)."""
         out = io.StringIO()

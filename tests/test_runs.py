@@ -103,6 +103,8 @@ def test_metrics_roundtrip_and_csv(store):
     assert [e["step"] for e in store.metrics(run_id, "step")] == [0, 1, 2]
     (epoch,) = store.metrics(run_id, "epoch")
     assert epoch["test_error"] == 0.85
+    assert store.last_metric(run_id)["kind"] == "epoch" and store.last_metric(run_id, "step")["step"] == 2
+    assert store.last_metric("no-such-run") is None
     last_seq = store.metrics(run_id)[1]["seq"]
     assert [e["kind"] for e in store.metrics(run_id, after=last_seq)] == ["step", "epoch"]
     lines = store.metrics_csv(run_id).splitlines()
