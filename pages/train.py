@@ -198,7 +198,8 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bo
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
             .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=scale),
-                    color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom")),
+                    color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom"),
+                                    scale=alt.Scale(scheme="category10")),  # distinct hues, not shades
                     tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
             .properties(padding={"left": 12, "right": 4, "top": 4, "bottom": 4}))
 
