@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError
 from explorer.data import dataset_info
-from explorer.graph import GraphvizMissing, block_dot, to_svg
+from explorer.graph import GraphvizMissing, to_svg
 from explorer.lessons import LESSON_KEYS, LESSONS, classruns, lesson
 from explorer.lessons import budget, degradation, dense, forms, gradients, lesion, shake
 from explorer.published import published_for, table
@@ -25,7 +25,7 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#5
 FONT = 18
 
 
-def styled(chart: alt.Chart, height: int | None = 380) -> alt.Chart:
+def styled(chart: alt.Chart, height: int | None = 460) -> alt.Chart:
     """Projector style: large labels, thick lines, the colour-blind-safe palette."""
     if height is not None:
         chart = chart.properties(height=height)
@@ -114,12 +114,12 @@ def lesson_gradients() -> None:
     st.altair_chart(styled(chart), width="stretch")
     st.markdown("**Activation statistics per layer** (mean slope = average derivative of the activation; "
                 "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much).")
-    for col, (column, title) in zip(st.columns(3), (("mean", "mean output"), ("std", "output std"),
-                                                     ("slope", "mean slope"))):
-        panel = alt.Chart(acts, title=title).mark_line(strokeWidth=3).encode(
-            x=alt.X("index:Q", title="activation layer"), y=alt.Y(f"{column}:Q", title=None),
-            color=alt.Color("net:N", title=None))
-        col.altair_chart(styled(panel, height=240), width="stretch")
+    stats = {"mean slope": "slope", "mean output": "mean", "output std": "std"}
+    shown = st.radio("Statistic", list(stats), horizontal=True)
+    panel = alt.Chart(acts).mark_line(strokeWidth=4).encode(
+        x=alt.X("index:Q", title="activation layer (1 = input side)"),
+        y=alt.Y(f"{stats[shown]}:Q", title=shown), color=alt.Color("net:N", title="net"))
+    st.altair_chart(styled(panel, height=380), width="stretch")
     st.info("Expected: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens of orders "
             "of magnitude smaller than its last; ResNet-56's first layer receives about as much as its last. "
             "BatchNorm rescues the plain net only partly; the shortcut rescues it at any depth.")
@@ -148,7 +148,7 @@ def error_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
         y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title="published CIFAR-10 error (%)"),
         color=alt.Color("design family:N", title=None), shape=alt.Shape("design family:N", title=None),
         tooltip=["preset", x, "error (%)", "error kind", "source"])
-    return styled(points, height=420)
+    return styled(points, height=500)
 
 
 def lesson_budget() -> None:
@@ -214,6 +214,10 @@ def forms_table(cardinality: int, width: int) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=32)
 def block_svg(cardinality: int, width: int, form: str) -> str | None:
     try:
+        from explorer.block_graph import block_dot
+    except ImportError:  # the block graphs lived in explorer.graph before the graph module was split
+        from explorer.graph import block_dot
+    try:
         return to_svg(block_dot(forms.block_spec(cardinality, width, form)))
     except GraphvizMissing:
         return None
@@ -239,7 +243,7 @@ def lesson_forms() -> None:
     bars = alt.Chart(frame).mark_bar().encode(
         x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
         y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
-    st.altair_chart(styled(bars, height=200), width="stretch")
+    st.altair_chart(styled(bars, height=240), width="stretch")
     st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
                "kernel; the split form launches 3C small convolutions.")
     tabs = st.tabs([forms.FORMS[form] for form in ("split", "concat", "grouped")])
@@ -292,13 +296,14 @@ def known_runs(designs: dict, recipe) -> dict[str, str]:
 def curve_chart(frame: pd.DataFrame) -> alt.Chart:
     """Fig. 6 style: thin lines for training error, bold for test error."""
     return styled(alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("error:Q", title="error (%)"),
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("error:Q", title="error (%)"),
         color=alt.Color("net:N", title="net"),
         strokeWidth=alt.StrokeWidth("split:N", scale=alt.Scale(domain=["train", "test"], range=[1.5, 5]),
                                     title="thin: train, bold: test"),
         strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["train", "test"], range=[[6, 3], [1, 0]]),
                                   legend=None),
-        tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=420)
+        tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=500)
 
 
 def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> None:
@@ -314,6 +319,7 @@ def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> N
     frame = classruns.curves(store(), runs)
     if len(frame):
         st.altair_chart(curve_chart(frame), width="stretch")
+        st.caption("Thin dashed lines: training error. Bold lines: test error (as in He et al. 2015, Fig. 6).")
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 1
@@ -341,12 +347,13 @@ def lesson_degradation() -> None:
 
     live()
     st.subheader("The paper's numbers")
-    rows = [{"net": label, "published error (%)": (p.error if (p := published_for(name)) else None),
-             "params": p.params_text if p else None, "source": p.source if p else ""}
+    rows = [{"net": label, "published test error (%)": (p.error if (p := published_for(name)) else None),
+             "params": p.params_text if p else None}
             for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
                                 ("ResNet-56", "resnet56"))]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption(table("plain")[0]["note"] + ". Source: " + table("plain")[0]["source"])
+    st.table(pd.DataFrame(rows).style.format(precision=2, na_rep="Fig. 6 only").hide(axis="index"))
+    source_caption(f"{published_for('resnet56').source} (best run). Plain nets: "
+                   f"{table('plain')[0]['note']} ({table('plain')[0]['source']}).")
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 3
@@ -409,7 +416,7 @@ def shake_chart(frame: pd.DataFrame, step: int) -> alt.Chart:
         y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
         color=alt.Color("coefficient:N", title=None))
     rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
-    return styled(alt.layer(bars, rule), height=340)
+    return styled(alt.layer(bars, rule), height=420)
 
 
 def lesson_shake() -> None:
@@ -501,11 +508,12 @@ def lesson_lesion() -> None:
     frame = pd.concat(frames, ignore_index=True)
     base = frame[frame["deleted block"] == 0]
     lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90), strokeWidth=4).encode(
-        x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)"),
-        y=alt.Y("error (%):Q", title="test error (%) with that block deleted", scale=alt.Scale(domain=[0, 100])),
+        x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)",
+                axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
     rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
-    st.altair_chart(styled(alt.layer(lines, rules), height=420), width="stretch")
+    st.altair_chart(styled(alt.layer(lines, rules), height=500), width="stretch")
     st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
              .style.format(precision=1).hide(axis="index"))
     st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
@@ -530,7 +538,7 @@ def lesson_dense() -> None:
     chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
         x=alt.X("layer:Q", title="layer within the first block / stage"),
         y=alt.Y("channels:Q", title="channels"), color=alt.Color("net:N", title="net"))
-    st.altair_chart(styled(chart, height=340), width="stretch")
+    st.altair_chart(styled(chart, height=420), width="stretch")
     n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
     blocks = len(growth[growth["net"].str.startswith("ResNet")]) - 1
     st.caption(f"DenseNet: {growth['channels'].iloc[0]} input channels + {n} layers x k = {k} = "

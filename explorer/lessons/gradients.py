@@ -91,7 +91,7 @@ def _slope(activation: str, out: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation: ActivationName = "relu",
-                     init: InitName = "he", batchnorm: bool = True, batch_size: int = 16,
+                     init: InitName = "he", batchnorm: bool = True, batch_size: int = 8,
                      seed: int = 0) -> GradientProfile:
     """One backward pass of cross-entropy on random images and labels, in float64 so tiny gradients show
     as numbers instead of underflowing to zero."""
@@ -130,19 +130,3 @@ def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation:
     act_frame = pd.DataFrame(acts, columns=["mean", "std", "slope"])
     act_frame.insert(0, "index", range(1, len(act_frame) + 1))
     return GradientProfile(layers=grads, activations=act_frame, seconds=seconds)
-
-
-def compare(depth: int, activation: ActivationName, init: InitName, batchnorm: bool,
-            batch_size: int = 16, seed: int = 0, residual_depth: int | None = None) -> pd.DataFrame:
-    """Plain and residual profiles side by side (long format for one chart): net, layer, depth_fraction, grad_norm."""
-    frames = []
-    for family, label, d in (("plain", f"plain-{depth}", depth), ("resnet", f"ResNet-{residual_depth or depth}",
-                                                                  residual_depth or depth)):
-        if family == "plain" and d > MAX_PLAIN_DEPTH:
-            continue
-        prof = gradient_profile(family, d, activation, init, batchnorm, batch_size, seed)
-        f = prof.layers.copy()
-        f["net"] = label
-        f["depth_fraction"] = (f["layer"] - 1) / max(1, len(f) - 1)
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
