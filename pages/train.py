@@ -15,6 +15,8 @@ import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.cost import check_budget
+from explorer.presets import preset_name
+from explorer.spec import FAMILY_LABELS
 from explorer.data import DataError, cifar10_ready, data_dir, dataset_info, download_cifar10
 from explorer.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
 from explorer.train import Recipe, paper_recipe
@@ -76,7 +78,8 @@ def choose_design() -> ArchSpec | None:
     sources = (["From the Build page"] if isinstance(built, ArchSpec) else []) + ["Preset", "Paste JSON"]
     source = st.radio("Design", sources, horizontal=True, key="train_source")
     if source == "From the Build page":
-        st.caption(f"The design from the Build page: {built.family}, depth {built.depth}.")
+        name = preset_name(built)
+        st.caption(f"The design from the Build page: {name or f'{FAMILY_LABELS[built.family]}, depth {built.depth}'}.")
         spec = built
     elif source == "Preset":
         spec = PRESETS[st.selectbox("Preset", CIFAR_PRESETS, index=CIFAR_PRESETS.index("resnet20"),

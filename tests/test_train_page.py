@@ -132,6 +132,7 @@ def test_the_build_pages_design_is_offered(runs_dir):
     at.session_state["design"] = PRESETS["resnet56"]
     at.run()
     assert at.radio(key="train_source").value == "From the Build page"
+    assert "The design from the Build page: resnet56." in texts(at.caption)
     assert any(t.startswith("0.85M parameters") for t in texts(at.caption))
 
 
