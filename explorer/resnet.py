@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from explorer.blocks import PREACT, PlainBlock, ResidualBlock, conv3x3
 from explorer.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
@@ -106,11 +107,29 @@ def make_block(spec: ArchSpec, stage: StagePlan, index: int, in_channels: int, d
                          drop_prob=drop_prob, shared_preact=first_in_net or not isinstance(shortcut, nn.Identity))
 
 
+class _SkipDefaultConvInit(TorchFunctionMode):
+    """Skip nn.Conv2d's default weight init (kaiming_uniform_ on a 4-D weight): `he_init` overwrites every conv
+    weight right after, and drawing it twice was ~40% of building a wide net (68M draws for ResNeXt-29 16x64d)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is nn.init.kaiming_uniform_:
+            weight = kwargs.get("tensor", args[0] if args else None)
+            if weight is not None and weight.dim() == 4:
+                return weight
+        return func(*args, **kwargs)
+
+
 class ResNet(nn.Module):
     """Plain / ResNet / pre-activation / Wide ResNet / ResNeXt: stem -> stages -> head."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
+        with _SkipDefaultConvInit():
+            self._build(spec)
+        he_init(self, spec.zero_init_residual)  # initialises every Conv2d, so none keeps uninitialised memory
+
+    def _build(self, spec: ArchSpec) -> None:
         plan = layout(spec)
         self.stem = make_stem(spec, plan.stem_channels, spec.activation)
         total = sum(s.num_blocks for s in plan.stages)
@@ -125,7 +144,6 @@ class ResNet(nn.Module):
                 in_channels = stage.block_widths[i]
             setattr(self, stage.name, nn.Sequential(blocks))
         self.head = make_head(in_channels, spec.num_classes, spec.activation)
-        he_init(self, spec.zero_init_residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

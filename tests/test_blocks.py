@@ -217,3 +217,21 @@ def test_se_rescales_channels():
     scale = se(x) / x
     assert torch.allclose(scale, scale[:, :, :1, :1].expand_as(scale), atol=1e-5)  # one factor per channel
     assert torch.all((scale > 0) & (scale < 1))
+
+
+@pytest.mark.parametrize("name", ["resnet56", "preact_resnet164", "wrn_16_4", "resnext29_8x64d", "resnet50",
+                                  "plain20"])
+def test_he_init_on_every_conv(name):
+    # He et al. 2015 (1502.01852), fan_out mode: std = sqrt(2 / (out_channels * k * k)); every conv weight must
+    # be drawn from it (the builder skips PyTorch's default conv init, so a missed conv would hold garbage).
+    model = build_model(PRESETS[name])
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs:
+        w = conv.weight
+        assert torch.isfinite(w).all()
+        if w.numel() >= 4096:
+            expected = (2.0 / (w.shape[0] * w.shape[2] * w.shape[3])) ** 0.5
+            assert w.std().item() == pytest.approx(expected, rel=0.1), conv
+    fc = model.head.fc
+    bound = 1 / fc.in_features ** 0.5  # PyTorch's default Linear init is kept
+    assert fc.weight.abs().max() <= bound and fc.weight.std() > bound / 4
