@@ -7,7 +7,6 @@ import dataclasses
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
@@ -321,7 +320,11 @@ def show_results(spec: ArchSpec) -> None:
 
 # ---------------------------------------------------------------- the page
 
-if PagesManager.uses_pages_directory:
+try:  # Streamlit internals: if they move, the page still works, only a cold deep link shows the legacy sidebar
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:
+    PagesManager = None
+if getattr(PagesManager, "uses_pages_directory", False):
     # A fresh server asked for this page first runs it in Streamlit's legacy pages/ mode, without app.py's
     # st.navigation (wrong sidebar, no wide layout). Switch that mode off and rerun through app.py.
     PagesManager.uses_pages_directory = False

@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, urlencode
 import altair as alt
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
@@ -77,7 +76,11 @@ def resolve(name: str) -> ArchSpec:
     return st.session_state["design"] if name == BUILD else PRESETS[name]
 
 
-if PagesManager.uses_pages_directory:
+try:  # Streamlit internals: if they move, the page still works, only a cold deep link shows the legacy sidebar
+    from streamlit.runtime.pages_manager import PagesManager
+except ImportError:
+    PagesManager = None
+if getattr(PagesManager, "uses_pages_directory", False):
     # A fresh server asked for this page first runs it in Streamlit's legacy pages/ mode, without app.py's
     # st.navigation (wrong sidebar, no wide layout). Switch that mode off and rerun through app.py.
     PagesManager.uses_pages_directory = False
