@@ -1,0 +1,46 @@
+"""explorer.urls: a design survives the trip through URL query parameters; bad links raise SpecError."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer import PRESETS, SpecError
+from explorer.urls import spec_from_params, spec_to_params
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_are_one_parameter(name):
+    assert spec_to_params(PRESETS[name]) == {"preset": name}
+    assert spec_from_params({"preset": name}) == PRESETS[name]
+
+
+@pytest.mark.parametrize("spec, params", [
+    (PRESETS["resnet56"].replace(se_reduction=8), {"family": "resnet", "depth": "56", "se_reduction": "8"}),
+    (PRESETS["resnet20"].replace(zero_init_residual=True), {"family": "resnet", "zero_init_residual": "true"}),
+    (PRESETS["wrn_16_4"].replace(dropout=0.3), {"family": "wrn", "dropout": "0.3"}),
+    (PRESETS["shake_shake26_2x32d"].replace(base_width=48), {"family": "shake_shake", "base_width": "48"}),
+])
+def test_only_fields_that_differ_from_the_family_default(spec, params):
+    assert spec_to_params(spec) == params
+    assert spec_from_params(params) == spec
+
+
+def test_preset_with_overrides_and_list_values():
+    spec = spec_from_params({"preset": "resnet56", "activation": ["original", "full_preact"]})
+    assert spec == PRESETS["resnet56"].replace(activation="full_preact")  # a repeated key: the last one wins
+    assert spec_from_params({"preset": "resnet56", "embed": "true"}) == PRESETS["resnet56"]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"preset": "resnet57"}, "preset: unknown preset 'resnet57'"),
+    ({"depth": "21"}, "depth: a CIFAR ResNet has 6n+2 layers"),
+    ({"depth": "2e"}, "depth: must be a whole number"),
+    ({"dropout": "lots"}, "dropout: must be a number"),
+    ({"zero_init_residual": "maybe"}, "zero_init_residual: must be true or false"),
+    ({"family": "transformer"}, "family: unknown value 'transformer'"),
+    ({"family": "wrn", "cardinality": "4"}, "cardinality: only applies to ResNeXt"),
+    ({"<script>": "1"}, "<script>: unknown URL parameter"),
+])
+def test_bad_links_raise_spec_error_naming_the_parameter(params, message):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        spec_from_params(params)
