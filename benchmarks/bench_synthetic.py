@@ -28,10 +28,12 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--warmup", action="store_true", help="He et al.'s lr/10 warm-up for every net")
     args = parser.parse_args()
     rows = []
     for name in args.models.split(","):
         recipe = paper_recipe(PRESETS[name], args.epochs).replace(train_size=args.train_size, compile=args.compile)
+        recipe = recipe.replace(warmup=recipe.warmup or args.warmup)
         start, last = time.perf_counter(), {}
         for event in train(PRESETS[name], recipe, device=args.device, log_every=100):
             if event["kind"] == "epoch":
