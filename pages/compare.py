@@ -146,12 +146,15 @@ axes = [("params (M)", "parameters (M, log scale)")]
 if with_macs:
     axes.append(("multiply-adds (M)", "multiply-adds per image (M, log scale)"))
 for col, (measure, title) in zip(st.columns(len(axes)), axes):
+    low, high = points[measure].min(), points[measure].max()
+    # Room on the right so the names of chosen designs near the edge are not clipped.
+    domain = [low / 1.5, high * 8]
     base = alt.Chart(points).encode(
-        x=alt.X(measure, scale=alt.Scale(type="log"), title=title),
+        x=alt.X(measure, scale=alt.Scale(type="log", domain=domain), title=title),
         y=alt.Y("CIFAR-10 error (%)", scale=alt.Scale(zero=False)),
         tooltip=["preset", "family", measure, "CIFAR-10 error (%)", "kind", "source"])
     dots = base.mark_circle().encode(
-        color=alt.Color("family", legend=alt.Legend(orient="bottom", columns=3)),
+        color=alt.Color("family", legend=alt.Legend(orient="bottom", columns=2, labelLimit=220)),
         size=alt.condition("datum.chosen", alt.value(260), alt.value(60)),
         stroke=alt.condition("datum.chosen", alt.value("black"), alt.value(None)))
     labels = base.transform_filter("datum.chosen").mark_text(dx=8, align="left", fontSize=12).encode(text="preset")
