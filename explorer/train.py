@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     parser.add_argument("--data-dir", default=None, help="data folder (default $EXPLORER_DATA_DIR or ./data)")
-    parser.add_argument("--runs-dir", default="runs", help="run store folder (one-process runs)")
+    parser.add_argument("--runs-dir", default=None, help="run store folder (default $EXPLORER_RUNS_DIR or ./runs)")
     args = parser.parse_args(argv)
     try:
         if args.spec:
