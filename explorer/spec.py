@@ -390,13 +390,21 @@ def _check_family_rules(spec: ArchSpec) -> None:
 
 
 def _check_widths(spec: ArchSpec) -> None:
-    """Every stage must keep at least one channel (DenseNet's compression floors the transition width)."""
+    """Every stage must keep at least one channel (DenseNet's compression floors the transition width), and a
+    zero-padded (option A) shortcut can only widen."""
+    zero_pad = spec.family in ("resnet", "wrn") and spec.shortcut == "A" and spec.shortcut_variant != "conv1x1"
     for stage in layout(spec).stages:
         narrowest = min(stage.in_channels, *stage.block_widths, *stage.inner_widths)
         if narrowest < 1:
             field = "compression" if spec.family == "densenet" else "base_width"
             fix = "try 0.5" if field == "compression" else "try 16"
             raise SpecError(field, f"leaves {stage.name} with {narrowest} channels; got {getattr(spec, field)}, {fix}")
+        ins = (stage.in_channels, *stage.block_widths[:-1])
+        for c_in, c_out in zip(ins, stage.block_widths):
+            if zero_pad and c_out < c_in:
+                raise SpecError("base_width", f"option A's zero-padded shortcut cannot shrink {c_in} channels to "
+                                              f"{c_out} in {stage.name}; got base_width {spec.base_width}, "
+                                              f"try {c_in} or shortcut 'B'")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,7 +67,7 @@ def _check(data) -> None:
     assert sum(p.numel() for p in model.parameters()) == c.params
 
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -136,7 +136,7 @@ def sane_combinations(draw):
     return data
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sane_combinations())
 def test_sane_combinations(data):
     _check(data)
@@ -150,7 +150,7 @@ def several_fields_changed(draw):
     return data
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(several_fields_changed())
 def test_random_combinations(data):
     _check(data)
