@@ -388,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     last: dict[str, Any] = {}
 
     def on_event(event: dict[str, Any]) -> None:
+        last.update(event)
+        if distributed.rank() != 0:
+            return
         if event["kind"] == "step":
             bar.update(event["step"] - bar.n)
             bar.set_postfix(loss=f"{event['train_loss']:.3f}", err=f"{event['train_error']:.1%}",
@@ -396,7 +399,6 @@ def main(argv: list[str] | None = None) -> int:
             bar.write(f"epoch {event['epoch']}: train loss {event['train_loss']:.3f} error "
                       f"{event['train_error']:.2%}, test loss {event['test_loss']:.3f} error "
                       f"{event['test_error']:.2%}, {event['images_per_sec']:.0f} img/s")
-        last.update(event)
 
     if distributed.world_size() > 1:
         for event in train(spec, recipe, device=device, data_dir=args.data_dir):

@@ -192,3 +192,15 @@ def test_ddp_two_processes_on_gloo_agree(tmp_path):
     assert ranks[0]["weights"] != [float(w) for w in torch.cat([p.detach().flatten() for p in
                                                                 build_model(TINY).parameters()])]
     assert [e["step"] for e in ranks[0]["events"] if e["kind"] == "epoch"] == [4, 8]
+
+
+def test_cli_trains_and_stores_the_run_like_the_app(tmp_path, capsys):
+    from explorer.runs import RunStore
+
+    code = engine.main(["--preset", "resnet20", "--epochs", "1", "--train-size", "64", "--batch-size", "32",
+                        "--device", "cpu", "--runs-dir", str(tmp_path)])
+    assert code == 0 and '"status": "finished"' in capsys.readouterr().out
+    (stored,) = RunStore(tmp_path).list_runs()
+    assert stored.status == "finished" and stored.recipe["train_size"] == 64
+    assert engine.main(["--preset", "resnet21", "--runs-dir", str(tmp_path)]) == 2
+    assert "unknown preset 'resnet21'" in capsys.readouterr().out
