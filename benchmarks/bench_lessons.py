@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 3.0
 
 CASES: dict[str, str] = {
-    "lesson 2: plain-56 + ResNet-56 gradient profiles (float64, batch 8)": """
+    "lesson 2: plain-56 + ResNet-56 gradient profiles (float32, renormalised, batch 8)": """
 from explorer.lessons import gradients
 t = time.perf_counter()
 for family in ("plain", "resnet"):
@@ -91,7 +91,7 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print(f"python {platform.python_version()}, torch {torch.__version__}")
-    print(f"{'case':<70} {'median s':>9} {'min s':>7}  target")
+    print(f"{'case':<82} {'median s':>9} {'min s':>7}  target")
     failed = False
     for name, code in CASES.items():
         times = [run_case(code) for _ in range(args.repeats)]
@@ -99,7 +99,7 @@ def main() -> int:
         lesson = name.startswith("lesson")
         verdict = ("ok" if median <= TARGET_S else "SLOW") if lesson else "-"
         failed |= lesson and median > TARGET_S
-        print(f"{name:<70} {median:>9.2f} {min(times):>7.2f}  {verdict}")
+        print(f"{name:<82} {median:>9.2f} {min(times):>7.2f}  {verdict}")
     return 1 if failed else 0
 
 

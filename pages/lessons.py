@@ -96,7 +96,7 @@ def lesson_gradients() -> None:
                     "he": "He"}.get, help="Xavier normal: N(0, 2/(fan_in+fan_out)); He: N(0, 2/fan_in)")
     batchnorm = c4.toggle("BatchNorm", value=False, help="Off: the nets as they were before BatchNorm (2015).")
     residual_depth = depth
-    if st.toggle("Residual net of 1202 layers (about 10 s)", value=False):
+    if st.toggle("Residual net of 1202 layers (a few seconds)", value=False):
         residual_depth = 1202
     with st.spinner("One forward and one backward pass..."):
         grads, acts = gradient_frames(depth, residual_depth, activation, init, batchnorm)

@@ -43,6 +43,22 @@ def test_plain_sigmoid_vanishes_residual_does_not(batchnorm: bool, plain_below: 
     assert (plain.activations["slope"] <= 0.25 + 1e-12).all()
 
 
+@pytest.mark.parametrize("family, activation, batchnorm", [("plain", "sigmoid", False), ("resnet", "relu", True)])
+def test_renormalised_float32_matches_float64(family: str, activation: str, batchnorm: bool) -> None:
+    """The per-block renormalisation is exact: float32 gives float64's norms, even at 1e-35."""
+    import torch
+
+    low = gradients.gradient_profile(family, 32, activation, "xavier", batchnorm)
+    high = gradients.gradient_profile(family, 32, activation, "xavier", batchnorm, dtype=torch.float64)
+    ratio = low.layers["grad_norm"] / high.layers["grad_norm"]
+    assert ratio.between(0.98, 1.02).all()
+
+
+def test_deep_plain_gradient_does_not_underflow() -> None:
+    prof = gradients.gradient_profile("plain", 110, "sigmoid", "xavier", False)
+    assert 0 < prof.layers["grad_norm"].iloc[0] < 1e-50  # far below float32's smallest number, still measured
+
+
 def test_profile_counts_every_weight_layer() -> None:
     prof = gradients.gradient_profile("resnet", 20, "relu", "he", True, batch_size=4)
     assert list(prof.layers["name"])[:2] == ["stem.conv", "stage1.block1.residual.conv1"]
