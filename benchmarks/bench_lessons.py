@@ -39,10 +39,7 @@ budget.wrn_pairs(4.9e6, "params")
     "lesson 5: three ResNeXt forms, agreement + timing (8x4d)": """
 from explorer.lessons import forms
 from explorer.graph import to_svg
-try:
-    from explorer.block_graph import block_dot
-except ImportError:
-    from explorer.graph import block_dot
+from explorer.block_graph import block_dot
 t = time.perf_counter()
 forms.compare_forms(8, 4)
 to_svg(block_dot(forms.block_spec(4, 4, "split")))

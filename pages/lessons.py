@@ -12,6 +12,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError
 from explorer.data import dataset_info
+from explorer.block_graph import block_dot
 from explorer.graph import GraphvizMissing, to_svg
 from explorer.lessons import LESSON_KEYS, LESSONS, classruns, lesson
 from explorer.lessons import budget, degradation, dense, forms, gradients, lesion, shake
@@ -213,10 +214,6 @@ def forms_table(cardinality: int, width: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def block_svg(cardinality: int, width: int, form: str) -> str | None:
-    try:
-        from explorer.block_graph import block_dot
-    except ImportError:  # the block graphs lived in explorer.graph before the graph module was split
-        from explorer.graph import block_dot
     try:
         return to_svg(block_dot(forms.block_spec(cardinality, width, form)))
     except GraphvizMissing:
