@@ -379,6 +379,9 @@ def _check_family_rules(spec: ArchSpec) -> None:
             if width % spec.cardinality:  # a grouped conv needs whole groups
                 raise SpecError("cardinality", f"C={spec.cardinality} groups must divide the grouped conv width "
                                                f"{width} of {stage.name}; choose C dividing {width}")
+    if f == "shake_shake" and default_base_width(spec) < 2:
+        raise SpecError("base_width", "Shake-Shake's shortcut concatenates two 1x1 convs of half the width each, "
+                                      f"so widths need 2 channels or more; got {spec.base_width}, try 32")
     if spec.zero_init_residual and spec.activation in ("full_preact", "bn_after_add"):
         raise SpecError("zero_init_residual", f"activation {spec.activation!r} leaves no BN at the end of the "
                                               "residual branch to zero; turn it off or use activation 'original'")

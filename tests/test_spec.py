@@ -62,6 +62,7 @@ BAD_VALUES = [
      "leaves stage2 with 0 channels; got 0.01, try 0.5"),  # found by tests/test_hypothesis.py
     ({"base_width": 1}, "base_width", "option A's zero-padded shortcut cannot shrink 16 channels to 1 in stage1; "
                                       "got base_width 1, try 16 or shortcut 'B'"),  # found by test_hypothesis.py
+    ({"family": "shake_shake", "base_width": 1}, "base_width", "need 2 channels or more; got 1, try 32"),
     ({"family": "wrn", "dropout": 1.0}, "dropout", "probability in [0, 1); got 1.0"),
     ({"family": "wrn", "dropout": -0.1}, "dropout", "got -0.1"),
     ({"stochastic_depth": 1.0}, "stochastic_depth", "probability"),
