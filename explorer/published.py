@@ -6,6 +6,7 @@ it. The file is read once, validated, and cached; a malformed file fails with th
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ def table(name: str) -> list[dict]:
     tables = _load()["tables"]
     if name not in tables:
         raise KeyError(f"no published table {name!r}; choose from {', '.join(tables)}")
-    return [dict(row) for row in tables[name]]
+    return copy.deepcopy(tables[name])  # callers may edit rows; the cache must not change
 
 
 def table_names() -> list[str]:
@@ -148,7 +149,7 @@ def recipe(family: str) -> dict | None:
     `family` is an ArchSpec family, or "preact" for the Identity Mappings recipe."""
     data = _load()
     key = data["recipe_for_family"].get(family)
-    return dict(data["recipes"][key]) if key else None
+    return copy.deepcopy(data["recipes"][key]) if key else None
 
 
 def sources() -> list[dict]:

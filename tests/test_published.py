@@ -90,7 +90,11 @@ def test_tables_carry_sources(name):
 
 def test_table_rows_are_copies():
     table("se")[0]["error_with"] = 0
+    table("identity_table1")[1]["settings"]["shortcut_scale"] = 9.0
+    recipe("wrn")["milestones_epochs"].append(999)
     assert table("se")[0]["error_with"] == 5.21
+    assert table("identity_table1")[1]["settings"]["shortcut_scale"] == 0.0
+    assert recipe("wrn")["milestones_epochs"] == [60, 120, 160]
 
 
 def test_unknown_table_lists_choices():
