@@ -152,3 +152,28 @@ def test_published_is_frozen():
     assert isinstance(p, Published)
     with pytest.raises(AttributeError):
         p.error = 0.0
+
+
+@pytest.mark.parametrize("name, preset, key", [("identity_table1", "resnet110", "settings"),
+                                               ("shake_shake_table1", "shake_shake26_2x32d", "settings")])
+def test_table_settings_are_valid_designs(name, preset, key):
+    # The app turns a table row into a design; every row's settings must be a valid ArchSpec change.
+    from explorer.spec import validate
+
+    for row in table(name):
+        validate(PRESETS[preset].replace(**row[key]))
+
+
+def test_table2_activations_are_spec_values():
+    from explorer.spec import validate
+
+    for row in table("identity_table2"):
+        validate(PRESETS["resnet110"].replace(activation=row["activation"]))
+        validate(PRESETS["preact_resnet164"].replace(activation=row["activation"]))
+
+
+def test_table_presets_exist():
+    for name in ("identity_table1", "preact", "wrn", "resnext", "densenet", "pyramidnet", "se", "imagenet",
+                 "imagenet_paper", "macs_cifar", "reproductions", "highway", "fractalnet"):
+        for row in table(name):
+            assert row.get("preset") is None or row["preset"] in PRESETS, (name, row)
