@@ -33,7 +33,8 @@ Schedule = Literal["step", "cosine", "constant"]
 # torch.compile mode per device type. CUDA graphs ("reduce-overhead") replay a whole step in one launch: a
 # CIFAR ResNet's step is hundreds of tiny kernels, so launch overhead, not arithmetic, bounds it on a GPU.
 COMPILE_MODES: dict[str, str | None] = {"cuda": "reduce-overhead", "cpu": None}
-WARMUP_MAX_STEPS = 400  # He et al. 2015 sec. 4.2: ResNet-110 warms up "until training error is below 80% (about 400 iterations)"
+# He et al. 2015 sec. 4.2: ResNet-110 uses lr 0.01 "until the training error is below 80% (about 400 iterations)"
+WARMUP_MAX_STEPS = 400
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,13 +285,13 @@ def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir:
             epoch_sums += batch_sums
             window_images += len(y) * distributed.world_size()
             if step % log_every == 0 or i == steps_per_epoch - 1:
-                loss_sum, wrong = distributed.all_sum(sums.clone()).tolist()  # the one host sync
+                loss_sum, wrong_sum = distributed.all_sum(sums.clone()).tolist()  # the one host sync
                 sums.zero_()
                 seen = window_images
                 now = time.perf_counter()
-                event = {"kind": "step", "step": step, "epoch": step / steps_per_epoch, "train_loss": loss_sum / seen,
-                         "train_error": wrong / seen, "lr": lr, "images_per_sec": window_images / (now - window_start),
-                         "elapsed": now - start}
+                event = {"kind": "step", "step": step, "epoch": step / steps_per_epoch,
+                         "train_loss": loss_sum / seen, "train_error": wrong_sum / seen, "lr": lr,
+                         "images_per_sec": seen / (now - window_start), "elapsed": now - start}
                 window_start, window_images = now, 0
                 if not math.isfinite(event["train_loss"]):
                     yield _end("diverged", f"the training loss became {event['train_loss']} at step {step}; "
@@ -301,12 +302,12 @@ def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir:
                 if warming and (event["train_error"] < 0.8 or step >= min(WARMUP_MAX_STEPS, max(1, total // 10))):
                     warming = False
                 yield event
-        loss_sum, wrong = distributed.all_sum(epoch_sums.clone()).tolist()
+        loss_sum, wrong_sum = distributed.all_sum(epoch_sums.clone()).tolist()
         seen = steps_per_epoch * len(y) * distributed.world_size()
         train_seconds = time.perf_counter() - epoch_start  # training only: the sync above ended the epoch's work
         test_loss, test_error = evaluate(model, data, device, memory_format)
         yield {"kind": "epoch", "epoch": epoch, "step": step, "train_loss": loss_sum / seen,
-               "train_error": wrong / seen, "test_loss": test_loss, "test_error": test_error, "lr": lr,
+               "train_error": wrong_sum / seen, "test_loss": test_loss, "test_error": test_error, "lr": lr,
                "images_per_sec": seen / train_seconds, "elapsed": time.perf_counter() - start}
         if checkpoint_path and distributed.rank() == 0:
             torch.save(checkpoint_state(model, optimizer, spec, recipe, step), checkpoint_path)
