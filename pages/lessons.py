@@ -52,8 +52,6 @@ st.markdown(f"""<style>
 [data-testid="stAlert"] p {{font-size: {FONT + 1}px;}}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {FONT}px;}}
 </style>""", unsafe_allow_html=True)
-st.title("Lessons")
-
 current = lesson(st.query_params.get("lesson", "gradients"))
 titles = {item.key: item.title for item in LESSONS}
 key = st.selectbox("Lesson", LESSON_KEYS, index=LESSON_KEYS.index(current.key), format_func=titles.get)
@@ -321,7 +319,7 @@ def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> N
     status = classruns.status_table(store(), runs)
     if published:
         status["paper (%)"] = [published.get(label, "-") for label in status["net"]]
-    st.dataframe(status.style.format({"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="-"),
+    st.dataframe(status.style.format({"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="–"),
                  hide_index=True, width="stretch")
     frame = classruns.curves(store(), runs)
     if len(frame):
@@ -454,7 +452,7 @@ def lesson_shake() -> None:
         st.dataframe(frame.style.format(precision=3), hide_index=True, width="stretch")
     st.subheader("The paper's table beside the class's runs")
     paper = shake.paper_table()
-    st.table(paper.drop(columns=["settings", "source"]).style.format(precision=2, na_rep="-").hide(axis="index"))
+    st.table(paper.drop(columns=["settings", "source"]).style.format(precision=2, na_rep="–").hide(axis="index"))
     source_caption(paper["source"].iloc[0] + "; CIFAR-10 test error (%).")
     recipe = class_recipe("shake")
     recipe = recipe.replace(lr=0.2, schedule="cosine")  # Shake-Shake's schedule, shortened
