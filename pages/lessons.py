@@ -231,7 +231,7 @@ def lesson_forms() -> None:
     cardinality, width = (int(t) for t in template.rstrip("d").split("x"))
     frame = forms_table(cardinality, width)
     agree = frame["max |difference| to (c)"].max()
-    c2.metric("Largest difference between the forms' outputs", f"{agree:.1e}",
+    c2.metric("Max |difference| between outputs", f"{agree:.1e}",
               help="float64 arithmetic; 1e-15 is rounding, i.e. the same function")
     st.table(frame.drop(columns="form").style.format(
         {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}).hide(axis="index"))

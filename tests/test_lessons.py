@@ -54,7 +54,7 @@ def test_budget_lesson_lists_the_paper_templates() -> None:
 
 def test_forms_lesson_shows_agreement() -> None:
     at = run_lesson("forms")
-    metric = next(m for m in at.metric if m.label.startswith("Largest difference"))
+    metric = next(m for m in at.metric if m.label.startswith("Max |difference|"))
     assert float(metric.value) < 1e-12
 
 
