@@ -14,30 +14,11 @@ from explorer import PRESETS, SpecError
 from explorer.data import dataset_info
 from explorer.block_graph import block_dot
 from explorer.graph import GraphvizMissing, to_svg
-from explorer.lessons import LESSON_KEYS, LESSONS, classruns, lesson
+from explorer.lessons import LESSON_KEYS, LESSONS, charts, classruns, lesson
 from explorer.lessons import budget, degradation, dense, forms, gradients, lesion, shake
 from explorer.published import published_for, table
 from explorer.runs import RunStore, default_root
 from explorer.urls import spec_to_params
-
-# Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9", "#882255", "#44AA99",
-           "#999933"]  # the last three from Paul Tol's muted set, for the nine families
-FONT = 18
-
-
-def styled(chart: alt.Chart, height: int | None = 460) -> alt.Chart:
-    """Projector style: large labels, thick lines, the colour-blind-safe palette."""
-    if height is not None:
-        chart = chart.properties(height=height)
-    return (chart
-            .configure_axis(labelFontSize=FONT, titleFontSize=FONT + 2, gridOpacity=0.4, labelColor="#111",
-                            titleColor="#111", labelLimit=400, titleLimit=800)
-            .configure_legend(labelFontSize=FONT, titleFontSize=FONT, symbolSize=200, symbolStrokeWidth=4,
-                              orient="bottom", columns=4, labelLimit=400, labelColor="#111", titleColor="#111")
-            .configure_title(fontSize=FONT + 4)
-            .configure_range(category=PALETTE))
-
 
 def source_caption(text: str) -> None:
     st.caption(f"Source: {text}")
@@ -45,13 +26,14 @@ def source_caption(text: str) -> None:
 
 # Projector: larger body text, widget labels and tables; captions dark enough to survive a washed-out image.
 st.markdown(f"""<style>
-.stMarkdown p, .stMarkdown li {{font-size: {FONT + 2}px;}}
-[data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, .stRadio label p {{font-size: {FONT}px;}}
+.stMarkdown p, .stMarkdown li {{font-size: {charts.FONT + 2}px;}}
+[data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, .stRadio label p {{font-size: {charts.FONT}px;}}
 [data-testid="stCaptionContainer"] {{opacity: 1;}}
-[data-testid="stCaptionContainer"] p {{font-size: {FONT - 1}px; color: #333;}}
-[data-testid="stAlert"] p {{font-size: {FONT + 1}px;}}
-[data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {FONT}px;}}
+[data-testid="stCaptionContainer"] p {{font-size: {charts.FONT - 1}px; color: #333;}}
+[data-testid="stAlert"] p {{font-size: {charts.FONT + 1}px;}}
+[data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {charts.FONT}px;}}
 </style>""", unsafe_allow_html=True)
+
 current = lesson(st.query_params.get("lesson", "gradients"))
 titles = {item.key: item.title for item in LESSONS}
 key = st.selectbox("Lesson", LESSON_KEYS, index=LESSON_KEYS.index(current.key), format_func=titles.get)
@@ -110,7 +92,7 @@ def lesson_gradients() -> None:
         y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm (log)", axis=alt.Axis(format=".0e")),
         color=alt.Color("net:N", title="net"),
         tooltip=["net", "layer", "name", alt.Tooltip("grad_norm:Q", format=".3g")])
-    st.altair_chart(styled(chart), width="stretch")
+    st.altair_chart(charts.styled(chart), width="stretch")
     st.markdown("**Activation statistics per layer** (mean slope = average derivative of the activation; "
                 "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much).")
     stats = {"mean slope": "slope", "mean output": "mean", "output std": "std"}
@@ -118,7 +100,7 @@ def lesson_gradients() -> None:
     panel = alt.Chart(acts).mark_line(strokeWidth=4).encode(
         x=alt.X("index:Q", title="activation layer (1 = input side)"),
         y=alt.Y(f"{stats[shown]}:Q", title=shown), color=alt.Color("net:N", title="net"))
-    st.altair_chart(styled(panel, height=380), width="stretch")
+    st.altair_chart(charts.styled(panel, height=380), width="stretch")
     st.info("Expected: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens of orders "
             "of magnitude smaller than its last; ResNet-56's first layer receives about as much as its last. "
             "BatchNorm rescues the plain net only partly; the shortcut rescues it at any depth.")
@@ -141,15 +123,6 @@ def speed(design: str, base: str, cardinality: int, width: int, depth: int, k: i
     return budget.images_per_second(spec, batch_size=2 if base == "imagenet" else 8)
 
 
-def error_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
-    points = alt.Chart(frame).mark_point(size=220, filled=True, opacity=0.9).encode(
-        x=alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=f"{x} (log)"),
-        y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title="published CIFAR-10 error (%)"),
-        color=alt.Color("design family:N", title=None), shape=alt.Shape("design family:N", title=None),
-        tooltip=["preset", x, "error (%)", "error kind", "source"])
-    return styled(points, height=500)
-
-
 def lesson_budget() -> None:
     st.markdown(
         "Three ways to spend a budget of parameters or multiply-adds: go **deeper** (ResNet-110, 1202), "
@@ -158,7 +131,7 @@ def lesson_budget() -> None:
     st.latex(r"\text{params per block} \approx C\,(256\,d + 3\cdot3\,d\,d + d\cdot256)")
     source_caption("Xie et al. 2017, ResNeXt (1611.05431), sec. 3.4 and Table 2.")
     chart = published_chart()
-    st.altair_chart(error_chart(chart, "params (M)"), width="stretch")
+    st.altair_chart(charts.error_chart(chart, "params (M)"), width="stretch")
     source_caption("every preset with a published CIFAR-10 error; hover a point for its paper, table and kind of "
                    "number (best, median, mean).")
     st.subheader("Budget calculator")
@@ -194,14 +167,14 @@ def lesson_budget() -> None:
             for r in pairs.itertuples():
                 rows.append({"design": r.design, "images/s": speed("wrn", base, 0, 0, int(r.depth), int(r.k))})
         frame = pd.DataFrame(rows)
-        bars = alt.Chart(frame).mark_bar(color=PALETTE[0]).encode(
+        bars = alt.Chart(frame).mark_bar(color=charts.PALETTE[0]).encode(
             x=alt.X("images/s:Q", title="training images per second (CPU, forward + backward)"),
             y=alt.Y("design:N", sort=None, title=None), tooltip=["design", alt.Tooltip("images/s:Q", format=".1f")])
-        st.altair_chart(styled(bars, height=40 * len(frame) + 40), width="stretch")
+        st.altair_chart(charts.styled(bars, height=40 * len(frame) + 40), width="stretch")
         st.caption("Equal multiply-adds are not equal speed: many narrow paths (grouped convs) run slower per "
                    "multiply-add than one wide path.")
     with st.expander("Error against multiply-adds (counts every preset; a few seconds the first time)"):
-        st.altair_chart(error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
+        st.altair_chart(charts.error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 5
@@ -238,7 +211,7 @@ def lesson_forms() -> None:
     bars = alt.Chart(frame).mark_bar().encode(
         x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
         y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
-    st.altair_chart(styled(bars, height=240), width="stretch")
+    st.altair_chart(charts.styled(bars, height=240), width="stretch")
     st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
                "kernel; the split form launches 3C small convolutions.")
     tabs = st.tabs([forms.FORMS[form] for form in ("split", "concat", "grouped")])
@@ -298,19 +271,6 @@ def known_runs(designs: dict, recipe) -> dict[str, str]:
     return found
 
 
-def curve_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Fig. 6 style: thin lines for training error, bold for test error."""
-    return styled(alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("error:Q", title="error (%)"),
-        color=alt.Color("net:N", title="net"),
-        strokeWidth=alt.StrokeWidth("split:N", scale=alt.Scale(domain=["train", "test"], range=[1.5, 5]),
-                                    title="thin: train, bold: test"),
-        strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["train", "test"], range=[[6, 3], [1, 0]]),
-                                  legend=None),
-        tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=500)
-
-
 def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> None:
     """Status of the class's runs, with the paper's number beside each where there is one."""
     if not runs:
@@ -323,7 +283,7 @@ def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> N
                  hide_index=True, width="stretch")
     frame = classruns.curves(store(), runs)
     if len(frame):
-        st.altair_chart(curve_chart(frame), width="stretch")
+        st.altair_chart(charts.curve_chart(frame), width="stretch")
         st.caption("Thin dashed lines: training error. Bold lines: test error (as in He et al. 2015, Fig. 6).")
 
 
@@ -415,17 +375,6 @@ def lesson_shortcut() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 6
-def shake_chart(frame: pd.DataFrame, step: int) -> alt.Chart:
-    long = frame.melt(id_vars=["image"], value_vars=["alpha", "beta"], var_name="coefficient")
-    long["coefficient"] = long["coefficient"].map({"alpha": "alpha (forward)", "beta": "beta (backward)"})
-    bars = alt.Chart(long, title=f"step {step}").mark_bar().encode(
-        x=alt.X("image:O", title="image in the batch", axis=alt.Axis(labelAngle=0)), xOffset="coefficient:N",
-        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
-        color=alt.Color("coefficient:N", title=None))
-    rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
-    return styled(alt.layer(bars, rule), height=420)
-
-
 def lesson_shake() -> None:
     st.markdown("Two residual branches, mixed by a random convex weight that changes every step, and a "
                 "*different* random weight on the way back:")
@@ -443,7 +392,7 @@ def lesson_shake() -> None:
     frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, step - 1)
     for shown in range(step, step + 20) if play else [step]:
         frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, shown - 1)
-        chart.altair_chart(shake_chart(frame, shown), width="stretch")
+        chart.altair_chart(charts.shake_chart(frame, shown), width="stretch")
         if play:
             time.sleep(0.5)
     st.caption("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
@@ -520,7 +469,7 @@ def lesson_lesion() -> None:
         y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
     rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
-    st.altair_chart(styled(alt.layer(lines, rules), height=500), width="stretch")
+    st.altair_chart(charts.styled(alt.layer(lines, rules), height=500), width="stretch")
     st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
              .style.format(precision=1).hide(axis="index"))
     st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
@@ -545,7 +494,7 @@ def lesson_dense() -> None:
     chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
         x=alt.X("layer:Q", title="layer within the first block / stage"),
         y=alt.Y("channels:Q", title="channels"), color=alt.Color("net:N", title="net"))
-    st.altair_chart(styled(chart, height=420), width="stretch")
+    st.altair_chart(charts.styled(chart, height=420), width="stretch")
     n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
     blocks = len(growth[growth["net"].str.startswith("ResNet")]) - 1
     st.caption(f"DenseNet: {growth['channels'].iloc[0]} input channels + {n} layers x k = {k} = "
@@ -554,7 +503,7 @@ def lesson_dense() -> None:
     left, right = st.columns(2)
     conn = dense.connectivity(growth["channels"].iloc[0], k, min(n, 12))
     left.markdown("**Who feeds whom** (channels from each earlier layer)")
-    left.altair_chart(styled(alt.Chart(conn).mark_rect().encode(
+    left.altair_chart(charts.styled(alt.Chart(conn).mark_rect().encode(
         x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
         color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
         width="stretch")
@@ -566,13 +515,13 @@ def lesson_dense() -> None:
         model, note = dense.fresh(spec), "untrained (no DenseNet run in the store): flat, as expected before learning"
     reuse = dense.feature_reuse(model)
     right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
-    right.altair_chart(styled(alt.Chart(reuse).mark_rect().encode(
+    right.altair_chart(charts.styled(alt.Chart(reuse).mark_rect().encode(
         x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
         color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis"), title="relative |w|")), height=340),
         width="stretch")
     source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
     st.subheader("Parameters against error")
-    st.altair_chart(error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
+    st.altair_chart(charts.error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
     st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
     st.table(dense_memory().style.format(precision=2).hide(axis="index"))
     source_caption("counted by the app (explorer.cost) on the models it builds.")

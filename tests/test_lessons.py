@@ -93,3 +93,15 @@ def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, s
     summary = at.table[0].value
     assert len(summary) == 2
     assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()
+
+
+def test_budget_speed_button_times_every_listed_design(monkeypatch) -> None:
+    from explorer.lessons import budget
+
+    timed = []
+    monkeypatch.setattr(budget, "images_per_second", lambda spec, **kw: timed.append(spec) or 100.0)
+    at = run_lesson("budget")
+    next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    assert not at.exception
+    families = [spec.family for spec in timed]
+    assert families.count("resnext") == 5 and families.count("wrn") >= 1
