@@ -517,7 +517,7 @@ def lesson_dense() -> None:
     right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
     right.altair_chart(charts.styled(alt.Chart(reuse).mark_rect().encode(
         x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis"), title="relative |w|")), height=340),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title="relative |w|")), height=340),
         width="stretch")
     source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
     st.subheader("Parameters against error")

@@ -105,3 +105,20 @@ def test_budget_speed_button_times_every_listed_design(monkeypatch) -> None:
     assert not at.exception
     families = [spec.family for spec in timed]
     assert families.count("resnext") == 5 and families.count("wrn") >= 1
+
+
+def test_degradation_button_queues_four_runs_once(monkeypatch) -> None:
+    from explorer.lessons import classruns
+
+    launched = []
+    monkeypatch.setattr(classruns, "launch", lambda store, run_id: launched.append(run_id))  # no worker processes
+    at = run_lesson("degradation")
+    button = next(b for b in at.button if b.label.startswith("Queue plain-20"))
+    button.click().run()
+    assert not at.exception
+    assert len(launched) == 4
+    status = at.dataframe[0].value
+    assert list(status["net"]) == ["plain-20", "plain-56", "ResNet-20", "ResNet-56"]
+    assert set(status["status"]) == {"queued"}
+    next(b for b in at.button if b.label.startswith("Queue plain-20")).click().run()
+    assert "reusing the identical runs" in " ".join(s.value for s in at.success)
