@@ -10,6 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pages import use_app_navigation
+
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
 from explorer.cost import check_budget
@@ -76,15 +78,7 @@ def resolve(name: str) -> ArchSpec:
     return st.session_state["design"] if name == BUILD else PRESETS[name]
 
 
-try:  # Streamlit internals: if they move, the page still works, only a cold deep link shows the legacy sidebar
-    from streamlit.runtime.pages_manager import PagesManager
-except ImportError:
-    PagesManager = None
-if getattr(PagesManager, "uses_pages_directory", False):
-    # A fresh server asked for this page first runs it in Streamlit's legacy pages/ mode, without app.py's
-    # st.navigation (wrong sidebar, no wide layout). Switch that mode off and rerun through app.py.
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+use_app_navigation()
 st.title("Compare designs")
 if "c_designs" not in st.session_state:
     first_load()

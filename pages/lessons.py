@@ -10,6 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pages import use_app_navigation
+
 from explorer import PRESETS, SpecError
 from explorer.data import dataset_info
 from explorer.block_graph import block_dot
@@ -20,19 +22,22 @@ from explorer.published import published_for, table
 from explorer.runs import RunStore, default_root
 from explorer.urls import spec_to_params
 
+use_app_navigation()
+
+
 def source_caption(text: str) -> None:
     st.caption(f"Source: {text}")
 
 
 # Projector: larger body text, widget labels and tables; captions dark enough to survive a washed-out image.
-st.markdown(f"""<style>
+st.html(f"""<style>
 .stMarkdown p, .stMarkdown li {{font-size: {charts.FONT + 2}px;}}
 [data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, .stRadio label p {{font-size: {charts.FONT}px;}}
 [data-testid="stCaptionContainer"] {{opacity: 1;}}
 [data-testid="stCaptionContainer"] p {{font-size: {charts.FONT - 1}px; color: #333;}}
 [data-testid="stAlert"] p {{font-size: {charts.FONT + 1}px;}}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {charts.FONT}px;}}
-</style>""", unsafe_allow_html=True)
+</style>""")  # constant CSS, no user text
 
 current = lesson(st.query_params.get("lesson", "gradients"))
 titles = {item.key: item.title for item in LESSONS}

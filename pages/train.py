@@ -11,6 +11,8 @@ import time
 import altair as alt
 import pandas as pd
 import streamlit as st
+
+from pages import use_app_navigation
 import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
@@ -21,6 +23,8 @@ from explorer.data import DataError, cifar10_ready, data_dir, dataset_info, down
 from explorer.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
 from explorer.train import Recipe, paper_recipe
 from explorer.worker import estimate_epoch_seconds
+
+use_app_navigation()
 
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
 CHART_HEIGHT = 300  # pixels, legend included
