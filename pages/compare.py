@@ -117,7 +117,9 @@ for name in chosen:
                  "error kind": f"{paper.error_kind}, {paper.dataset}" if paper and paper.error is not None else "",
                  "source": paper.source if paper else "not published"})
 table = pd.DataFrame(rows)
-st.dataframe(table, hide_index=True)
+st.dataframe(table, hide_index=True, column_config={
+    "paper's error (%)": st.column_config.NumberColumn(format="%.2f"),  # 4.00 as the paper prints it, not 4
+    "params (M)": st.column_config.NumberColumn(format="%.3f")})
 
 bars = st.columns(2)
 for col, measure in zip(bars, ("params (M)", "multiply-adds (M)")):
