@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.resnet import he_init
+from explorer.resnet import StagedNet, he_init
 from explorer.spec import ArchSpec, layout
 
 
@@ -59,7 +59,7 @@ def _stem(imagenet: bool, out_channels: int) -> nn.Sequential:
     return nn.Sequential(OrderedDict(conv=nn.Conv2d(3, out_channels, 3, padding=1, bias=False)))
 
 
-class DenseNet(nn.Module):
+class DenseNet(StagedNet):
     """stem -> stage1, transition1, stage2, ... -> head (BN-ReLU-pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
@@ -86,9 +86,3 @@ class DenseNet(nn.Module):
             ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(plan.head_in, spec.num_classes))]))
         he_init(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.head(x)

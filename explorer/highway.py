@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from explorer.blocks import conv1x1, conv3x3
-from explorer.resnet import he_init
+from explorer.resnet import StagedNet, he_init
 from explorer.spec import ArchSpec, layout
 
 
@@ -52,7 +52,7 @@ class Transition(nn.Sequential):
         super().__init__(OrderedDict(layers))
 
 
-class HighwayNet(nn.Module):
+class HighwayNet(StagedNet):
     """stem (conv3x3-BN-ReLU) -> stages of highway layers, each after a transition -> head (pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
@@ -75,9 +75,3 @@ class HighwayNet(nn.Module):
         for m in self.modules():  # after he_init, which zeroes conv biases
             if isinstance(m, HighwayLayer):
                 m.reset_gate()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.head(x)

@@ -16,7 +16,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer.blocks import SqueezeExcitation, conv1x1, conv3x3
-from explorer.resnet import he_init
+from explorer.resnet import StagedNet, he_init
 from explorer.shortcuts import ZeroPadShortcut
 from explorer.spec import ArchSpec, layout
 
@@ -52,7 +52,7 @@ class PyramidBlock(nn.Module):
         return self.residual[-1]
 
 
-class PyramidNet(nn.Module):
+class PyramidNet(StagedNet):
     """stem (conv3x3-BN, 16 channels) -> three stages of pyramidal blocks -> head (BN-ReLU-pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
@@ -82,9 +82,3 @@ class PyramidNet(nn.Module):
             ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(in_channels, spec.num_classes))]))
         he_init(self, spec.zero_init_residual)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.head(x)

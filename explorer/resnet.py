@@ -120,7 +120,19 @@ class _SkipDefaultConvInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-class ResNet(nn.Module):
+class StagedNet(nn.Module):
+    """stem -> stage1 .. stageN -> head. Subclasses set `stem`, `head` and the stages named in `stage_names`."""
+
+    stage_names: list[str]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return self.head(x)
+
+
+class ResNet(StagedNet):
     """Plain / ResNet / pre-activation / Wide ResNet / ResNeXt: stem -> stages -> head."""
 
     def __init__(self, spec: ArchSpec):
@@ -144,9 +156,3 @@ class ResNet(nn.Module):
                 in_channels = stage.block_widths[i]
             setattr(self, stage.name, nn.Sequential(blocks))
         self.head = make_head(in_channels, spec.num_classes, spec.activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.head(x)

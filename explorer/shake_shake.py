@@ -17,7 +17,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer.blocks import SqueezeExcitation, conv3x3
-from explorer.resnet import he_init
+from explorer.resnet import StagedNet, he_init
 from explorer.spec import ArchSpec, layout
 
 
@@ -107,7 +107,7 @@ class ShakeBlock(nn.Module):
         return self.shortcut(x) + out
 
 
-class ShakeShakeNet(nn.Module):
+class ShakeShakeNet(StagedNet):
     """stem (conv3x3-BN, 16 channels) -> three stages of shake blocks -> head (ReLU-pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
@@ -140,9 +140,3 @@ class ShakeShakeNet(nn.Module):
                 if isinstance(m, ShakeBlock):
                     nn.init.zeros_(m.branch1.bn2.weight)
                     nn.init.zeros_(m.branch2.bn2.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-        return self.head(x)

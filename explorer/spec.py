@@ -124,12 +124,7 @@ class ArchSpec:
     @classmethod
     def from_dict(cls, data: Any) -> ArchSpec:
         """Build and validate a spec from untrusted data; missing fields take the family's canonical preset."""
-        if not isinstance(data, dict):
-            raise SpecError("spec", f"expected a JSON object of fields; got {type(data).__name__}")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(str(k) for k in data if k not in known)
-        if unknown:
-            raise SpecError(unknown[0], f"unknown field; choose from {', '.join(known)}")
+        known = known_fields(cls, data, "spec")
         family = data.get("family", "resnet")
         _check_choice("family", family, Family)
         from explorer.presets import FAMILY_DEFAULTS
@@ -150,6 +145,17 @@ class ArchSpec:
 
     def replace(self, **changes: Any) -> ArchSpec:
         return dataclasses.replace(self, **changes)
+
+
+def known_fields(cls: type, data: Any, what: str, noun: str = "field") -> dict[str, dataclasses.Field]:
+    """The dataclass's fields, after checking that untrusted `data` is a dict naming only those fields."""
+    if not isinstance(data, dict):
+        raise SpecError(what, f"expected a JSON object of {noun}s; got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise SpecError(unknown[0], f"unknown {noun}; choose from {', '.join(known)}")
+    return known
 
 
 def _coerce(f: dataclasses.Field, name: str, value: Any) -> Any:

@@ -15,7 +15,7 @@ import dataclasses
 import gc
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, get_args
 
 import torch
@@ -25,7 +25,7 @@ from torch import nn
 from explorer import distributed
 from explorer.builder import build_model
 from explorer.data import DataError, augment, load_data, normalize
-from explorer.spec import ArchSpec, SpecError
+from explorer.spec import ArchSpec, SpecError, known_fields
 
 Dataset = Literal["cifar10", "synthetic"]
 Split = Literal["45k/5k", "50k/10k"]
@@ -65,12 +65,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Any) -> Recipe:
         """Build and validate a recipe from untrusted data (JSON); missing fields take the defaults."""
-        if not isinstance(data, dict):
-            raise SpecError("recipe", f"expected a JSON object of recipe fields; got {type(data).__name__}")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(str(k) for k in data if k not in known)
-        if unknown:
-            raise SpecError(unknown[0], f"unknown recipe field; choose from {', '.join(known)}")
+        known = known_fields(cls, data, "recipe", noun="recipe field")
         values = {name: _coerce(name, known[name].type, value) for name, value in data.items()}
         recipe = cls(**values)
         validate_recipe(recipe)

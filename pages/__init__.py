@@ -1,6 +1,12 @@
 """Helpers shared by the page scripts. Streamlit's legacy page discovery skips __init__.py."""
 
+import dataclasses
+
 import streamlit as st
+
+from explorer import ArchSpec
+from explorer.cost import check_budget
+from explorer.graph import overview_dot
 
 
 def use_app_navigation() -> None:
@@ -17,3 +23,15 @@ def use_app_navigation() -> None:
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_cost(spec_json: str) -> dict:
+    """The design's Cost as a dict, refused over the budget (SpecError); cached by the spec's JSON."""
+    return dataclasses.asdict(check_budget(ArchSpec.from_json(spec_json)))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_overview(spec_json: str) -> str:
+    """The overview graph's DOT; cached by the spec's JSON."""
+    return overview_dot(ArchSpec.from_json(spec_json))

@@ -8,12 +8,11 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from pages import use_app_navigation
+from pages import cached_cost, cached_overview, use_app_navigation
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
-from explorer.cost import check_budget
-from explorer.graph import GraphvizMissing, block_dot, dot_available, overview_dot, to_svg
+from explorer.graph import GraphvizMissing, block_dot, dot_available, to_svg
 from explorer.presets import preset_name
 from explorer.published import published_for
 from explorer.spec import FAMILY_LABELS, MAX_DEPTH, applies, depth_rule, layout
@@ -43,16 +42,6 @@ LABELS = {
 
 
 # ---------------------------------------------------------------- cached computations (keyed by the spec's JSON)
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_cost(spec_json: str) -> dict:
-    return dataclasses.asdict(check_budget(ArchSpec.from_json(spec_json)))
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_overview(spec_json: str) -> str:
-    return overview_dot(ArchSpec.from_json(spec_json))
-
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_block(spec_json: str, stage: int, block: int) -> str:

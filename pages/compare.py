@@ -3,19 +3,16 @@ against its size. Shareable: `?designs=resnet56,wrn_28_10` (+ `custom=<the Build
 
 from __future__ import annotations
 
-import dataclasses
 from urllib.parse import parse_qsl, urlencode
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages import use_app_navigation
+from pages import cached_cost, cached_overview, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.builder import FAMILY_BUILDERS
-from explorer.cost import check_budget
-from explorer.graph import overview_dot
 from explorer.presets import preset_name
 from explorer.published import all_published, published_for
 from explorer.spec import FAMILY_LABELS
@@ -23,16 +20,6 @@ from explorer.urls import spec_from_params, spec_to_params
 
 BUILD = "design from Build"
 DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_cost(spec_json: str) -> dict:
-    return dataclasses.asdict(check_budget(ArchSpec.from_json(spec_json)))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_overview(spec_json: str) -> str:
-    return overview_dot(ArchSpec.from_json(spec_json))
 
 
 @st.cache_data(show_spinner="Counting every preset's multiply-adds (once per server) ...")
