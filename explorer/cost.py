@@ -75,15 +75,21 @@ def _macs_hook(counter: list[int]):
     return hook
 
 
+def meta_model(spec: ArchSpec) -> nn.Module:
+    """The spec's model on the meta device (shapes, no storage), built without its value-only init work."""
+    from explorer.builder import build_unchecked
+
+    with paused_gc(), _ShapesOnly():
+        return build_unchecked(spec, device="meta")
+
+
 @functools.lru_cache(maxsize=512)
 def cost(spec: ArchSpec) -> Cost:
     """Parameters, multiply-adds and activation memory per image. Validates the spec; cached by spec."""
-    from explorer.builder import build_unchecked
-
     validate(spec)
     plan = layout(spec)
     with paused_gc(), _ShapesOnly():
-        model = build_unchecked(spec, device="meta").eval()
+        model = meta_model(spec).eval()
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         counter = [0, 0]
         hook = _macs_hook(counter)

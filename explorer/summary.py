@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import torch
 import torchinfo
 
-from explorer.builder import build_unchecked
-from explorer.cost import check_budget
+from explorer.cost import check_budget, meta_model
 from explorer.spec import ArchSpec, layout
 
 COLUMNS = ("output_size", "num_params", "mult_adds")
@@ -52,9 +51,9 @@ def summarize(spec: ArchSpec) -> Summary:
     size = layout(spec).input_size
     shape = (1, 3, size, size)
     check_budget(spec)
-    # Built on the meta device and given uninitialised CPU storage: the summary needs shapes, not weights, and
-    # skipping He init makes resnet1202's summary about twice as fast.
-    model = build_unchecked(spec, device="meta").to_empty(device="cpu").eval()
+    # Built on the meta device without init work, then given uninitialised CPU storage: the summary needs shapes,
+    # not weights (resnet1202: 1.9 s -> ~1 s).
+    model = meta_model(spec).to_empty(device="cpu").eval()
     with torch.no_grad():
         stats = torchinfo.summary(model, input_size=shape, depth=MAX_DEPTH, col_names=COLUMNS, device="cpu",
                                   verbose=0, row_settings=("var_names",))
