@@ -158,12 +158,15 @@ def known_fields(cls: type, data: Any, what: str, noun: str = "field") -> dict[s
     return known
 
 
-def _coerce(f: dataclasses.Field, name: str, value: Any) -> Any:
-    """Check one untrusted value's type (JSON has no int/float distinction for whole floats)."""
-    kind = f.type if isinstance(f.type, str) else str(f.type)
-    literal = _LITERALS.get(kind)
-    if literal is not None:
-        _check_choice(name, value, literal)
+def coerce(name: str, kind: Any, value: Any, literals: dict[str, Any]) -> Any:
+    """Check one untrusted value against a field's type (JSON has no int/float distinction for whole floats).
+
+    `kind` is the field's annotation (a string under `from __future__ import annotations`); `literals` maps the
+    names of the module's Literal types to those types.
+    """
+    kind = kind if isinstance(kind, str) else str(kind)
+    if kind in literals:
+        _check_choice(name, value, literals[kind])
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -181,7 +184,15 @@ def _coerce(f: dataclasses.Field, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SpecError(name, f"must be a finite number; got {value!r}")
         return float(value)
+    if kind == "tuple[float, ...]":
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(name, f"must be a list of numbers, like [0.5, 0.75]; got {value!r}")
+        return tuple(coerce(name, "float", v, literals) for v in value)
     raise AssertionError(f"unhandled field type {kind} for {name}")
+
+
+def _coerce(f: dataclasses.Field, name: str, value: Any) -> Any:
+    return coerce(name, f.type, value, _LITERALS)
 
 
 _LITERALS: dict[str, Any] = {

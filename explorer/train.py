@@ -25,7 +25,7 @@ from torch import nn
 from explorer import distributed
 from explorer.builder import build_model
 from explorer.data import DataError, augment, load_data, normalize
-from explorer.spec import ArchSpec, SpecError, known_fields
+from explorer.spec import ArchSpec, SpecError, coerce, known_fields
 
 Dataset = Literal["cifar10", "synthetic"]
 Split = Literal["45k/5k", "50k/10k"]
@@ -66,7 +66,7 @@ class Recipe:
     def from_dict(cls, data: Any) -> Recipe:
         """Build and validate a recipe from untrusted data (JSON); missing fields take the defaults."""
         known = known_fields(cls, data, "recipe", noun="recipe field")
-        values = {name: _coerce(name, known[name].type, value) for name, value in data.items()}
+        values = {name: coerce(name, known[name].type, value, _CHOICES) for name, value in data.items()}
         recipe = cls(**values)
         validate_recipe(recipe)
         return recipe
@@ -76,34 +76,6 @@ class Recipe:
 
 
 _CHOICES = {"Dataset": Dataset, "Split": Split, "Schedule": Schedule}
-
-
-def _coerce(name: str, kind: Any, value: Any) -> Any:
-    kind = kind if isinstance(kind, str) else str(kind)
-    if kind in _CHOICES:
-        choices = get_args(_CHOICES[kind])
-        if value not in choices:
-            raise SpecError(name, f"unknown value {value!r}; choose from {', '.join(choices)}")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise SpecError(name, f"must be true or false; got {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(name, f"must be a whole number; got {value!r}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(name, f"must be a finite number; got {value!r}")
-        return float(value)
-    if kind == "tuple[float, ...]":
-        if not isinstance(value, (list, tuple)):
-            raise SpecError(name, f"must be a list of fractions of the run, like [0.5, 0.75]; got {value!r}")
-        return tuple(_coerce(name, "float", v) for v in value)
-    raise AssertionError(f"unhandled recipe field type {kind} for {name}")
 
 
 def _check(ok: bool, name: str, rule: str, value: Any, fix: Any) -> None:
