@@ -16,7 +16,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer.blocks import SqueezeExcitation, conv1x1, conv3x3
-from explorer.resnet import StagedNet, he_init
+from explorer.resnet import StagedNet, _SkipDefaultConvInit, he_init
 from explorer.shortcuts import ZeroPadShortcut
 from explorer.spec import ArchSpec, layout
 
@@ -57,6 +57,11 @@ class PyramidNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
+        with _SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
+            self._build(spec)
+        he_init(self, spec.zero_init_residual)
+
+    def _build(self, spec: ArchSpec) -> None:
         plan = layout(spec)
         self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, plan.stem_channels),
                                               bn=nn.BatchNorm2d(plan.stem_channels)))
@@ -81,4 +86,3 @@ class PyramidNet(StagedNet):
             ("bn", nn.BatchNorm2d(in_channels)), ("relu", nn.ReLU(inplace=True)),
             ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(in_channels, spec.num_classes))]))
-        he_init(self, spec.zero_init_residual)
