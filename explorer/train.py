@@ -53,6 +53,7 @@ class Recipe:
     milestones: tuple[float, ...] = (0.5, 0.75)  # step schedule: fractions of the run (ResNet: 32k, 48k of 64k iters)
     gamma: float = 0.1  # step schedule: lr multiplier at each milestone (ResNet 0.1, WRN 0.2)
     warmup: bool = False  # ResNet-110: lr/10 until train error < 80% (at most ~400 iters), then lr (sec. 4.2)
+    warmup_steps: int = 0  # linear warm-up: lr ramps up to lr over the first N steps (Goyal et al. 2017); 0 = off
     seed: int = 0  # initial weights, shuffling and augmentation; the synthetic images themselves are fixed
     train_size: int = 0  # images of the split to train on; 0 = all of it (small values for demos and tests)
     compile: bool = False  # torch.compile the model (minutes of compiling, then faster steps on a GPU)
@@ -98,6 +99,7 @@ def validate_recipe(r: Recipe) -> None:
            "must be increasing fractions of the run in (0, 1)", list(r.milestones), [0.5, 0.75])
     _check(0 < r.gamma <= 1, "gamma", "the step multiplier must be in (0, 1]", r.gamma, 0.1)
     _check(0 <= r.seed < 2**31, "seed", "must be in [0, 2^31)", r.seed, 0)
+    _check(0 <= r.warmup_steps <= 100_000, "warmup_steps", "must be between 0 and 100000 steps", r.warmup_steps, 0)
     _check(0 <= r.train_size <= 50_000, "train_size", "must be 0 (all) or up to 50000 images", r.train_size, 0)
 
 
@@ -126,12 +128,14 @@ def lr_at(recipe: Recipe, step: int, total_steps: int, warming: bool = False) ->
     """The learning rate for 0-based `step` of `total_steps`."""
     if warming:
         return recipe.lr / 10
+    # Goyal et al. 2017 (1706.02677) sec. 2.2: a gradual ramp avoids the first-steps loss spike of deep nets.
+    ramp = min(1.0, (step + 1) / recipe.warmup_steps) if recipe.warmup_steps else 1.0
     if recipe.schedule == "cosine":  # Loshchilov & Hutter 2016 without restarts, as Shake-Shake uses
-        return 0.5 * recipe.lr * (1 + math.cos(math.pi * step / total_steps))
+        return ramp * 0.5 * recipe.lr * (1 + math.cos(math.pi * step / total_steps))
     if recipe.schedule == "step":
         drops = sum(step >= round(m * total_steps) for m in recipe.milestones)
-        return recipe.lr * recipe.gamma ** drops
-    return recipe.lr
+        return ramp * recipe.lr * recipe.gamma ** drops
+    return ramp * recipe.lr
 
 
 def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, spec: ArchSpec, recipe: Recipe,
@@ -328,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--schedule", choices=get_args(Schedule), default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--warmup-steps", type=int, default=None, help="linear lr warm-up over N steps (0 = off)")
     parser.add_argument("--train-size", type=int, default=None, help="train on the first N images (0 = all)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
@@ -344,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SpecError("preset", f"unknown preset {args.preset!r}; try resnet20, resnet56 or wrn_28_10")
         overrides = {"dataset": args.dataset, "split": args.split, "batch_size": args.batch_size, "lr": args.lr,
                      "schedule": args.schedule, "seed": args.seed, "train_size": args.train_size,
+                     "warmup_steps": args.warmup_steps,
                      "compile": args.compile or None}
         recipe = Recipe.from_dict({**paper_recipe(spec, args.epochs).to_dict(),
                                    **{k: v for k, v in overrides.items() if v is not None}})

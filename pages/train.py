@@ -156,10 +156,14 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
         momentum = m2.number_input("Momentum", 0.0, 0.99, base.momentum, key=f"train_momentum_{fam}")
         nesterov = m1.checkbox("Nesterov momentum", base.nesterov, key=f"train_nesterov_{fam}")
         warmup = m2.checkbox("Warm-up (lr/10 until train error < 80%)", base.warmup, key=f"train_warmup_{fam}")
+        warmup_steps = m2.number_input("Linear warm-up steps (0 = off)", 0, 100_000, base.warmup_steps, step=10,
+                                       key=f"train_warmup_steps_{fam}",
+                                       help="The learning rate ramps up over the first N steps; it avoids the "
+                                            "loss spike deep nets can have in their first steps.")
         compile_ = m1.checkbox("torch.compile (GPU; minutes of compiling first)", False, key="train_compile")
     changes = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, seed=seed,
                    split=split, train_size=train_size, weight_decay=weight_decay, momentum=momentum,
-                   nesterov=nesterov, warmup=warmup, compile=compile_)
+                   nesterov=nesterov, warmup=warmup, warmup_steps=warmup_steps, compile=compile_)
     try:
         return Recipe.from_dict({**base.to_dict(), **changes})
     except SpecError as err:

@@ -45,6 +45,7 @@ def test_recipe_round_trips_through_json():
     ("seed", "zero", "whole number"),
     ("nesterov", 1, "true or false"),
     ("learning_rate", 0.1, "unknown recipe field"),
+    ("warmup_steps", -5, "between 0 and 100000 steps"),
 ])
 def test_bad_recipes_name_field_rule_value_and_fix(field, value, words):
     with pytest.raises(SpecError) as err:
@@ -91,6 +92,12 @@ def test_cosine_schedule_hits_its_published_values(fraction, factor):
 def test_warmup_and_constant():
     assert lr_at(Recipe(warmup=True), 0, 100, warming=True) == pytest.approx(0.01)
     assert lr_at(Recipe(schedule="constant"), 99, 100) == 0.1
+
+
+@pytest.mark.parametrize("step, lr", [(0, 0.1 / 40), (19, 0.05), (39, 0.1), (40, 0.1), (60, 0.01)])
+def test_linear_warmup_ramps_to_the_schedule(step, lr):
+    """warmup_steps=40 ramps 0.1/40 .. 0.1 over steps 0..39, then the step schedule (drop at 50% of 120)."""
+    assert lr_at(Recipe(warmup_steps=40, milestones=(0.5, 0.75)), step, 120) == pytest.approx(lr)
 
 
 def test_loss_falls_on_a_few_fixed_batches():

@@ -16,12 +16,18 @@ from explorer.spec import ArchSpec
 from explorer.train import Recipe
 
 
+WARMUP_STEPS = 40  # about half an epoch of 10k images at batch 128
+
+
 def short_recipe(dataset: str | None = None, epochs: int = 8, train_size: int = 10_000) -> Recipe:
     """He et al.'s recipe cut to a few epochs on a subset: enough to show the effects within minutes on a GPU.
     CIFAR-10 when it is on disk, else the offline synthetic shapes (the page says which)."""
     if dataset is None:
         dataset = "cifar10" if cifar10_ready() else "synthetic"
-    return Recipe(dataset=dataset, epochs=epochs, train_size=train_size, milestones=(0.5, 0.75))
+    # The same short linear warm-up for every net (fair): without it ResNet-56 has a loss spike in its first steps
+    # and trails ResNet-20 in a short run (measured on the synthetic set; benchmarks/RESULTS.md).
+    return Recipe(dataset=dataset, epochs=epochs, train_size=train_size, milestones=(0.5, 0.75),
+                  warmup_steps=WARMUP_STEPS)
 
 
 @dataclass(frozen=True)
