@@ -95,16 +95,42 @@ def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, s
     assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()
 
 
-def test_budget_speed_button_times_every_listed_design(monkeypatch) -> None:
+def test_budget_speed_button_puts_each_designs_speed_in_its_row(monkeypatch) -> None:
     from explorer.lessons import budget
 
     timed = []
-    monkeypatch.setattr(budget, "images_per_second", lambda spec, **kw: timed.append(spec) or 100.0)
+
+    def fake_speed(spec, **kw):  # a distinct speed per design, so a row showing another row's speed fails
+        timed.append(spec)
+        return 1000.0 / (spec.cardinality if spec.family == "resnext" else spec.width_factor + 100)
+
+    monkeypatch.setattr(budget, "images_per_second", fake_speed)
     at = run_lesson("budget")
     next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
     assert not at.exception
     families = [spec.family for spec in timed]
     assert families.count("resnext") == 5 and families.count("wrn") >= 1
+    templates, pairs = at.table[0].value, at.table[1].value
+    speeds = dict(zip(templates["design"], templates["images/s (this CPU)"]))
+    assert speeds["1x64d"] == "1,000.0" and speeds["32x4d"] == "31.2"
+    for design, shown in zip(pairs["design"], pairs["images/s (this CPU)"]):
+        k = int(design.split("-")[2])
+        assert shown == f"{1000.0 / (k + 100):,.1f}"
+
+
+def test_budget_speed_button_refuses_to_time_designs_too_large_for_a_cpu(monkeypatch) -> None:
+    from explorer.lessons import budget
+
+    timed = []
+    monkeypatch.setattr(budget, "images_per_second", lambda spec, **kw: timed.append(spec) or 100.0)
+    at = run_lesson("budget")
+    at.number_input[0].set_value(50_000.0).run()  # 50G multiply-adds per image
+    at.radio[1].set_value("macs").run()
+    at.number_input[0].set_value(50_000.0).run()
+    next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    assert not at.exception
+    assert timed == []
+    assert all(v.startswith("too large to time here") for v in at.table[0].value["images/s (this CPU)"])
 
 
 def test_degradation_button_queues_four_runs_once(monkeypatch) -> None:

@@ -1,0 +1,83 @@
+"""What the lessons that train share: the class's short recipe, queue buttons, run progress, source captions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from explorer import SpecError
+from explorer.data import dataset_info
+from explorer.lessons import charts, classruns
+from explorer.runs import RunStore, default_root
+from explorer.urls import spec_to_params
+
+
+def source_caption(text: str) -> None:
+    st.caption(f"Source: {text}")
+
+
+def build_link(spec) -> str:
+    return "/build?" + urlencode(spec_to_params(spec))
+
+
+def store() -> RunStore:
+    return RunStore(default_root())
+
+
+def class_recipe(key: str):
+    """The short recipe, with its length adjustable; everyone who keeps the defaults shares the same runs."""
+    with st.expander("Run length (the defaults let the whole class share the same runs)"):
+        c1, c2 = st.columns(2)
+        epochs = c1.select_slider("Epochs", [4, 8, 15, 30, 60], value=8, key=f"{key}_epochs")
+        images = c2.select_slider("Training images", [5_000, 10_000, 25_000, 50_000], value=10_000,
+                                  key=f"{key}_images", format_func="{:,}".format)
+    return classruns.short_recipe(epochs=epochs, train_size=images)
+
+
+def data_note(recipe) -> None:
+    info = dataset_info(recipe)
+    schedule = "cosine to 0" if recipe.schedule == "cosine" else "divided by 10 at 50% and 75%"
+    st.caption(f"Short-run recipe: {recipe.epochs} epochs on {info.train_size:,} images of {info.label}, "
+               f"batch {recipe.batch_size}, lr {recipe.lr} {schedule}"
+               + (f", linear warm-up over the first {recipe.warmup_steps} steps." if recipe.warmup_steps else ".")
+               + ("" if not info.synthetic else " Synthetic errors are not comparable with the papers' CIFAR-10."))
+
+
+def queue_buttons(label: str, designs: dict, recipe, key: str) -> None:
+    if st.button(label, type="primary", key=key):
+        try:
+            queued = classruns.queue(store(), designs, recipe)
+        except (SpecError, OSError) as err:
+            st.error(f"Could not queue the runs: {err}")
+            return
+        reused = [q.label for q in queued if not q.created]
+        st.session_state.setdefault("lesson_runs", {}).update({q.label: q.run_id for q in queued})
+        st.success(f"Queued {len(queued) - len(reused)} new run(s)"
+                   + (f"; reusing the identical runs of {', '.join(reused)}." if reused else "."))
+
+
+def known_runs(designs: dict, recipe) -> dict[str, str]:
+    """Runs of these designs with this recipe that exist in the store (whoever queued them)."""
+    found = {}
+    for label, spec in designs.items():
+        run_id = classruns.find(store(), spec, recipe)
+        if run_id:
+            found[label] = run_id
+    return found
+
+
+def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> None:
+    """Status of the class's runs, with the paper's number beside each where there is one."""
+    if not runs:
+        st.info("No runs yet: press the button above (the whole class shares the same runs).")
+        return
+    status = classruns.status_table(store(), runs)
+    if published:
+        status["paper (%)"] = [published.get(label, "-") for label in status["net"]]
+    st.dataframe(status.style.format({"train error (%)": "{:.1f}", "test error (%)": "{:.1f}"}, na_rep="–"),
+                 hide_index=True, width="stretch")
+    frame = classruns.curves(store(), runs)
+    if len(frame):
+        st.altair_chart(charts.curve_chart(frame), width="stretch")
+        st.caption("Thin dashed lines: training error. Bold lines: test error (as in He et al. 2015, Fig. 6).")

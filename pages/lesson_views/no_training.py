@@ -1,0 +1,261 @@
+"""The lessons that need no training (2, 4, 5, 8): each answers in seconds on a CPU."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from explorer import PRESETS, SpecError
+from explorer.block_graph import block_dot
+from explorer.graph import GraphvizMissing, to_svg
+from explorer.lessons import budget, charts, dense, forms, gradients, lesion
+from pages.lesson_views.common import source_caption, store
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 2
+@st.cache_data(show_spinner=False, max_entries=64)
+def gradient_frames(depth: int, residual_depth: int, activation: str, init: str, batchnorm: bool
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames, acts = [], []
+    for family, d in (("plain", depth), ("resnet", residual_depth)):
+        if family == "plain" and d > gradients.MAX_PLAIN_DEPTH:
+            continue
+        prof = gradients.gradient_profile(family, d, activation, init, batchnorm)
+        label = f"plain-{d}" if family == "plain" else f"ResNet-{d}"
+        frames.append(prof.layers.assign(net=label, ratio=prof.first_to_last()))
+        acts.append(prof.activations.assign(net=label))
+    return pd.concat(frames, ignore_index=True), pd.concat(acts, ignore_index=True)
+
+
+def lesson_gradients() -> None:
+    st.markdown(
+        "Before any training, push one batch of random images through a net and back. How large is the "
+        "gradient that reaches each layer? In a **plain** net it is a product of one factor per layer, so it "
+        "shrinks (or explodes) geometrically with depth. In a **residual** net, eq. (5) of *Identity Mappings* "
+        "says the gradient at any unit $l$ contains the gradient at the top, $\\partial L/\\partial x_L$, "
+        "unchanged:")
+    st.latex(r"\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_L}"
+             r"\Big(1 + \frac{\partial}{\partial x_l}\sum_{i=l}^{L-1} F(x_i, W_i)\Big)")
+    source_caption("He et al. 2016, Identity Mappings in Deep Residual Networks (1603.05027), eq. (5). "
+                   "The residual net here is the pre-activation form, with no activation on the shortcut path, "
+                   "so h(x) = x as eq. (5) assumes.")
+    c1, c2, c3, c4 = st.columns(4)
+    depth = c1.select_slider("Depth (plain and residual)", [20, 32, 44, 56, 110], value=56)
+    activation = c2.radio("Activation", ["sigmoid", "tanh", "relu"], horizontal=True)
+    init = c3.radio("Initialization", ["xavier", "he"], horizontal=True, format_func={"xavier": "Xavier",
+                    "he": "He"}.get, help="Xavier normal: N(0, 2/(fan_in+fan_out)); He: N(0, 2/fan_in)")
+    batchnorm = c4.toggle("BatchNorm", value=False, help="Off: the nets as they were before BatchNorm (2015).")
+    residual_depth = depth
+    if st.toggle("Residual net of 1202 layers (a few seconds)", value=False):
+        residual_depth = 1202
+    with st.spinner("One forward and one backward pass..."):
+        grads, acts = gradient_frames(depth, residual_depth, activation, init, batchnorm)
+    nets = list(dict.fromkeys(grads["net"]))
+    cols = st.columns(len(nets))
+    for col, net in zip(cols, nets):
+        ratio = grads[grads["net"] == net]["ratio"].iloc[0]
+        col.metric(f"{net}: first layer / last layer gradient", f"{ratio:.2g}")
+    shown = grads.assign(grad_norm=grads["grad_norm"].clip(lower=1e-300))
+    chart = alt.Chart(shown).mark_line(strokeWidth=4, point=alt.OverlayMarkDef(size=50)).encode(
+        x=alt.X("layer:Q", title="weight layer (1 = input side)"),
+        y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm (log)", axis=alt.Axis(format=".0e")),
+        color=alt.Color("net:N", title="net"),
+        tooltip=["net", "layer", "name", alt.Tooltip("grad_norm:Q", format=".3g")])
+    st.altair_chart(charts.styled(chart), width="stretch")
+    st.markdown("**Activation statistics per layer** (mean slope = average derivative of the activation; "
+                "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much).")
+    stats = {"mean slope": "slope", "mean output": "mean", "output std": "std"}
+    shown = st.radio("Statistic", list(stats), horizontal=True)
+    panel = alt.Chart(acts).mark_line(strokeWidth=4).encode(
+        x=alt.X("index:Q", title="activation layer (1 = input side)"),
+        y=alt.Y(f"{stats[shown]}:Q", title=shown), color=alt.Color("net:N", title="net"))
+    st.altair_chart(charts.styled(panel, height=380), width="stretch")
+    st.info("Expected: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens of orders "
+            "of magnitude smaller than its last; ResNet-56's first layer receives about as much as its last. "
+            "BatchNorm rescues the plain net only partly; the shortcut rescues it at any depth.")
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 4
+@st.cache_data(show_spinner=False)
+def published_chart() -> pd.DataFrame:
+    return budget.published_chart()
+
+
+@st.cache_data(show_spinner=False)
+def published_chart_with_macs() -> pd.DataFrame:
+    return budget.with_macs(budget.published_chart())
+
+
+MAX_TIMED_MACS = 25e9  # multiply-adds per timed batch: a few seconds per design on a laptop CPU
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def speed(design: str, base: str, cardinality: int, width: int, depth: int, k: int) -> float:
+    spec = budget.resnext_spec(base, cardinality, width) if design == "resnext" else budget.wrn_spec(depth, k)
+    return budget.images_per_second(spec, batch_size=2 if base == "imagenet" else 8)
+
+
+def lesson_budget() -> None:
+    st.markdown(
+        "Three ways to spend a budget of parameters or multiply-adds: go **deeper** (ResNet-110, 1202), "
+        "**wider** (Wide ResNet's k), or add **more paths** (ResNeXt's cardinality C). ResNeXt holds the "
+        "complexity of a block fixed and trades C against the width d of each path:")
+    st.latex(r"\text{params per block} \approx C\,(256\,d + 3\cdot3\,d\,d + d\cdot256)")
+    source_caption("Xie et al. 2017, ResNeXt (1611.05431), sec. 3.4 and Table 2.")
+    chart = published_chart()
+    st.altair_chart(charts.error_chart(chart, "params (M)"), width="stretch")
+    source_caption("every preset with a published CIFAR-10 error; hover a point for its paper, table and kind of "
+                   "number (best, median, mean).")
+    st.subheader("Budget calculator")
+    c1, c2, c3 = st.columns(3)
+    base = c1.radio("Base network", ["cifar", "imagenet"], horizontal=True,
+                    format_func={"cifar": "ResNeXt-29 (CIFAR)", "imagenet": "ResNeXt-50 (ImageNet)"}.get)
+    measure = c2.radio("Budget in", ["params", "macs"], horizontal=True,
+                       format_func={"params": "parameters", "macs": "multiply-adds"}.get)
+    default = {("cifar", "params"): 4.9, ("cifar", "macs"): 750.0, ("imagenet", "params"): 25.5,
+               ("imagenet", "macs"): 4100.0}[base, measure]
+    unit = "M parameters" if measure == "params" else "M multiply-adds per image"
+    target = c3.number_input(f"Target ({unit})", min_value=0.1, max_value=100_000.0, value=default)
+    templates = budget.resnext_templates(target * 1e6, measure, base)
+    pairs = budget.wrn_pairs(target * 1e6, measure) if base == "cifar" else pd.DataFrame()
+    # Speeds measured in this session, kept per design so that they stay in the tables when the target changes.
+    speeds: dict[tuple, str] = st.session_state.setdefault("budget_speeds", {})
+    batch = 2 if base == "imagenet" else 8
+    rows = [(r.design, r[5], ("resnext", base, int(r[2]), int(r[3]), 0, 0)) for r in templates.itertuples()]
+    rows += [(r.design, r[5], ("wrn", base, 0, 0, int(r.depth), int(r.k))) for r in pairs.itertuples()]
+    if st.button("Measure training speed on this machine", type="primary",
+                 help=f"Times forward + backward of each listed design at batch {batch} on this machine's CPU."):
+        with st.spinner("Timing forward + backward on the CPU..."):
+            for _, macs, args in rows:
+                # A CPU times a design of many G multiply-adds for minutes: say so instead of hanging the lesson.
+                if macs * batch > MAX_TIMED_MACS:
+                    speeds[args] = f"too large to time here ({macs / 1e9:.1f}G per image)"
+                    continue
+                try:
+                    speeds[args] = f"{speed(*args):,.1f}"
+                except SpecError as err:
+                    speeds[args] = f"not built: {err}"
+    column = "images/s (this CPU)"
+    templates[column] = [speeds.get(args, "–") for _, _, args in rows[:len(templates)]]
+    if base == "cifar":
+        pairs[column] = [speeds.get(args, "–") for _, _, args in rows[len(templates):]]
+    left, right = st.columns(2)
+    left.markdown("**ResNeXt templates C x d of equal complexity**")
+    fmt = {"params": lambda v: f"{v / 1e6:.2f}M", "multiply-adds": lambda v: f"{v / 1e9:.2f}G",
+           "vs target": "{:+.1%}"}
+    left.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt).hide(axis="index"))
+    right.markdown("**Wide ResNets WRN-depth-k near the budget**")
+    if base == "cifar":
+        right.table(pairs.drop(columns=["depth", "k"]).style.format(fmt).hide(axis="index"))
+    else:
+        right.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
+    source_caption("counted by the app (explorer.cost) on the model it builds; ResNeXt Table 2 lists the "
+                   "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
+    if not any(args in speeds for _, _, args in rows):
+        st.caption(f"“{column}” fills in when you press the button above.")
+    else:
+        st.caption(f"{column}: training images per second, forward + backward at batch {batch}, measured on "
+                   "this machine now. Equal multiply-adds are not equal speed: many narrow paths (grouped convolutions) run slower per multiply-add than one "
+                   "wide path.")
+    with st.expander("Error against multiply-adds (counts every preset; a few seconds the first time)"):
+        st.altair_chart(charts.error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 5
+@st.cache_data(show_spinner=False, max_entries=32)
+def forms_table(cardinality: int, width: int) -> pd.DataFrame:
+    return forms.compare_forms(cardinality, width).table
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_svg(cardinality: int, width: int, form: str) -> str | None:
+    try:
+        return to_svg(block_dot(forms.block_spec(cardinality, width, form)))
+    except GraphvizMissing:
+        return None
+
+
+def lesson_forms() -> None:
+    st.markdown(
+        "A ResNeXt block aggregates C paths of width d. The paper draws it three ways and says they are "
+        "*equivalent*. The app builds all three, gives them the same weights, and feeds them the same batch:")
+    st.latex(r"y = x + \sum_{i=1}^{C} \mathcal{T}_i(x)"
+             r"\quad\text{(a) sum of paths} \;=\; \text{(b) concat, then 1x1} \;=\; \text{(c) grouped conv}")
+    source_caption("Xie et al. 2017, ResNeXt (1611.05431), eq. (3) and Fig. 3.")
+    c1, c2 = st.columns(2)
+    template = c1.selectbox("Template C x d", ["8x4d", "32x4d", "4x24d", "2x40d", "1x64d", "16x8d"],
+                            help="C paths, each d channels wide (ResNeXt-29 stage 1 on a 16x16 map)")
+    cardinality, width = (int(t) for t in template.rstrip("d").split("x"))
+    frame = forms_table(cardinality, width)
+    agree = frame["max |difference| to (c)"].max()
+    c2.metric("Max |difference| between outputs", f"{agree:.1e}",
+              help="float64 arithmetic; 1e-15 is rounding, i.e. the same function")
+    st.table(frame.drop(columns="form").style.format(
+        {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}).hide(axis="index"))
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
+        y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
+    st.altair_chart(charts.styled(bars, height=240), width="stretch")
+    st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
+               "kernel; the split form launches 3C small convolutions.")
+    tabs = st.tabs([forms.FORMS[form] for form in ("split", "concat", "grouped")])
+    for tab, form in zip(tabs, ("split", "concat", "grouped")):
+        svg = block_svg(min(cardinality, 4), width, form)
+        if svg:
+            tab.image(svg, width="stretch")
+        else:
+            tab.write("Graphviz is not installed; the graph is not available.")
+    if cardinality > 4:
+        st.caption("Graphs drawn with C = 4 paths so that they stay readable.")
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 8
+@st.cache_data(show_spinner=False)
+def dense_memory() -> pd.DataFrame:
+    return dense.memory()
+
+
+def lesson_dense() -> None:
+    st.markdown("ResNet **adds** a block's output to its input; DenseNet **concatenates** it, so every layer "
+                "sees the maps of all layers before it in its block, and the channel count grows by k per layer:")
+    st.latex(r"\text{ResNet: } x_l = H_l(x_{l-1}) + x_{l-1} \qquad "
+             r"\text{DenseNet: } x_l = H_l([x_0, x_1, \ldots, x_{l-1}])")
+    source_caption("Huang et al. 2017, Densely Connected Convolutional Networks (1608.06993), eq. (1)-(2).")
+    k = st.select_slider("Growth rate k", [6, 12, 24, 32, 40], value=12)
+    spec = PRESETS["densenet40_k12"].replace(growth_rate=k)
+    growth = dense.channel_growth(spec)
+    chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
+        x=alt.X("layer:Q", title="layer within the first block / stage"),
+        y=alt.Y("channels:Q", title="channels"), color=alt.Color("net:N", title="net"))
+    st.altair_chart(charts.styled(chart, height=420), width="stretch")
+    n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
+    blocks = len(growth[growth["net"].str.startswith("ResNet")]) - 1
+    st.caption(f"DenseNet: {growth['channels'].iloc[0]} input channels + {n} layers x k = {k} = "
+               f"{growth['channels'].max()} channels at the end of the block, and {n * (n + 1) // 2} direct "
+               f"connections. ResNet-56 keeps 16 channels through its {blocks} blocks: {blocks} shortcuts.")
+    left, right = st.columns(2)
+    conn = dense.connectivity(growth["channels"].iloc[0], k, min(n, 12))
+    left.markdown("**Who feeds whom** (channels from each earlier layer)")
+    left.altair_chart(charts.styled(alt.Chart(conn).mark_rect().encode(
+        x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
+        color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
+        width="stretch")
+    trained = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") == "densenet"
+               and store().checkpoint_path(r.id).exists()]
+    if trained:
+        model, note = lesion.load_run(store(), trained[0].id).model, f"trained run {trained[0].id}"
+    else:
+        model, note = dense.fresh(spec), "untrained (no DenseNet run in the store): flat, as expected before learning"
+    reuse = dense.feature_reuse(model)
+    right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
+    right.altair_chart(charts.styled(alt.Chart(reuse).mark_rect().encode(
+        x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title="relative |w|")), height=340),
+        width="stretch")
+    source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
+    st.subheader("Parameters against error")
+    st.altair_chart(charts.error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
+    st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
+    st.table(dense_memory().style.format(precision=2).hide(axis="index"))
+    source_caption("counted by the app (explorer.cost) on the models it builds.")

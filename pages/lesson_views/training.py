@@ -1,0 +1,203 @@
+"""The lessons that train (1, 3, 6, 7): their runs go through the run store and are shared by the class."""
+
+from __future__ import annotations
+
+import time
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from explorer import PRESETS
+from explorer.lessons import charts, classruns, degradation, lesion, shake
+from explorer.published import published_for, table
+from explorer.runs import RunStore
+from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
+                                       source_caption, store)
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 1
+def lesson_degradation() -> None:
+    st.markdown(
+        "If a deeper net could always copy a shallower one and set its extra layers to the identity, it should "
+        "never train worse. Yet plain nets do: **degradation**. A residual block only has to learn "
+        "$F(x) = H(x) - x$, and the identity is $F = 0$:")
+    st.latex(r"y = F(x, \{W_i\}) + x")
+    source_caption(degradation.SOURCE)
+    recipe = class_recipe("degradation")
+    data_note(recipe)
+    queue_buttons("Queue plain-20, plain-56, ResNet-20, ResNet-56", degradation.DESIGNS, recipe, "q_degradation")
+    st.info(f"**Expected outcome.** {degradation.EXPECTED}")
+    st.caption("What a short run shows (measured on the CPU: synthetic shapes, 4,096 images, 6 epochs, "
+               "16 warm-up steps; final training error): plain-20 16%, plain-56 67%, ResNet-20 10%, ResNet-56 41%. "
+               "The deeper plain net is far worse and the shortcuts rescue depth at once; ResNet-56 overtaking "
+               "ResNet-20, as in the paper, needs a longer run (the paper trains 164 epochs on CIFAR-10).")
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        runs = known_runs(degradation.DESIGNS, recipe)
+        progress(runs)
+        frame = classruns.curves(store(), runs)
+        if len(frame):
+            last = frame[frame["split"] == "train"].groupby("net")["error"].last().to_dict()
+            for line in degradation.verdict(last):
+                st.markdown(f"- {line}")
+
+    live()
+    st.subheader("The paper's numbers")
+    rows = [{"net": label, "published test error (%)": (p.error if (p := published_for(name)) else None),
+             "params": p.params_text if p else None}
+            for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
+                                ("ResNet-56", "resnet56"))]
+    st.table(pd.DataFrame(rows).style.format(precision=2, na_rep="Fig. 6 only").hide(axis="index"))
+    source_caption(f"{published_for('resnet56').source} (best run). Plain nets: "
+                   f"{table('plain')[0]['note']} ({table('plain')[0]['source']}).")
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 3
+def lesson_shortcut() -> None:
+    st.markdown(
+        "Eq. (5) needs the shortcut to be the identity: anything else on it multiplies the gradient, "
+        "layer after layer. For a scaled shortcut $h(x) = \\lambda x$:")
+    st.latex(r"\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_L}"
+             r"\Big(\prod_{i=l}^{L-1}\lambda_i + \frac{\partial \hat F}{\partial x_l}\Big)")
+    source_caption("He et al. 2016, Identity Mappings (1603.05027), eq. (7), Table 1 and Table 2.")
+    base = PRESETS["resnet110"]
+    t1 = pd.DataFrame(table("identity_table1"))
+    t1["design"] = [base.replace(**row) for row in t1["settings"]]
+    t1["open"] = [build_link(s) for s in t1["design"]]
+    st.subheader("Table 1: what the shortcut does (ResNet-110)")
+    st.dataframe(t1[["shortcut", "on_shortcut", "on_f", "error_text", "open"]], hide_index=True,
+                 width="stretch", height=36 * (len(t1) + 1) + 4, column_config={
+                     "on_shortcut": "on shortcut", "on_f": "on F", "error_text": "error (%)",
+                     "open": st.column_config.LinkColumn("Build page", display_text="open design")})
+    source_caption(t1["source"].iloc[0])
+    t2 = pd.DataFrame(table("identity_table2"))
+    st.subheader("Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)")
+    t2["open 110"] = [build_link(base.replace(activation=a)) for a in t2["activation"]]
+    t2["open 164"] = [build_link(PRESETS["preact_resnet164"].replace(activation=a)) for a in t2["activation"]]
+    st.dataframe(t2[["unit", "resnet110", "resnet164", "open 110", "open 164"]], hide_index=True,
+                 width="stretch", column_config={
+                     "resnet110": "ResNet-110 error (%)", "resnet164": "ResNet-164 error (%)",
+                     "open 110": st.column_config.LinkColumn("110", display_text="open"),
+                     "open 164": st.column_config.LinkColumn("164", display_text="open")})
+    source_caption(t2["source"].iloc[0])
+    st.subheader("Run a row yourselves")
+    choices = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.design for r in t1.itertuples()}
+    choices |= {f"Table 2: {r.unit} (ResNet-110)": base.replace(activation=r.activation) for r in t2.itertuples()}
+    paper = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.error_text for r in t1.itertuples()}
+    paper |= {f"Table 2: {r.unit} (ResNet-110)": f"{r.resnet110:.2f}" for r in t2.itertuples()}
+    picked = st.multiselect("Designs to train (short runs, shared by the class)", list(choices),
+                            default=list(choices)[:1])
+    recipe = class_recipe("shortcut")
+    data_note(recipe)
+    designs = {name: choices[name] for name in picked}
+    queue_buttons("Queue short runs of the chosen rows", designs, recipe, "q_shortcut")
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        progress(known_runs(designs, recipe), paper)
+
+    live()
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 6
+def lesson_shake() -> None:
+    st.markdown("Two residual branches, mixed by a random convex weight that changes every step, and a "
+                "*different* random weight on the way back:")
+    st.latex(r"x_{i+1} = x_i + \alpha_i F(x_i, W_i^{(1)}) + (1-\alpha_i) F(x_i, W_i^{(2)}),\qquad "
+             r"\frac{\partial L}{\partial F^{(1)}} = \beta_i \frac{\partial L}{\partial x_{i+1}}")
+    source_caption("Gastaldi 2017, Shake-Shake regularization (1705.07485), sec. 2; at test time alpha = 0.5.")
+    c1, c2, c3, c4 = st.columns(4)
+    forward_mode = c1.radio("Forward (alpha)", ["shake", "even"], format_func=shake.MODES.get)
+    backward_mode = c2.radio("Backward (beta)", ["shake", "even", "keep"], format_func=shake.MODES.get)
+    level = c3.radio("Level", ["image", "batch"], format_func={"image": "per image", "batch": "per batch"}.get)
+    batch_size = c4.slider("Images in the batch", 2, 32, 8)
+    step = st.slider("Training step (move it to step through)", 1, 50, 1)
+    play = st.button("Play 20 steps", icon=":material/play_arrow:")
+    chart = st.empty()
+    frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, step - 1)
+    for shown in range(step, step + 20) if play else [step]:
+        frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, shown - 1)
+        chart.altair_chart(charts.shake_chart(frame, shown), width="stretch")
+        if play:
+            time.sleep(0.5)
+    st.caption("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
+               "receives equal alpha and beta; branch 2 gets 1 - alpha and 1 - beta.")
+    with st.expander("The numbers for this step"):
+        st.dataframe(frame.style.format(precision=3), hide_index=True, width="stretch")
+    st.subheader("The paper's table beside the class's runs")
+    paper = shake.paper_table()
+    st.table(paper.drop(columns=["settings", "source"]).style.format(precision=2, na_rep="–").hide(axis="index"))
+    source_caption(paper["source"].iloc[0] + "; CIFAR-10 test error (%).")
+    recipe = class_recipe("shake")
+    recipe = recipe.replace(lr=0.2, schedule="cosine")  # Shake-Shake's schedule, shortened
+    data_note(recipe)
+    designs = {f"{forward_mode}-{backward_mode}-{level}": shake.design(forward_mode, backward_mode, level)}
+    queue_buttons("Queue a short run of Shake-Shake 26 2x32d with these modes", designs, recipe, "q_shake")
+    every = {f"{r.forward.lower()}-{r.backward.lower()}-{'image' if r.level == 'n/a' else r.level.lower()}":
+             shake.design(r.forward.lower(), r.backward.lower(), "image" if r.level == "n/a" else r.level.lower())
+             for r in paper.itertuples()}
+
+    published_32 = {label: f"{row['2x32d']:.2f} (2x32d)"
+                    for label, row in zip(every, paper.to_dict("records"))}
+
+    @st.fragment(run_every=5)
+    def live() -> None:
+        progress(known_runs(every, recipe), published_32)
+
+    live()
+
+
+# ---------------------------------------------------------------------------------------------------- lesson 7
+@st.cache_data(show_spinner=False, max_entries=16)
+def lesion_frame(run_id: str, root: str, checkpoint_mtime: float) -> pd.DataFrame:
+    trained = lesion.load_run(RunStore(root), run_id)
+    images, labels = lesion.eval_batch(trained.recipe, limit=1000)
+    return lesion.lesion_study(trained.model, images, labels)
+
+
+def lesson_lesion() -> None:
+    st.markdown(
+        "Unroll a residual net: with n blocks there are $2^n$ paths from input to output, of many lengths. "
+        "Deleting one block removes only the paths through it; the rest still carry the signal. A plain net has "
+        "a single path, so deleting any block breaks it.")
+    st.latex(r"x_3 = x_0 + f_1(x_0) + f_2(x_0 + f_1(x_0)) + f_3\big(x_0 + f_1(x_0) + f_2(\cdots)\big)")
+    source_caption(lesion.SOURCE)
+    runs = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") in ("plain", "resnet")
+            and store().checkpoint_path(r.id).exists()]
+    recipe = class_recipe("lesion")
+    if not runs:
+        st.info("No trained plain or residual run in the store yet. Queue a short ResNet-20 and plain-20, then "
+                "come back when they finish (or use the runs of lesson 1).")
+    data_note(recipe)
+    queue_buttons("Queue short runs of ResNet-20 and plain-20",
+                  {"ResNet-20": PRESETS["resnet20"], "plain-20": PRESETS["plain20"]}, recipe, "q_lesion")
+    if not runs:
+        return
+    labels = {r.id: f"{r.label} ({r.id}, {r.recipe.get('epochs')} epochs on {r.recipe.get('dataset')})" for r in runs}
+    # Newest residual and newest plain run: the comparison the lesson is about.
+    default = [next(r.id for r in runs if r.spec.get("family") == f) for f in ("resnet", "plain")
+               if any(r.spec.get("family") == f for r in runs)]
+    picked = st.multiselect("Trained runs to lesion", list(labels), default=default, format_func=labels.get)
+    frames = []
+    with st.spinner("Deleting one block at a time and re-testing..."):
+        for run_id in picked:
+            path = store().checkpoint_path(run_id)
+            frame = lesion_frame(run_id, str(store().root), path.stat().st_mtime)
+            frames.append(frame.assign(run=labels[run_id].split(" (")[0]))
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    base = frame[frame["deleted block"] == 0]
+    lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90), strokeWidth=4).encode(
+        x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)",
+                axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
+    rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
+    st.altair_chart(charts.styled(alt.layer(lines, rules), height=500), width="stretch")
+    st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
+             .style.format(precision=1).hide(axis="index"))
+    st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
+               "(except at the downsampling blocks), the plain net's jumps towards chance (90%).")
