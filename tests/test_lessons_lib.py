@@ -221,6 +221,19 @@ def test_deleting_a_plain_downsampling_block_keeps_shapes() -> None:
         handle.remove()
 
 
+def test_lesion_defaults_to_the_deepest_residual_and_the_shallowest_plain_run() -> None:
+    from types import SimpleNamespace
+
+    def run(run_id: str, family: str, depth: int) -> SimpleNamespace:
+        return SimpleNamespace(id=run_id, spec={"family": family, "depth": depth})
+
+    newest_first = [run("r20-new", "resnet", 20), run("p56", "plain", 56), run("r56", "resnet", 56),
+                    run("p20-new", "plain", 20), run("r56-old", "resnet", 56), run("p20-old", "plain", 20)]
+    assert lesion.default_runs(newest_first) == ["r56", "p20-new"]
+    assert lesion.default_runs([run("p56", "plain", 56)]) == ["p56"]
+    assert lesion.default_runs([]) == []
+
+
 # ----------------------------------------------------------------------------------------------------- dense
 def test_dense_channel_growth_and_connectivity() -> None:
     growth = dense.channel_growth()
@@ -261,7 +274,32 @@ def test_queue_reuses_identical_runs(tmp_path) -> None:
     assert list(status["status"]) == ["queued"] * 4
 
 
-def test_degradation_verdict() -> None:
-    lines = degradation.verdict({"plain-20": 10.0, "plain-56": 14.0, "ResNet-20": 9.0, "ResNet-56": 7.5})
-    assert lines[0].startswith("plain-56 is worse") and "degradation" in lines[0]
-    assert lines[1].startswith("ResNet-56 is better")
+@pytest.mark.parametrize("final, expected", [
+    ({"plain-20": 10.0, "plain-56": 14.0, "ResNet-20": 9.0, "ResNet-56": 7.5},
+     ["plain-56 is worse", "ResNet-56 is better", "ResNet-56 is far better than plain-56"]),
+    ({"plain-20": 0.8, "plain-56": 55.0, "ResNet-20": 3.2, "ResNet-56": 1.0},  # measured, seed 0
+     ["plain-56 is worse", "ResNet-56 is better", "ResNet-56 is far better than plain-56"]),
+    ({"plain-20": 1.3, "plain-56": 89.3, "ResNet-20": 1.1, "ResNet-56": 1.5},  # measured, seed 1: both fit
+     ["plain-56 is worse", "ResNet-56 and ResNet-20 end level", "ResNet-56 is far better than plain-56"]),
+    ({"plain-20": 20.0, "plain-56": 20.5, "ResNet-20": 10.0, "ResNet-56": 30.0},
+     ["plain-56 is not worse", "ResNet-56 is not yet better"]),
+])
+def test_degradation_verdict(final: dict[str, float], expected: list[str]) -> None:
+    lines = degradation.verdict(final)
+    assert len(lines) == len(expected)
+    for line, start in zip(lines, expected):
+        assert line.startswith(start), line
+
+
+def test_curve_chart_log_axis_clips_zero_errors() -> None:
+    import pandas as pd
+
+    from explorer.lessons import charts
+
+    frame = pd.DataFrame({"net": ["a", "a"], "epoch": [1, 2], "split": ["train", "train"], "error": [50.0, 0.0]})
+    linear, log = charts.curve_chart(frame).to_dict(), charts.curve_chart(frame, log=True).to_dict()
+    assert linear["encoding"]["y"]["scale"] == {"zero": True}
+    assert log["encoding"]["y"]["scale"] == {"type": "log", "domain": [0.1, 100]}
+    values = next(iter(log["datasets"].values()))
+    assert [row["error"] for row in values] == [50.0, 0.1]  # a log axis has no 0
+    assert frame["error"].tolist() == [50.0, 0.0]  # the caller's frame is left alone
