@@ -90,7 +90,10 @@ def tiny_trained_runs(tmp_path, monkeypatch) -> dict[str, str]:
 def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, str]) -> None:
     at = run_lesson("lesion")
     assert set(at.multiselect[0].value) == set(tiny_trained_runs.values())
-    summary = at.table[0].value
+    tables = [t.value for t in at.table]
+    reference = next(t for t in tables if "blocks" in t.columns)  # our own runs, from assets/measured.json
+    assert list(reference["net"]) == ["ResNet-56", "ResNet-20", "plain-20"]
+    summary = next(t for t in tables if "run" in t.columns)
     assert len(summary) == 2
     assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()
 
@@ -139,6 +142,8 @@ def test_degradation_button_queues_four_runs_once(monkeypatch) -> None:
     launched = []
     monkeypatch.setattr(classruns, "launch", lambda store, run_id: launched.append(run_id))  # no worker processes
     at = run_lesson("degradation")
+    reference = next(t.value for t in at.table if "seed 1 (%)" in t.value.columns)  # assets/measured.json
+    assert list(reference["net"]) == ["plain-20", "plain-56", "ResNet-20", "ResNet-56"]
     button = next(b for b in at.button if b.label.startswith("Queue plain-20"))
     button.click().run()
     assert not at.exception

@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import SpecError
 from explorer.data import dataset_info
 from explorer.lessons import charts, classruns
+from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.runs import RunStore, default_root
 from explorer.urls import spec_to_params
 
@@ -67,7 +68,7 @@ def known_runs(designs: dict, recipe) -> dict[str, str]:
     return found
 
 
-def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> None:
+def progress(runs: dict[str, str], published: dict[str, str] | None = None, key: str = "curves") -> None:
     """Status of the class's runs, with the paper's number beside each where there is one."""
     if not runs:
         st.info("No runs yet: press the button above (the whole class shares the same runs).")
@@ -79,5 +80,19 @@ def progress(runs: dict[str, str], published: dict[str, str] | None = None) -> N
                  hide_index=True, width="stretch")
     frame = classruns.curves(store(), runs)
     if len(frame):
-        st.altair_chart(charts.curve_chart(frame), width="stretch")
+        log = st.toggle("Log error axis", key=f"{key}_log",
+                        help="Spreads out the nets that all end near 0% error, e.g. ResNet-20 against ResNet-56.")
+        st.altair_chart(charts.curve_chart(frame, log=log), width="stretch")
         st.caption("Thin dashed lines: training error. Bold lines: test error (as in He et al. 2015, Fig. 6).")
+
+
+def reference_run(name: str, label: str) -> None:
+    """The app's own run of this lesson's defaults (assets/measured.json), to compare the class's run with."""
+    try:
+        found = measured(name)
+    except (MeasuredDataError, KeyError) as err:
+        st.warning(f"The reference run is not available: {err}")
+        return
+    with st.expander(label):
+        st.table(found.table.style.format(precision=1).hide(axis="index"))
+        source_caption(found.source)

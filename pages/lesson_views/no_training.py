@@ -126,38 +126,40 @@ def lesson_budget() -> None:
     rows += [(r.design, r[5], ("wrn", base, 0, 0, int(r.depth), int(r.k))) for r in pairs.itertuples()]
     if st.button("Measure training speed on this machine", type="primary",
                  help=f"Times forward + backward of each listed design at batch {batch} on this machine's CPU."):
-        with st.spinner("Timing forward + backward on the CPU..."):
-            for _, macs, args in rows:
-                # A CPU times a design of many G multiply-adds for minutes: say so instead of hanging the lesson.
-                if macs * batch > MAX_TIMED_MACS:
-                    speeds[args] = f"too large to time here ({macs / 1e9:.1f}G per image)"
-                    continue
-                try:
-                    speeds[args] = f"{speed(*args):,.1f}"
-                except SpecError as err:
-                    speeds[args] = f"not built: {err}"
+        bar = st.progress(0.0)
+        for done, (design, macs, args) in enumerate(rows):
+            bar.progress(done / len(rows), text=f"Timing {design} ({done + 1} of {len(rows)}) on the CPU...")
+            # A CPU times a design of many G multiply-adds for minutes: say so instead of hanging the lesson.
+            if macs * batch > MAX_TIMED_MACS:
+                speeds[args] = f"too large to time here ({macs / 1e9:.1f}G per image)"
+                continue
+            try:
+                speeds[args] = f"{speed(*args):,.1f}"
+            except SpecError as err:
+                speeds[args] = f"not built: {err}"
+        bar.empty()
     column = "images/s (this CPU)"
     templates[column] = [speeds.get(args, "–") for _, _, args in rows[:len(templates)]]
     if base == "cifar":
         pairs[column] = [speeds.get(args, "–") for _, _, args in rows[len(templates):]]
-    left, right = st.columns(2)
-    left.markdown("**ResNeXt templates C x d of equal complexity**")
+    # One table under the other: side by side, five columns each wrap the design names on a projector.
+    st.markdown("**ResNeXt templates C x d of equal complexity**")
     fmt = {"params": lambda v: f"{v / 1e6:.2f}M", "multiply-adds": lambda v: f"{v / 1e9:.2f}G",
            "vs target": "{:+.1%}"}
-    left.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt).hide(axis="index"))
-    right.markdown("**Wide ResNets WRN-depth-k near the budget**")
+    st.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt).hide(axis="index"))
+    st.markdown("**Wide ResNets WRN-depth-k near the budget**")
     if base == "cifar":
-        right.table(pairs.drop(columns=["depth", "k"]).style.format(fmt).hide(axis="index"))
+        st.table(pairs.drop(columns=["depth", "k"]).style.format(fmt).hide(axis="index"))
     else:
-        right.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
+        st.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
     source_caption("counted by the app (explorer.cost) on the model it builds; ResNeXt Table 2 lists the "
                    "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
     if not any(args in speeds for _, _, args in rows):
         st.caption(f"“{column}” fills in when you press the button above.")
     else:
         st.caption(f"{column}: training images per second, forward + backward at batch {batch}, measured on "
-                   "this machine now. Equal multiply-adds are not equal speed: many narrow paths (grouped convolutions) run slower per multiply-add than one "
-                   "wide path.")
+                   "this machine now. Equal multiply-adds are not equal speed: many narrow paths (grouped "
+                   "convolutions) run slower per multiply-add than one wide path.")
     with st.expander("Error against multiply-adds (counts every preset; a few seconds the first time)"):
         st.altair_chart(charts.error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
 

@@ -13,7 +13,7 @@ from explorer.lessons import charts, classruns, degradation, lesion, shake
 from explorer.published import published_for, table
 from explorer.runs import RunStore
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
-                                       source_caption, store)
+                                       reference_run, source_caption, store)
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 1
@@ -28,10 +28,7 @@ def lesson_degradation() -> None:
     data_note(recipe)
     queue_buttons("Queue plain-20, plain-56, ResNet-20, ResNet-56", degradation.DESIGNS, recipe, "q_degradation")
     st.info(f"**Expected outcome.** {degradation.EXPECTED}")
-    st.caption("What a short run shows (measured on the CPU: synthetic shapes, 4,096 images, 6 epochs, "
-               "16 warm-up steps; final training error): plain-20 16%, plain-56 67%, ResNet-20 10%, ResNet-56 41%. "
-               "The deeper plain net is far worse and the shortcuts rescue depth at once; ResNet-56 overtaking "
-               "ResNet-20, as in the paper, needs a longer run (the paper trains 164 epochs on CIFAR-10).")
+    reference_run("degradation", "Our own run of the default settings (compare your class's curves with it)")
 
     @st.fragment(run_every=5)
     def live() -> None:
@@ -153,7 +150,7 @@ def lesson_shake() -> None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def lesion_frame(run_id: str, root: str, checkpoint_mtime: float) -> pd.DataFrame:
     trained = lesion.load_run(RunStore(root), run_id)
-    images, labels = lesion.eval_batch(trained.recipe, limit=1000)
+    images, labels = lesion.eval_batch(trained.recipe)
     return lesion.lesion_study(trained.model, images, labels)
 
 
@@ -168,20 +165,21 @@ def lesson_lesion() -> None:
             and store().checkpoint_path(r.id).exists()]
     recipe = class_recipe("lesion")
     if not runs:
-        st.info("No trained plain or residual run in the store yet. Queue a short ResNet-20 and plain-20, then "
-                "come back when they finish (or use the runs of lesson 1).")
+        st.info("No trained plain or residual run in the store yet. Queue a short ResNet-56 and plain-20, then "
+                "come back when they finish (with the default run length they are lesson 1's runs).")
     data_note(recipe)
-    queue_buttons("Queue short runs of ResNet-20 and plain-20",
-                  {"ResNet-20": PRESETS["resnet20"], "plain-20": PRESETS["plain20"]}, recipe, "q_lesion")
+    queue_buttons("Queue short runs of ResNet-56 and plain-20",
+                  {"ResNet-56": PRESETS["resnet56"], "plain-20": PRESETS["plain20"]}, recipe, "q_lesion")
+    reference_run("lesion", "Our own lesion study of the default short runs (compare your class's with it)")
     if not runs:
         return
     labels = {r.id: f"{r.label} ({r.id}, {r.recipe.get('epochs')} epochs on {r.recipe.get('dataset')})" for r in runs}
-    # Newest residual and newest plain run: the comparison the lesson is about.
-    default = [next(r.id for r in runs if r.spec.get("family") == f) for f in ("resnet", "plain")
-               if any(r.spec.get("family") == f for r in runs)]
-    picked = st.multiselect("Trained runs to lesion", list(labels), default=default, format_func=labels.get)
+    picked = st.multiselect("Trained runs to lesion", list(labels), default=lesion.default_runs(runs),
+                            format_func=labels.get, help="By default the deepest residual run (the most paths) and "
+                            "the shallowest plain run (the plain net that trains best).")
     frames = []
-    with st.spinner("Deleting one block at a time and re-testing..."):
+    with st.spinner(f"Deleting one block at a time and re-testing on {lesion.EVAL_IMAGES} images (a ResNet-56 "
+                    "takes about 15 s on a CPU, once per run)..."):
         for run_id in picked:
             path = store().checkpoint_path(run_id)
             frame = lesion_frame(run_id, str(store().root), path.stat().st_mtime)
@@ -190,7 +188,8 @@ def lesson_lesion() -> None:
         return
     frame = pd.concat(frames, ignore_index=True)
     base = frame[frame["deleted block"] == 0]
-    lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90), strokeWidth=4).encode(
+    lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90),
+                                                                   strokeWidth=4).encode(
         x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)",
                 axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
@@ -200,4 +199,5 @@ def lesson_lesion() -> None:
     st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
              .style.format(precision=1).hide(axis="index"))
     st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
-               "(except at the downsampling blocks), the plain net's jumps towards chance (90%).")
+               "(except at the downsampling blocks and the first blocks), the plain net's jumps towards chance (90%). "
+               "The more blocks, the more paths share the work, so ResNet-56 shows it better than ResNet-20.")
