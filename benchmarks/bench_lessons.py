@@ -11,7 +11,6 @@ Usage: python benchmarks/bench_lessons.py [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

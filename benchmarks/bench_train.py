@@ -114,7 +114,6 @@ def main() -> None:
                         "(default: the engine's own, explorer.train.COMPILE_MODES)")
     parser.add_argument("--json", default=None, help="write the rows here too")
     args = parser.parse_args()
-    gpu = args.device.startswith("cuda")
     n = (args.steps + args.warmup + 1) * args.batch_size
     images, labels = synthetic_images(n)
     print(f"# Training throughput, {args.device}: {machine(args.device)}")
