@@ -120,7 +120,7 @@ def lesson_budget() -> None:
     templates = budget.resnext_templates(target * 1e6, measure, base)
     pairs = budget.wrn_pairs(target * 1e6, measure) if base == "cifar" else pd.DataFrame()
     # Speeds measured in this session, kept per design so that they stay in the tables when the target changes.
-    speeds: dict[tuple, str] = st.session_state.setdefault("budget_speeds", {})
+    speeds: dict[tuple, float | str] = st.session_state.setdefault("budget_speeds", {})
     batch = 2 if base == "imagenet" else 8
     rows = [(r.design, r[5], ("resnext", base, int(r[2]), int(r[3]), 0, 0)) for r in templates.itertuples()]
     rows += [(r.design, r[5], ("wrn", base, 0, 0, int(r.depth), int(r.k))) for r in pairs.itertuples()]
@@ -134,32 +134,46 @@ def lesson_budget() -> None:
                 speeds[args] = f"too large to time here ({macs / 1e9:.1f}G per image)"
                 continue
             try:
-                speeds[args] = f"{speed(*args):,.1f}"
+                speeds[args] = speed(*args)
             except SpecError as err:
                 speeds[args] = f"not built: {err}"
         bar.empty()
     column = "images/s (this CPU)"
-    templates[column] = [speeds.get(args, "–") for _, _, args in rows[:len(templates)]]
+    # Numbers stay numbers (right-aligned, "–" until measured); a design that was not timed says why below.
+    timed = [speeds.get(args) for _, _, args in rows]
+    numbers = [v if isinstance(v, float) else float("nan") for v in timed]
+    templates[column] = numbers[:len(templates)]
     if base == "cifar":
-        pairs[column] = [speeds.get(args, "–") for _, _, args in rows[len(templates):]]
+        pairs[column] = numbers[len(templates):]
     # One table under the other: side by side, five columns each wrap the design names on a projector.
     st.markdown("**ResNeXt templates C x d of equal complexity**")
     fmt = {"params": lambda v: f"{v / 1e6:.2f}M", "multiply-adds": lambda v: f"{v / 1e9:.2f}G",
-           "vs target": "{:+.1%}"}
-    st.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt).hide(axis="index"))
+           "vs target": "{:+.1%}", column: "{:,.1f}"}
+    st.table(templates.drop(columns=["cardinality C", "width d"]).style.format(fmt, na_rep="–").hide(axis="index"))
     st.markdown("**Wide ResNets WRN-depth-k near the budget**")
     if base == "cifar":
-        st.table(pairs.drop(columns=["depth", "k"]).style.format(fmt).hide(axis="index"))
+        st.table(pairs.drop(columns=["depth", "k"]).style.format(fmt, na_rep="–").hide(axis="index"))
     else:
         st.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
     source_caption("counted by the app (explorer.cost) on the model it builds; ResNeXt Table 2 lists the "
                    "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
+    untimed = [f"{design}: {note}" for (design, _, _), note in zip(rows, timed) if isinstance(note, str)]
+    if untimed:
+        st.warning("Not timed: " + "; ".join(untimed) + ". Pick a smaller target to compare speeds on a CPU.")
     if not any(args in speeds for _, _, args in rows):
         st.caption(f"“{column}” fills in when you press the button above.")
     else:
+        # Rate of useful work per design: forward multiply-adds per second. Said from the measurement, since the
+        # order depends on the hardware (grouped convolutions run well on some devices and poorly on others).
+        rates = {design: number * macs for (design, macs, _), number in zip(rows, numbers) if number == number}
+        note = ""
+        if len(rates) > 1:
+            slow, fast = min(rates, key=rates.get), max(rates, key=rates.get)
+            note = (f" Multiply-adds per second range from {rates[slow] / 1e9:.1f}G ({slow}) to "
+                    f"{rates[fast] / 1e9:.1f}G ({fast}): {rates[fast] / rates[slow]:.1f}x. Equal multiply-adds "
+                    "are not equal speed, and the order changes with the hardware, so measure where you train.")
         st.caption(f"{column}: training images per second, forward + backward at batch {batch}, measured on "
-                   "this machine now. Equal multiply-adds are not equal speed: many narrow paths (grouped "
-                   "convolutions) run slower per multiply-add than one wide path.")
+                   f"this machine now.{note}")
     with st.expander("Error against multiply-adds (counts every preset; a few seconds the first time)"):
         st.altair_chart(charts.error_chart(published_chart_with_macs(), "multiply-adds (G)"), width="stretch")
 
@@ -253,8 +267,8 @@ def lesson_dense() -> None:
     right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
     right.altair_chart(charts.styled(alt.Chart(reuse).mark_rect().encode(
         x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title="relative |w|")), height=340),
-        width="stretch")
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title="relative |w|")),
+        height=340), width="stretch")
     source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
     st.subheader("Parameters against error")
     st.altair_chart(charts.error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
