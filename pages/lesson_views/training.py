@@ -195,9 +195,14 @@ def lesson_lesion() -> None:
         y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
     rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
-    st.altair_chart(charts.styled(alt.layer(lines, rules), height=500), width="stretch")
+    # Veit et al. single out the downsampling blocks: ring them so the class can check that claim.
+    rings = alt.Chart(frame[frame["downsampling"]]).mark_point(shape="square", size=320, strokeWidth=3,
+                                                                 color="black").encode(
+        x="deleted block:Q", y="error (%):Q", tooltip=["run", "name", "error (%)"])
+    st.altair_chart(charts.styled(alt.layer(lines, rules, rings), height=500), width="stretch")
     st.table(pd.DataFrame([{"run": run, **lesion.summary(group)} for run, group in frame.groupby("run", sort=False)])
              .style.format(precision=1).hide(axis="index"))
-    st.caption("Dashed: the intact net's error. Expected: the residual net's line stays near its dashed line "
-               "(except at the downsampling blocks and the first blocks), the plain net's jumps towards chance (90%). "
-               "The more blocks, the more paths share the work, so ResNet-56 shows it better than ResNet-20.")
+    st.caption("Dashed: the intact net's error. Black squares: the downsampling blocks. Expected: the residual "
+               "net's line stays near its dashed line (except at the downsampling blocks and the first blocks), the "
+               "plain net's jumps towards chance (90%). The more blocks, the more paths share the work, so "
+               "ResNet-56 shows it better than ResNet-20.")
