@@ -113,3 +113,23 @@ def test_build_page_draws_resnet56(browser, server_url):
     assert all(f"stage{i}" in drawn for i in (1, 2, 3)), drawn[:300]
     assert (ARTIFACTS / "build_resnet56.png").stat().st_size > 10_000
     page.close()
+
+
+def test_lessons_page_shows_the_gradient_lesson_for_a_projector(browser, server_url):
+    from explorer.lessons.charts import FONT
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(90_000)
+    page.goto(f"{server_url}/lessons?lesson=gradients")
+    ratio = page.locator('[data-testid="stMetric"]').filter(has_text="plain-56: first layer / last layer")
+    ratio.locator('[data-testid="stMetricValue"]').wait_for()
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "lesson_gradients.png"), full_page=False)
+    # Sigmoid + Xavier without BatchNorm (the defaults): the plain net's first layer gets a vanishing gradient.
+    value = float(ratio.locator('[data-testid="stMetricValue"]').inner_text())
+    assert value < 1e-20, value
+    # The projector CSS reached the page: body text is larger than Streamlit's default 16 px.
+    size = page.locator(".stMarkdown p").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size == FONT + 2, size
+    assert "lesson=gradients" in page.url
+    page.close()
