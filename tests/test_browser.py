@@ -94,10 +94,16 @@ def browser():
             b.close()
 
 
-def test_build_page_draws_resnet56(browser, server_url):
+def open_page(browser, url: str):
+    """A laptop-sized page at `url`, patient enough for a cold server on 2 cores."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(90_000)
-    page.goto(f"{server_url}/build")
+    page.goto(url)
+    return page
+
+
+def test_build_page_draws_resnet56(browser, server_url):
+    page = open_page(browser, f"{server_url}/build")
     preset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Start from a preset")
     preset.locator("input").click()
     page.keyboard.type("resnet56")
@@ -118,9 +124,7 @@ def test_build_page_draws_resnet56(browser, server_url):
 def test_lessons_page_shows_the_gradient_lesson_for_a_projector(browser, server_url):
     from explorer.lessons.charts import FONT
 
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(90_000)
-    page.goto(f"{server_url}/lessons?lesson=gradients")
+    page = open_page(browser, f"{server_url}/lessons?lesson=gradients")
     ratio = page.locator('[data-testid="stMetric"]').filter(has_text="plain-56: first layer / last layer")
     ratio.locator('[data-testid="stMetricValue"]').wait_for()
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
