@@ -55,7 +55,8 @@ def default_runs(runs: list[Run]) -> list[str]:
     for family, better in (("resnet", lambda a, b: a > b), ("plain", lambda a, b: a < b)):
         best = None
         for run in runs:
-            if run.spec.get("family") == family and (best is None or better(run.spec["depth"], best.spec["depth"])):
+            depth = run.spec.get("depth", 0)  # stored specs are plain dicts: an old run may lack a field
+            if run.spec.get("family") == family and (best is None or better(depth, best.spec.get("depth", 0))):
                 best = run
         if best is not None:
             picked.append(best.id)
