@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS runs (
     spec TEXT NOT NULL,             -- ArchSpec.to_json()
     recipe TEXT NOT NULL,           -- Recipe.to_dict() as JSON
     status TEXT NOT NULL,           -- queued | running | finished | diverged | failed | cancelled
-    device TEXT,                    -- "cpu" or "cuda": the queue is per device
+    device TEXT,                    -- "cpu" or "cuda:N" (canonical_device): the queue is per device
     device_name TEXT,               -- "NVIDIA H100 80GB HBM3" or "CPU (2 threads)"
     created REAL NOT NULL,          -- unix seconds
     started REAL,
@@ -100,6 +100,17 @@ class Run:
 
 def default_root() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS_DIR", "runs"))
+
+
+def canonical_device(device: str) -> str:
+    """The queue's name for a device: "cpu" or "cuda:N" ("cuda" is device 0, as torch reads it in a fresh
+    worker), so that runs asked for "cuda" and "cuda:0" wait in one queue for the one GPU."""
+    text = device.strip().lower()
+    if text == "cuda":
+        return "cuda:0"
+    if text == "cpu" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise ValueError(f"device: expected cpu, cuda or cuda:N (N = 0, 1, ...); got {device!r}")
 
 
 def max_concurrent() -> int:
@@ -236,6 +247,7 @@ class RunStore:
         """Make this process the run's only worker. False if the run is not queued or a live process owns it,
         which is what makes a second launch of the same run a no-op."""
         pid = pid or os.getpid()
+        device = canonical_device(device)
         with self._write() as db:
             row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None or row["status"] != "queued":

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from explorer.runs import ENDED, FLUSH_SECONDS, POLL_SECONDS, RunStore
+from explorer.runs import ENDED, FLUSH_SECONDS, POLL_SECONDS, RunStore, canonical_device
 from explorer.spec import ArchSpec
 
 
@@ -181,11 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer.worker", description=__doc__.splitlines()[0])
     parser.add_argument("run_id")
     parser.add_argument("--root", default=None, help="runs folder (default: $EXPLORER_RUNS_DIR or ./runs)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     args = parser.parse_args(argv)
 
+    try:
+        device = canonical_device(args.device or default_device())
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     store = RunStore(args.root)
-    device = args.device or default_device()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     if not store.claim(args.run_id, device, device_name(device)):
         run = store.get(args.run_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from explorer import PRESETS
-from explorer.runs import ENDED, RunStore, execute, launch, pid_alive, request_key
+from explorer.runs import ENDED, RunStore, canonical_device, execute, launch, pid_alive, request_key
 from explorer.worker import default_device
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +139,38 @@ def test_queue_is_first_come_first_served_up_to_the_limit(store, monkeypatch, li
     assert store.queue_position(ids[limit]) == limit
     store.set_status(ids[0], "finished")
     assert store.try_start(ids[limit])
+
+
+@pytest.mark.parametrize("given, canonical", [("cpu", "cpu"), ("cuda", "cuda:0"), ("cuda:0", "cuda:0"),
+                                               (" CUDA:1 ", "cuda:1")])
+def test_canonical_device(given, canonical):
+    assert canonical_device(given) == canonical
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:", "cuda:x", "cuda0", "", "mps"])
+def test_canonical_device_refuses_with_the_forms_it_takes(bad):
+    with pytest.raises(ValueError, match=r"expected cpu, cuda or cuda:N"):
+        canonical_device(bad)
+
+
+def test_cuda_and_cuda0_share_one_queue(store, monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")
+    first, second = (store.request(SPEC, recipe(seed=s))[0] for s in (1, 2))
+    assert store.claim(first, "cuda", pid=os.getpid())
+    assert store.claim(second, "cuda:0", pid=os.getpid())
+    assert store.get(first).device == store.get(second).device == "cuda:0"
+    assert store.try_start(first)
+    assert not store.try_start(second)  # the same GPU: it waits
+    assert store.queue_position(second) == 1
+
+
+def test_worker_refuses_a_bad_device_and_claims_nothing(store, capsys):
+    from explorer import worker
+
+    run_id, _ = store.request(SPEC, recipe(seed=3))
+    assert worker.main([run_id, "--root", str(store.root), "--device", "gpu"]) == 2
+    assert "expected cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert store.get(run_id).status == "queued" and store.get(run_id).worker_pid is None
 
 
 def test_a_dead_worker_holds_no_queue_slot(store, monkeypatch):
