@@ -357,6 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from explorer.runs import canonical_device
+
+    try:
+        canonical_device(device)  # refuse "gpu" before a run is requested; DDP ranks keep "cuda" (their own GPU)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
     total = (recipe.train_size or (45_000 if recipe.split == "45k/5k" else 50_000)) // recipe.batch_size
     bar = tqdm(total=max(total, 1) * recipe.epochs, unit="step", disable=distributed.rank() != 0)
     last: dict[str, Any] = {}

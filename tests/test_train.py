@@ -211,3 +211,6 @@ def test_cli_trains_and_stores_the_run_like_the_app(tmp_path, capsys):
     assert stored.status == "finished" and stored.recipe["train_size"] == 64
     assert engine.main(["--preset", "resnet21", "--runs-dir", str(tmp_path)]) == 2
     assert "unknown preset 'resnet21'" in capsys.readouterr().out
+    assert engine.main(["--preset", "resnet20", "--device", "gpu", "--runs-dir", str(tmp_path)]) == 2
+    assert "expected cpu, cuda or cuda:N; got 'gpu'" in capsys.readouterr().out.replace(" (N = 0, 1, ...)", "")
+    assert len(RunStore(tmp_path).list_runs()) == 1  # nothing was requested for the bad device
