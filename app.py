@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.lineage import FAMILY_TREE_NODES, family_tree_dot
+from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_build.py [--repeat 3] [--only resnet20,resnet1202] [--markdown]
 
 Targets (issue 2, on the 2-core development machine): every CIFAR preset builds and counts in 0.3 s or less;
-resnet1202 and preact_resnet1001 in 2 s or less. "count" is `explorer.cost` with its cache cleared (a meta-device
+resnet1202 and preact_resnet1001 in 2 s or less. "count" is `explorer.models.cost` with its cache cleared (a meta-device
 build and forward); "build" is the real He-initialised CPU build that `build_model` does after the count.
 Timings are the best of --repeat runs, in wall-clock seconds, with CPU seconds beside them because the machine
 is shared. Baselines from the same run: the naive count (a plain meta-device build and forward with hooks, as
@@ -28,9 +28,9 @@ import torchvision  # noqa: E402
 from torch import nn  # noqa: E402
 
 from explorer import PRESETS, cost, layout  # noqa: E402
-from explorer.builder import FAMILY_BUILDERS, build_unchecked  # noqa: E402
-from explorer.cost import _macs_hook  # noqa: E402
-from explorer.published import published_for  # noqa: E402
+from explorer.models.builder import FAMILY_BUILDERS, build_unchecked  # noqa: E402
+from explorer.models.cost import _macs_hook  # noqa: E402
+from explorer.models.published import published_for  # noqa: E402
 
 CIFAR_TARGET_S = 0.3
 DEEP_TARGET_S = 2.0

@@ -37,8 +37,8 @@ budget.wrn_pairs(4.9e6, "params")
 """,
     "lesson 5: three ResNeXt forms, agreement + timing (8x4d)": """
 from explorer.lessons import forms
-from explorer.graph import to_svg
-from explorer.block_graph import block_dot
+from explorer.draw.overview import to_svg
+from explorer.draw.block import block_dot
 t = time.perf_counter()
 forms.compare_forms(8, 4)
 to_svg(block_dot(forms.block_spec(4, 4, "split")))
@@ -52,7 +52,7 @@ t = time.perf_counter()
 model(x).sum().backward()
 """,
     "baseline: naive budget calculator (cost() per candidate)": """
-from explorer.cost import cost
+from explorer.models.cost import cost
 from explorer.lessons import budget
 t = time.perf_counter()
 for depth in budget.WRN_DEPTHS:

@@ -1,9 +1,9 @@
 """How fast the Build page redraws after a setting change (issue 3: <= 1 s for resnet110, <= 3 s for resnet1202).
 
 Measures, cold (every cache cleared) unless noted, for resnet20 (baseline), resnet110 and resnet1202:
-  cost      explorer.cost.cost (meta-device pass; the headline numbers)
+  cost      explorer.models.cost.cost (meta-device pass; the headline numbers)
   graph     overview_dot + block_dot (pure Python)
-  summary   explorer.summary.summarize (torchinfo on the CPU)
+  summary   explorer.draw.summary.summarize (torchinfo on the CPU)
   redraw    AppTest rerun of pages/build.py after ticking "zero-init last BN" (a new spec, so nothing cached);
             designs over 400 weight layers draw the summary only on request, so their redraw excludes it
   +summary  the same redraw with the torchinfo summary switched on
@@ -31,9 +31,9 @@ import torchinfo  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explorer import PRESETS  # noqa: E402
-from explorer.cost import cost  # noqa: E402
-from explorer.graph import block_dot, overview_dot  # noqa: E402
-from explorer.summary import summarize  # noqa: E402
+from explorer.models.cost import cost  # noqa: E402
+from explorer.draw.overview import block_dot, overview_dot  # noqa: E402
+from explorer.draw.summary import summarize  # noqa: E402
 
 TARGETS = {"resnet20": None, "resnet110": 1.0, "resnet1202": 3.0}
 

@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer import PRESETS  # noqa: E402
-from explorer.train import paper_recipe, train  # noqa: E402
+from explorer.training.engine import paper_recipe, train  # noqa: E402
 
 
 def main() -> None:

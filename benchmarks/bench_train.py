@@ -1,4 +1,4 @@
-"""Training throughput: our engine (explorer.train.train) against the pipeline most public CIFAR repos use.
+"""Training throughput: our engine (explorer.training.engine.train) against the pipeline most public CIFAR repos use.
 
 Reference = torchvision-style Dataset with per-image PIL transforms (RandomCrop(32, padding=4),
 RandomHorizontalFlip, ToTensor, Normalize), a DataLoader (2 workers, as kuangliu/pytorch-cifar), fp32,
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer import PRESETS, build_model, cost  # noqa: E402
-from explorer.data import synthetic_images  # noqa: E402
-from explorer.train import COMPILE_MODES, Recipe, train  # noqa: E402
+from explorer.training.data import synthetic_images  # noqa: E402
+from explorer.training.engine import COMPILE_MODES, Recipe, train  # noqa: E402
 
 
 class PILDataset(torch.utils.data.Dataset):
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--compile-models", default="resnet20,resnet56,resnet110",
                         help="models to compile (compiling a deep net takes minutes)")
     parser.add_argument("--compile-modes", default="", help="torch.compile modes to try, comma-separated "
-                        "(default: the engine's own, explorer.train.COMPILE_MODES)")
+                        "(default: the engine's own, explorer.training.engine.COMPILE_MODES)")
     parser.add_argument("--json", default=None, help="write the rows here too")
     args = parser.parse_args()
     n = (args.steps + args.warmup + 1) * args.batch_size

@@ -1,4 +1,4 @@
-"""GPU smoke of explorer.train.train: a real run, an out-of-memory run, and the GPU still usable afterwards.
+"""GPU smoke of explorer.training.engine.train: a real run, an out-of-memory run, and the GPU still usable afterwards.
 
     python benchmarks/smoke_train_gpu.py            (needs CUDA; prints one JSON line per check)
 """
@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer import PRESETS  # noqa: E402
-from explorer.train import Recipe, load_checkpoint, train  # noqa: E402
+from explorer.training.engine import Recipe, load_checkpoint, train  # noqa: E402
 
 
 def run(name: str, recipe: Recipe, **kwargs) -> list[dict]:

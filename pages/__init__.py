@@ -5,8 +5,8 @@ import dataclasses
 import streamlit as st
 
 from explorer import ArchSpec
-from explorer.cost import check_budget
-from explorer.graph import overview_dot
+from explorer.models.cost import check_budget
+from explorer.draw.overview import overview_dot
 
 
 def use_app_navigation() -> None:

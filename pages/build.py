@@ -1,5 +1,5 @@
 """Build page: start from a preset or change any setting; see the cost beside the paper's figures, the graph,
-and the torchinfo summary. The design lives in the URL (explorer.urls) and in st.session_state["design"]."""
+and the torchinfo summary. The design lives in the URL (explorer.models.urls) and in st.session_state["design"]."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import streamlit as st
 from pages import cached_cost, cached_overview, use_app_navigation
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, SpecError
-from explorer.builder import FAMILY_BUILDERS
-from explorer.graph import GraphvizMissing, block_dot, dot_available, to_svg
-from explorer.presets import preset_name
-from explorer.published import published_for
-from explorer.spec import FAMILY_LABELS, MAX_DEPTH, applies, depth_rule, layout
-from explorer.summary import rows_to_csv, summarize
-from explorer.urls import spec_from_params, spec_to_params
+from explorer.models.builder import FAMILY_BUILDERS
+from explorer.draw.overview import GraphvizMissing, block_dot, dot_available, to_svg
+from explorer.models.presets import preset_name
+from explorer.models.published import published_for
+from explorer.models.spec import FAMILY_LABELS, MAX_DEPTH, applies, depth_rule, layout
+from explorer.draw.summary import rows_to_csv, summarize
+from explorer.models.urls import spec_from_params, spec_to_params
 
 K = "b_"  # prefix of this page's widget keys: K + spec field name
 CUSTOM = "(custom)"
@@ -171,7 +171,7 @@ def controls() -> dict:
     st.caption(rule)
     shown.append("depth")
     if stem == "imagenet" and family in ("plain", "resnet", "wrn", "resnext"):
-        from explorer.spec import IMAGENET_RESNET_STAGES
+        from explorer.models.spec import IMAGENET_RESNET_STAGES
 
         st.session_state[K + "block"] = IMAGENET_RESNET_STAGES[st.session_state[K + "depth"]][0]
         shown.append("block")

@@ -12,11 +12,11 @@ import streamlit as st
 from pages import cached_cost, cached_overview, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
-from explorer.builder import FAMILY_BUILDERS
-from explorer.presets import preset_name
-from explorer.published import all_published, published_for
-from explorer.spec import FAMILY_LABELS
-from explorer.urls import spec_from_params, spec_to_params
+from explorer.models.builder import FAMILY_BUILDERS
+from explorer.models.presets import preset_name
+from explorer.models.published import all_published, published_for
+from explorer.models.spec import FAMILY_LABELS
+from explorer.models.urls import spec_from_params, spec_to_params
 
 BUILD = "design from Build"
 DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]

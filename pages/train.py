@@ -1,6 +1,6 @@
 """Train page: pick a design and a recipe, start a run in its own worker process, and watch it learn.
 
-The page holds no run state: every run lives in the run store (explorer.runs) and trains in a detached worker
+The page holds no run state: every run lives in the run store (explorer.training.runs) and trains in a detached worker
 process, so a reload, a page switch or an app restart finds it again (the run id is in the URL, `?run=`).
 """
 
@@ -16,13 +16,13 @@ from pages import use_app_navigation
 import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
-from explorer.cost import check_budget
-from explorer.presets import preset_name
-from explorer.spec import FAMILY_LABELS
-from explorer.data import DataError, cifar10_ready, data_dir, dataset_info, download_cifar10
-from explorer.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
-from explorer.train import Recipe, paper_recipe
-from explorer.worker import estimate_epoch_seconds
+from explorer.models.cost import check_budget
+from explorer.models.presets import preset_name
+from explorer.models.spec import FAMILY_LABELS
+from explorer.training.data import DataError, cifar10_ready, data_dir, dataset_info, download_cifar10
+from explorer.training.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
+from explorer.training.engine import Recipe, paper_recipe
+from explorer.training.worker import estimate_epoch_seconds
 
 use_app_navigation()
 

@@ -6,9 +6,9 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer import PRESETS, build_model, cost
-from explorer.blocks import ResidualBlock, SqueezeExcitation
-from explorer.highway import HighwayLayer
-from explorer.shortcuts import AddMerge, GateMerge, ProjectionShortcut, ZeroPadShortcut
+from explorer.models.blocks import ResidualBlock, SqueezeExcitation
+from explorer.models.families.highway import HighwayLayer
+from explorer.models.shortcuts import AddMerge, GateMerge, ProjectionShortcut, ZeroPadShortcut
 
 RESNET20 = PRESETS["resnet20"]
 

@@ -1,4 +1,4 @@
-"""explorer.data: CIFAR-10 files in their real pickle format, checksums, augmentation, the synthetic set."""
+"""explorer.training.data: CIFAR-10 files in their real pickle format, checksums, augmentation, the synthetic set."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.data import (CIFAR_FOLDER, CIFAR_MD5, PAD, SYNTHETIC_CLASSES, DataError, augment, check_cifar10,
+from explorer.training.data import (CIFAR_FOLDER, CIFAR_MD5, PAD, SYNTHETIC_CLASSES, DataError, augment, check_cifar10,
                            data_dir, dataset_info, load_cifar10, load_data, normalize, synthetic_images)
-from explorer.train import Recipe
+from explorer.training.engine import Recipe
 
 BATCH_NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, cost
-from explorer.fractalnet import FractalBlock, Join
+from explorer.models.families.fractalnet import FractalBlock, Join
 
 SMALL = PRESETS["fractalnet20"].replace(fractal_blocks=2, depth=8, base_width=8)
 

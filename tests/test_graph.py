@@ -1,4 +1,4 @@
-"""explorer.graph, block_graph, lineage: the drawings agree with layout() and with the modules the builder makes."""
+"""explorer.draw.overview, block_graph, lineage: the drawings agree with layout() and with the modules the builder makes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from torch import nn
 
 from explorer import PRESETS, ArchSpec, build_model
-from explorer import block_graph, graph
-from explorer.builder import build_unchecked
-from explorer.graph import GraphvizMissing, block_dot, branch_ops, node_count, overview_dot, to_svg
-from explorer.lineage import FAMILY_TREE_NODES, family_tree_dot
-from explorer.spec import FAMILY_LABELS, layout
+from explorer.draw import block as block_graph, overview as graph
+from explorer.models.builder import build_unchecked
+from explorer.draw.overview import GraphvizMissing, block_dot, branch_ops, node_count, overview_dot, to_svg
+from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
+from explorer.models.spec import FAMILY_LABELS, layout
 
 ACTIVATIONS = ["original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"]
 KIND_OF_MODULE = {nn.Conv2d: "conv", nn.BatchNorm2d: "norm", nn.ReLU: "activation", nn.Dropout: "regularizer"}
@@ -161,7 +161,7 @@ def test_to_svg_renders_and_reports_a_missing_binary(monkeypatch):
 
 
 def test_graph_module_does_not_import_streamlit_or_build_models():
-    code = "import sys, explorer.graph, explorer.lineage, explorer.summary, explorer.urls; print('streamlit' in sys.modules)"
+    code = "import sys, explorer.draw.overview, explorer.draw.lineage, explorer.draw.summary, explorer.models.urls; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, cost, layout
-from explorer.highway import HighwayLayer
+from explorer.models.families.highway import HighwayLayer
 
 
 def test_highway19_has_the_published_2_3m():

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from explorer import ArchSpec, SpecError, build_model, cost
-from explorer.presets import FAMILY_DEFAULTS, PRESETS
-from explorer.spec import _LITERALS, applies, layout
+from explorer.models.presets import FAMILY_DEFAULTS, PRESETS
+from explorer.models.spec import _LITERALS, applies, layout
 
 FIELDS = [f.name for f in dataclasses.fields(ArchSpec)]
 SMALL_PARAMS = 3_000_000  # build and run forward only below this

@@ -260,7 +260,7 @@ def test_dense_memory_concatenation_costs_more_activations() -> None:
 
 # ---------------------------------------------------------------------------------------------- class runs
 def test_queue_reuses_identical_runs(tmp_path) -> None:
-    from explorer.runs import RunStore
+    from explorer.training.runs import RunStore
 
     store = RunStore(tmp_path)
     recipe = classruns.short_recipe("synthetic", epochs=1, train_size=256)

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost, layout
-from explorer.builder import FAMILY_BUILDERS
+from explorer.models.builder import FAMILY_BUILDERS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120  # resnet-sized pages take about a second; a loaded CI machine can be much slower
@@ -126,7 +126,7 @@ def test_graph_dot_names_the_stages_and_the_block_detail_follows_the_spec():
     {"preset": "resnet56", "activation": "full_preact"},
 ])
 def test_query_params_round_trip(query):
-    from explorer.urls import spec_from_params, spec_to_params
+    from explorer.models.urls import spec_from_params, spec_to_params
 
     spec = spec_from_params(query)
     at = open_page("pages/build.py", query)

@@ -10,8 +10,8 @@ import torch
 import torchvision
 
 from explorer import PRESETS, build_model, cost, layout
-from explorer.builder import build_unchecked
-from explorer.published import PUBLISHED_PATH, published_for
+from explorer.models.builder import build_unchecked
+from explorer.models.published import PUBLISHED_PATH, published_for
 
 TOLERANCES = json.loads(PUBLISHED_PATH.read_text())["tolerances"]
 HEAVY_MACS = 2e9  # forward of 2 images above this takes seconds on 2 cores: marked slow (still runs in CI)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from explorer import published
-from explorer.presets import PRESETS
-from explorer.published import Published, PublishedDataError, all_published, published_for, recipe, table
+from explorer.models import published
+from explorer.models.presets import PRESETS
+from explorer.models.published import Published, PublishedDataError, all_published, published_for, recipe, table
 
 
 def test_every_published_preset_is_a_preset():
@@ -158,14 +158,14 @@ def test_published_is_frozen():
                                                ("shake_shake_table1", "shake_shake26_2x32d", "settings")])
 def test_table_settings_are_valid_designs(name, preset, key):
     # The app turns a table row into a design; every row's settings must be a valid ArchSpec change.
-    from explorer.spec import validate
+    from explorer.models.spec import validate
 
     for row in table(name):
         validate(PRESETS[preset].replace(**row[key]))
 
 
 def test_table2_activations_are_spec_values():
-    from explorer.spec import validate
+    from explorer.models.spec import validate
 
     for row in table("identity_table2"):
         validate(PRESETS["resnet110"].replace(activation=row["activation"]))

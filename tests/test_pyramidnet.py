@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, cost, layout
-from explorer.pyramidnet import PyramidBlock
-from explorer.shortcuts import ZeroPadShortcut
+from explorer.models.families.pyramidnet import PyramidBlock
+from explorer.models.shortcuts import ZeroPadShortcut
 
 # Han et al. 2017 (author repo table): (preset, changes, printed millions, matches at the printed rounding).
 # alpha=270 nets have an integer step (5 channels per block), so no rounding rule explains their printed

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, cost
-from explorer.blocks import ResidualBlock
-from explorer.resnext import ResNeXtPathBlock, copy_weights_from_grouped
+from explorer.models.blocks import ResidualBlock
+from explorer.models.families.resnext import ResNeXtPathBlock, copy_weights_from_grouped
 
 SMALL = PRESETS["resnext29_8x64d"].replace(depth=11, cardinality=4, bottleneck_width=4, base_width=16)
 

@@ -1,7 +1,7 @@
 """The run store and its workers: dedupe, claims, the queue, cancel, recovery after a kill, persistence.
 
 Store-level tests use fake pids and a fake engine (fast, deterministic). Worker tests start real
-`explorer.worker` processes on a tiny synthetic run; every one is killed in teardown, and every wait is bounded.
+`explorer.training.worker` processes on a tiny synthetic run; every one is killed in teardown, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from explorer import PRESETS
-from explorer.runs import ENDED, RunStore, canonical_device, execute, launch, pid_alive, request_key
-from explorer.worker import default_device
+from explorer.training.runs import ENDED, RunStore, canonical_device, execute, launch, pid_alive, request_key
+from explorer.training.worker import default_device
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = PRESETS["resnet20"]
@@ -165,7 +165,7 @@ def test_cuda_and_cuda0_share_one_queue(store, monkeypatch):
 
 
 def test_worker_refuses_a_bad_device_and_claims_nothing(store, capsys):
-    from explorer import worker
+    from explorer.training import worker
 
     run_id, _ = store.request(SPEC, recipe(seed=3))
     assert worker.main([run_id, "--root", str(store.root), "--device", "gpu"]) == 2
@@ -218,7 +218,7 @@ def test_zombie_is_dead():
 
 def _fake_engine(monkeypatch, events: list[dict] | None = None, raises: Exception | None = None):
     """Replace the engine with a generator of the given events: the store's bookkeeping, without torch work."""
-    engine = types.ModuleType("explorer.train")
+    engine = types.ModuleType("explorer.training.engine")
     engine.Recipe = types.SimpleNamespace(from_dict=dict)
 
     def fake_train(spec, recipe, *, device="cpu", data_dir=None, checkpoint_path=None, should_stop=None,
@@ -232,7 +232,7 @@ def _fake_engine(monkeypatch, events: list[dict] | None = None, raises: Exceptio
             raise raises
 
     engine.train = fake_train
-    monkeypatch.setitem(sys.modules, "explorer.train", engine)
+    monkeypatch.setitem(sys.modules, "explorer.training.engine", engine)
 
 
 STEP = {"kind": "step", "step": 1, "epoch": 0, "train_loss": 2.0, "train_error": 0.8, "lr": 0.1,
@@ -274,8 +274,8 @@ def test_execute_honours_a_cancel(store, monkeypatch):
 def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
     import torch
 
-    import explorer.train as engine
-    from explorer.builder import build_model
+    import explorer.training.engine as engine
+    from explorer.models.builder import build_model
 
     def nan_model(spec, device="cpu"):
         model = build_model(spec, device)
@@ -296,7 +296,7 @@ WAIT = 120.0  # seconds: a worker imports torch (a few seconds on a busy 2-core 
 
 
 def tiny_recipe(**changes) -> dict:
-    from explorer.train import Recipe
+    from explorer.training.engine import Recipe
 
     return Recipe(**{"dataset": "synthetic", "epochs": 1, "batch_size": 32, "train_size": 64, **changes}).to_dict()
 
@@ -350,7 +350,7 @@ def python(code: str, env_root: Path, **kwargs) -> subprocess.Popen:
 def test_a_run_outlives_its_launcher_and_lists_after_a_restart(store, workers):
     launcher = python(f"""
         from explorer import PRESETS
-        from explorer.runs import RunStore, launch
+        from explorer.training.runs import RunStore, launch
         store = RunStore()
         run_id, _ = store.request(PRESETS["resnet20"].replace(depth=8), {tiny_recipe()!r})
         first, second = launch(store, run_id), launch(store, run_id)  # a double launch starts one worker
@@ -374,7 +374,7 @@ def test_duplicate_requests_from_processes_at_once_attach_to_one_run(store, tmp_
     code = f"""
         import pathlib, time
         from explorer import PRESETS
-        from explorer.runs import RunStore
+        from explorer.training.runs import RunStore
         store = RunStore()
         while not pathlib.Path({str(go)!r}).exists():
             time.sleep(0.01)
@@ -444,8 +444,8 @@ def test_sigterm_cancels_and_force_stop_kills(store, workers):
 
 
 def test_the_cpu_epoch_estimate_scales_with_multiply_adds_and_images():
-    from explorer.cost import cost
-    from explorer.worker import estimate_epoch_seconds, training_macs_per_second
+    from explorer.models.cost import cost
+    from explorer.training.worker import estimate_epoch_seconds, training_macs_per_second
 
     rate = training_macs_per_second("cpu")
     assert 1e8 < rate < 1e13  # multiply-adds per second: from a slow core to a large server

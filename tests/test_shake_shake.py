@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, cost
-from explorer.shake_shake import ShakeMix, ShakeShortcut
+from explorer.models.families.shake_shake import ShakeMix, ShakeShortcut
 
 # Not printed in the paper; papers.md's layer-count estimate (UNCONFIRMED) is about 2.9M / 11.7M / 26.2M.
 COUNTS = [("shake_shake26_2x32d", 2_923_162), ("shake_shake26_2x64d", 11_653_978),

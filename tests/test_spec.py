@@ -9,11 +9,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from explorer import spec as spec_module
-from explorer.builder import build_model
-from explorer.cost import cost
-from explorer.presets import FAMILY_DEFAULTS, PRESETS, preset_name
-from explorer.spec import ArchSpec, SpecError, applies, depth_rule, validate
+from explorer.models import spec as spec_module
+from explorer.models.builder import build_model
+from explorer.models.cost import cost
+from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
+from explorer.models.spec import ArchSpec, SpecError, applies, depth_rule, validate
 
 # (data given to from_dict, field the error names, text the message must contain)
 BAD_DEPTHS = [

@@ -1,4 +1,4 @@
-"""explorer.summary: torchinfo rows and totals agree with the model and with explorer.cost."""
+"""explorer.draw.summary: torchinfo rows and totals agree with the model and with explorer.models.cost."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import pytest
 
 from explorer import PRESETS, cost
-from explorer.summary import rows_to_csv, summarize
+from explorer.draw.summary import rows_to_csv, summarize
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""explorer.train: recipes, schedules, events, failures, checkpoints and 2-process DDP, all on the CPU."""
+"""explorer.training.engine: recipes, schedules, events, failures, checkpoints and 2-process DDP, all on the CPU."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import socket
 import pytest
 import torch
 
-import explorer.train as engine
+import explorer.training.engine as engine
 from explorer import PRESETS, SpecError, build_model
-from explorer.train import Recipe, load_checkpoint, lr_at, paper_recipe, train
+from explorer.training.engine import Recipe, load_checkpoint, lr_at, paper_recipe, train
 
 TINY = PRESETS["resnet20"].replace(depth=8)  # ResNet-8: 3 stages of one block, 78k parameters
 STEP_KEYS = {"kind", "step", "epoch", "train_loss", "train_error", "lr", "images_per_sec", "elapsed"}
@@ -202,7 +202,7 @@ def test_ddp_two_processes_on_gloo_agree(tmp_path):
 
 
 def test_cli_trains_and_stores_the_run_like_the_app(tmp_path, capsys):
-    from explorer.runs import RunStore
+    from explorer.training.runs import RunStore
 
     code = engine.main(["--preset", "resnet20", "--epochs", "1", "--train-size", "64", "--batch-size", "32",
                         "--device", "cpu", "--runs-dir", str(tmp_path)])

@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import PRESETS
-from explorer.runs import RunStore
+from explorer.training.runs import RunStore
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
 WAIT = 120.0  # seconds for the worker to import torch and train 2 steps on a busy 2-core machine

@@ -1,11 +1,11 @@
-"""explorer.urls: a design survives the trip through URL query parameters; bad links raise SpecError."""
+"""explorer.models.urls: a design survives the trip through URL query parameters; bad links raise SpecError."""
 
 from __future__ import annotations
 
 import pytest
 
 from explorer import PRESETS, SpecError
-from explorer.urls import spec_from_params, spec_to_params
+from explorer.models.urls import spec_from_params, spec_to_params
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from explorer.builder import build_model
-from explorer.cost import cost
-from explorer.presets import PRESETS
-from explorer.published import all_published
-from explorer.spec import FAMILY_LABELS, ArchSpec, SpecError
+from explorer.models.builder import build_model
+from explorer.models.cost import cost
+from explorer.models.presets import PRESETS
+from explorer.models.published import all_published
+from explorer.models.spec import FAMILY_LABELS, ArchSpec, SpecError
 
 Measure = Literal["params", "macs"]
 Base = Literal["cifar", "imagenet"]

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from explorer.data import cifar10_ready
-from explorer.runs import RunStore, launch
-from explorer.spec import ArchSpec
-from explorer.train import Recipe
+from explorer.training.data import cifar10_ready
+from explorer.training.runs import RunStore, launch
+from explorer.models.spec import ArchSpec
+from explorer.training.engine import Recipe
 
 
 WARMUP_STEPS = 40  # about half an epoch of 10k images at batch 128
@@ -50,7 +50,7 @@ def queue(store: RunStore, designs: dict[str, ArchSpec], recipe: Recipe, start: 
 
 def find(store: RunStore, spec: ArchSpec, recipe: Recipe) -> str | None:
     """The id of a queued, running or finished identical run, without creating one."""
-    from explorer.runs import ATTACHABLE, request_key
+    from explorer.training.runs import ATTACHABLE, request_key
 
     key = request_key(spec, recipe.to_dict())
     for run in store.list_runs():

@@ -6,8 +6,8 @@ the way Fig. 6 does: thin lines for training error, bold for test error.
 
 from __future__ import annotations
 
-from explorer.presets import PRESETS
-from explorer.spec import ArchSpec
+from explorer.models.presets import PRESETS
+from explorer.models.spec import ArchSpec
 
 DESIGNS: dict[str, ArchSpec] = {
     "plain-20": PRESETS["plain20"],

@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from explorer.cost import cost
-from explorer.densenet import DenseLayer
+from explorer.models.cost import cost
+from explorer.models.families.densenet import DenseLayer
 from explorer.lessons.budget import published_chart
-from explorer.presets import PRESETS
-from explorer.spec import ArchSpec, layout
+from explorer.models.presets import PRESETS
+from explorer.models.spec import ArchSpec, layout
 
 FAMILIES = ("resnet", "densenet")
 
@@ -80,7 +80,7 @@ def memory(designs: tuple[str, ...] = ("resnet56", "resnet110", "densenet40_k12"
 
 def fresh(spec: ArchSpec = PRESETS["densenet40_k12"]) -> nn.Module:
     """An untrained DenseNet, for the page to fall back on when the store has no trained one."""
-    from explorer.builder import build_model
+    from explorer.models.builder import build_model
 
     torch.manual_seed(0)
     return build_model(spec).eval()

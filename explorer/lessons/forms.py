@@ -2,7 +2,7 @@
 
 (a) split-transform-merge: sum over C paths of 1x1 - 3x3 - 1x1;  (b) early concatenation: C paths of 1x1 - 3x3,
 concatenated, one 1x1;  (c) grouped convolution: 1x1 - grouped 3x3 - 1x1. Given the same weights (copied from
-(c) by `explorer.resnext.copy_weights_from_grouped`), the three compute the same output up to float rounding;
+(c) by `explorer.models.families.resnext.copy_weights_from_grouped`), the three compute the same output up to float rounding;
 only their speed differs, because (c) runs C small convolutions as one kernel.
 """
 
@@ -16,10 +16,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from explorer.blocks import ResidualBlock
-from explorer.resnext import copy_weights_from_grouped, make_resnext_block
-from explorer.shortcuts import AddMerge, make_shortcut
-from explorer.spec import ArchSpec, SpecError
+from explorer.models.blocks import ResidualBlock
+from explorer.models.families.resnext import copy_weights_from_grouped, make_resnext_block
+from explorer.models.shortcuts import AddMerge, make_shortcut
+from explorer.models.spec import ArchSpec, SpecError
 
 FORMS = {"split": "(a) split-transform-merge", "concat": "(b) early concatenation", "grouped": "(c) grouped conv"}
 

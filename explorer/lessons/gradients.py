@@ -19,9 +19,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from explorer.blocks import PlainBlock, ResidualBlock
-from explorer.builder import build_model
-from explorer.spec import ArchSpec
+from explorer.models.blocks import PlainBlock, ResidualBlock
+from explorer.models.builder import build_model
+from explorer.models.spec import ArchSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid"]
 InitName = Literal["he", "xavier"]

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from explorer.blocks import PlainBlock, ResidualBlock
-from explorer.builder import build_model
-from explorer.data import load_data, normalize
-from explorer.runs import Run, RunStore
-from explorer.shortcuts import ZeroPadShortcut
-from explorer.spec import ArchSpec
-from explorer.train import Recipe, load_checkpoint, use_bf16
+from explorer.models.blocks import PlainBlock, ResidualBlock
+from explorer.models.builder import build_model
+from explorer.training.data import load_data, normalize
+from explorer.training.runs import Run, RunStore
+from explorer.models.shortcuts import ZeroPadShortcut
+from explorer.models.spec import ArchSpec
+from explorer.training.engine import Recipe, load_checkpoint, use_bf16
 
 SOURCE = "Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks " \
          "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to " \

@@ -2,7 +2,7 @@
 
     forward:  y = x + alpha F1(x) + (1 - alpha) F2(x)
     backward: dL/dF1 = beta dL/dy,  dL/dF2 = (1 - beta) dL/dy
-`step_coefficients` draws one training step's alpha and beta exactly as the model does (explorer.shake_shake's
+`step_coefficients` draws one training step's alpha and beta exactly as the model does (explorer.models.families.shake_shake's
 ShakeMix) and pushes a gradient through ShakeFunction, so the page can show what each image gets.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from explorer.published import table
-from explorer.presets import PRESETS
-from explorer.shake_shake import ShakeFunction, ShakeMix
-from explorer.spec import ArchSpec
+from explorer.models.published import table
+from explorer.models.presets import PRESETS
+from explorer.models.families.shake_shake import ShakeFunction, ShakeMix
+from explorer.models.spec import ArchSpec
 
 MODES = {"shake": "Shake (random)", "even": "Even (0.5)", "keep": "Keep (beta = alpha)"}
 

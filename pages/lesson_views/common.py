@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from explorer import SpecError
-from explorer.data import dataset_info
+from explorer.training.data import dataset_info
 from explorer.lessons import charts, classruns
 from explorer.lessons.measured import MeasuredDataError, measured
-from explorer.runs import RunStore, default_root
-from explorer.urls import spec_to_params
+from explorer.training.runs import RunStore, default_root
+from explorer.models.urls import spec_to_params
 
 
 def source_caption(text: str) -> None:

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from explorer import PRESETS, SpecError
-from explorer.block_graph import block_dot
-from explorer.graph import GraphvizMissing, to_svg
+from explorer.draw.block import block_dot
+from explorer.draw.overview import GraphvizMissing, to_svg
 from explorer.lessons import budget, charts, dense, forms, gradients, lesion
 from pages.lesson_views.common import source_caption, store
 
@@ -155,7 +155,7 @@ def lesson_budget() -> None:
         st.table(pairs.drop(columns=["depth", "k"]).style.format(fmt, na_rep="–").hide(axis="index"))
     else:
         st.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
-    source_caption("counted by the app (explorer.cost) on the model it builds; ResNeXt Table 2 lists the "
+    source_caption("counted by the app (explorer.models.cost) on the model it builds; ResNeXt Table 2 lists the "
                    "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
     untimed = [f"{design}: {note}" for (design, _, _), note in zip(rows, timed) if isinstance(note, str)]
     if untimed:
@@ -274,4 +274,4 @@ def lesson_dense() -> None:
     st.altair_chart(charts.error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
     st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
     st.table(dense_memory().style.format(precision=2).hide(axis="index"))
-    source_caption("counted by the app (explorer.cost) on the models it builds.")
+    source_caption("counted by the app (explorer.models.cost) on the models it builds.")

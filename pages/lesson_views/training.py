@@ -10,8 +10,8 @@ import streamlit as st
 
 from explorer import PRESETS
 from explorer.lessons import charts, classruns, degradation, lesion, shake
-from explorer.published import published_for, table
-from explorer.runs import RunStore
+from explorer.models.published import published_for, table
+from explorer.training.runs import RunStore
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
                                        reference_run, source_caption, store)
 

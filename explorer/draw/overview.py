@@ -1,7 +1,7 @@
 """The drawings of a design, as DOT: the overview here (stem, stages collapsed to "x N", head, tensor shapes on
-the edges), one block in detail (`block_dot`, from explorer.block_graph), and `to_svg` to render either.
+the edges), one block in detail (`block_dot`, from explorer.draw.block), and `to_svg` to render either.
 
-Both are derived from `explorer.spec.layout(spec)` and the spec's own fields, the same data the builder reads,
+Both are derived from `explorer.models.spec.layout(spec)` and the spec's own fields, the same data the builder reads,
 so the drawing cannot disagree with the model. Output is DOT text; `to_svg` renders it with the `dot` binary.
 No streamlit here: the pages display what these functions return.
 """
@@ -12,9 +12,9 @@ import re
 import shutil
 import subprocess
 
-from explorer.block_graph import block_dot, branch_ops
-from explorer.dot import COLOURS, LEGEND_TEXT, DotWriter, shape_text
-from explorer.spec import FAMILY_LABELS, ArchSpec, Layout, StagePlan, layout
+from explorer.draw.block import block_dot, branch_ops
+from explorer.draw.dot import COLOURS, LEGEND_TEXT, DotWriter, shape_text
+from explorer.models.spec import FAMILY_LABELS, ArchSpec, Layout, StagePlan, layout
 
 __all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "branch_ops", "dot_available", "node_count",
            "overview_dot", "to_svg"]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.spec import ArchSpec, layout
+from explorer.models.spec import ArchSpec, layout
 
 
 class ConvUnit(nn.Sequential):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.spec import ArchSpec
+from explorer.models.spec import ArchSpec
 
 S = ArchSpec
 _PREACT = dict(activation="full_preact")

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import distributed
-from explorer.builder import build_model
-from explorer.data import DataError, augment, load_data, normalize
-from explorer.spec import ArchSpec, SpecError, coerce, known_fields
+from explorer.training import distributed
+from explorer.models.builder import build_model
+from explorer.training.data import DataError, augment, load_data, normalize
+from explorer.models.spec import ArchSpec, SpecError, coerce, known_fields
 
 Dataset = Literal["cifar10", "synthetic"]
 Split = Literal["45k/5k", "50k/10k"]
@@ -307,9 +307,9 @@ def evaluate(model: nn.Module, data: Any, device: torch.device, memory_format: t
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m explorer.train --preset resnet20 --epochs 5 --dataset synthetic`: train with a progress bar.
+    """`python -m explorer.training.engine --preset resnet20 --epochs 5 --dataset synthetic`: train with a progress bar.
 
-    One process stores the run like the app does (explorer.runs); under `torchrun --nproc-per-node=N` every
+    One process stores the run like the app does (explorer.training.runs); under `torchrun --nproc-per-node=N` every
     rank trains its shard with DDP and rank 0 prints the progress (the run store is for one-process runs).
     """
     import argparse
@@ -318,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from explorer.data import ENV_VAR
-    from explorer.presets import PRESETS
+    from explorer.training.data import ENV_VAR
+    from explorer.models.presets import PRESETS
 
-    parser = argparse.ArgumentParser(prog="python -m explorer.train", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m explorer.training.engine", description=main.__doc__.splitlines()[0])
     design = parser.add_mutually_exclusive_group()
     design.add_argument("--preset", default="resnet20", help="a preset name, e.g. resnet20, resnet110, wrn_28_10")
     design.add_argument("--spec", help="a spec JSON file (as the Build page's 'Download spec' gives)")
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    from explorer.runs import canonical_device
+    from explorer.training.runs import canonical_device
 
     try:
         canonical_device(device)  # refuse "gpu" before a run is requested; DDP ranks keep "cuda" (their own GPU)
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         for event in train(spec, recipe, device=device, data_dir=args.data_dir):
             on_event(event)
     else:
-        from explorer.runs import RunStore, execute
+        from explorer.training.runs import RunStore, execute
 
         if args.data_dir:
             os.environ[ENV_VAR] = args.data_dir  # the worker reads the data folder from the environment

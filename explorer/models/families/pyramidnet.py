@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from explorer.blocks import SqueezeExcitation, conv1x1, conv3x3
-from explorer.resnet import StagedNet, _SkipDefaultConvInit, he_init
-from explorer.shortcuts import ZeroPadShortcut
-from explorer.spec import ArchSpec, layout
+from explorer.models.blocks import SqueezeExcitation, conv1x1, conv3x3
+from explorer.models.families.resnet import StagedNet, _SkipDefaultConvInit, he_init
+from explorer.models.shortcuts import ZeroPadShortcut
+from explorer.models.spec import ArchSpec, layout
 
 
 class PyramidBlock(nn.Module):

@@ -6,8 +6,8 @@ branch order with the built modules.
 
 from __future__ import annotations
 
-from explorer.dot import DotWriter, shape_text
-from explorer.spec import FAMILY_LABELS, ArchSpec, StagePlan, layout
+from explorer.draw.dot import DotWriter, shape_text
+from explorer.models.spec import FAMILY_LABELS, ArchSpec, StagePlan, layout
 
 MAX_PATHS_DRAWN = 3  # ResNeXt: with more paths, draw paths 1, 2, "..." and C
 MAX_DENSE_LAYERS_DRAWN = 3  # DenseNet: layers drawn in the detail view of a dense block

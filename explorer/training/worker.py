@@ -1,6 +1,6 @@
 """Executing runs: train one in this process, storing its events; and the worker process entry point.
 
-`python -m explorer.worker RUN_ID --root RUNS_DIR` is what `explorer.runs.launch` starts, detached (a new
+`python -m explorer.training.worker RUN_ID --root RUNS_DIR` is what `explorer.training.runs.launch` starts, detached (a new
 session, output to the run's worker.log). It claims the run (a second worker for the same run exits at once),
 waits for a queue slot on its device, trains, and records the final status. SIGTERM stops the run cleanly as
 "cancelled"; any exception ends it as "failed" with its message.
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from explorer.runs import ENDED, FLUSH_SECONDS, POLL_SECONDS, RunStore, canonical_device
-from explorer.spec import ArchSpec
+from explorer.training.runs import ENDED, FLUSH_SECONDS, POLL_SECONDS, RunStore, canonical_device
+from explorer.models.spec import ArchSpec
 
 
 def default_device() -> str:
@@ -41,9 +41,9 @@ def training_macs_per_second(device: str = "cpu") -> float:
     """Measured once per process: forward multiply-adds per second while the engine trains a small ResNet
     (resnet8, batch 32, a few steps), so the estimate sees the engine's own layout and precision choices.
     A backward pass costs about two forwards, so one training image costs 3x its forward MACs."""
-    from explorer.cost import cost
-    from explorer.presets import PRESETS
-    from explorer.train import Recipe, train
+    from explorer.models.cost import cost
+    from explorer.models.presets import PRESETS
+    from explorer.training.engine import Recipe, train
 
     spec = PRESETS["resnet20"].replace(depth=8)
     recipe = Recipe(dataset="synthetic", epochs=1, batch_size=32, train_size=32 * 5, lr=0.01)
@@ -56,7 +56,7 @@ def training_macs_per_second(device: str = "cpu") -> float:
 def estimate_epoch_seconds(spec: ArchSpec, images: int, device: str = "cpu") -> float:
     """Rough seconds per epoch of `images` training images: the design's multiply-adds over the measured rate.
     Small nets use a CPU less well than big ones, so this errs long for big designs."""
-    from explorer.cost import cost
+    from explorer.models.cost import cost
 
     return 3 * cost(spec).macs * images / training_macs_per_second(device)
 
@@ -121,7 +121,7 @@ def run_claimed(store: RunStore, run_id: str, *, on_event: Callable[[dict], None
 
 def _train(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None, device: str,
            stop_requested: Callable[[], bool]) -> str:
-    from explorer.train import Recipe, train  # torch only when a run really trains
+    from explorer.training.engine import Recipe, train  # torch only when a run really trains
 
     run = store.get(run_id)
     spec = ArchSpec.from_dict(run.spec)
@@ -178,7 +178,7 @@ def _print_event(event: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m explorer.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m explorer.training.worker", description=__doc__.splitlines()[0])
     parser.add_argument("run_id")
     parser.add_argument("--root", default=None, help="runs folder (default: $EXPLORER_RUNS_DIR or ./runs)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")

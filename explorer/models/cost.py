@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from explorer.spec import MAX_ACTIVATION_BYTES, MAX_PARAMS, ArchSpec, SpecError, layout, validate
+from explorer.models.spec import MAX_ACTIVATION_BYTES, MAX_PARAMS, ArchSpec, SpecError, layout, validate
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _macs_hook(counter: list[int]):
 
 def meta_model(spec: ArchSpec) -> nn.Module:
     """The spec's model on the meta device (shapes, no storage), built without its value-only init work."""
-    from explorer.builder import build_unchecked
+    from explorer.models.builder import build_unchecked
 
     with paused_gc(), _ShapesOnly():
         return build_unchecked(spec, device="meta")

@@ -127,7 +127,7 @@ class ArchSpec:
         known = known_fields(cls, data, "spec")
         family = data.get("family", "resnet")
         _check_choice("family", family, Family)
-        from explorer.presets import FAMILY_DEFAULTS
+        from explorer.models.presets import FAMILY_DEFAULTS
 
         base = FAMILY_DEFAULTS[family].to_dict()
         values = {name: _coerce(known[name], name, value) for name, value in data.items()}

@@ -7,15 +7,15 @@ from typing import Callable
 import torch
 from torch import nn
 
-from explorer.cost import check_budget, paused_gc
-from explorer.densenet import DenseNet
-from explorer.fractalnet import FractalNet
-from explorer.highway import HighwayNet
-from explorer.pyramidnet import PyramidNet
-from explorer.resnet import ResNet
-from explorer.shake_shake import ShakeShakeNet
-from explorer.spec import ArchSpec, validate
-from explorer.vgg import VGG
+from explorer.models.cost import check_budget, paused_gc
+from explorer.models.families.densenet import DenseNet
+from explorer.models.families.fractalnet import FractalNet
+from explorer.models.families.highway import HighwayNet
+from explorer.models.families.pyramidnet import PyramidNet
+from explorer.models.families.resnet import ResNet
+from explorer.models.families.shake_shake import ShakeShakeNet
+from explorer.models.spec import ArchSpec, validate
+from explorer.models.families.vgg import VGG
 
 FAMILY_BUILDERS: dict[str, Callable[[ArchSpec], nn.Module]] = {
     "plain": ResNet,

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from explorer.presets import FAMILY_DEFAULTS, PRESETS, preset_name
-from explorer.spec import ArchSpec, SpecError
+from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
+from explorer.models.spec import ArchSpec, SpecError
 
 _FIELDS = {f.name: f for f in fields(ArchSpec)}
 IGNORED = ("embed", "embed_options")  # Streamlit's own parameters

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 import torchinfo
 
-from explorer.cost import check_budget, meta_model
-from explorer.spec import ArchSpec, layout
+from explorer.models.cost import check_budget, meta_model
+from explorer.models.spec import ArchSpec, layout
 
 COLUMNS = ("output_size", "num_params", "mult_adds")
 

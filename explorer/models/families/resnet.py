@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from explorer.blocks import PREACT, PlainBlock, ResidualBlock, conv3x3
-from explorer.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
-from explorer.spec import ArchSpec, StagePlan, layout
+from explorer.models.blocks import PREACT, PlainBlock, ResidualBlock, conv3x3
+from explorer.models.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
+from explorer.models.spec import ArchSpec, StagePlan, layout
 
 
 def make_stem(spec: ArchSpec, out_channels: int, activation: str = "original") -> nn.Sequential:
@@ -96,7 +96,7 @@ def make_block(spec: ArchSpec, stage: StagePlan, index: int, in_channels: int, d
     shortcut = _shortcut(spec, in_channels, out_channels, stride)
     merge = _merge(spec, in_channels, out_channels, stride)
     if spec.family == "resnext" and spec.resnext_form != "grouped":
-        from explorer.resnext import make_resnext_block
+        from explorer.models.families.resnext import make_resnext_block
 
         return make_resnext_block(spec.resnext_form, in_channels=in_channels, inner_channels=inner,
                                   out_channels=out_channels, stride=stride, groups=spec.cardinality,

@@ -24,9 +24,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.blocks import conv1x1, conv3x3
-from explorer.resnet import he_init
-from explorer.spec import ArchSpec, layout
+from explorer.models.blocks import conv1x1, conv3x3
+from explorer.models.families.resnet import he_init
+from explorer.models.spec import ArchSpec, layout
 
 
 class ConvUnit(nn.Sequential):

@@ -1,6 +1,6 @@
 """The run store: every training run and its metrics, in one SQLite file shared by the app, workers and the CLI.
 
-A run is requested (a row, status "queued"), launched (one detached worker process, `explorer.worker`), claimed
+A run is requested (a row, status "queued"), launched (one detached worker process, `explorer.training.worker`), claimed
 by exactly one process, waits for a queue slot on its device, trains, and ends as finished, diverged, failed or
 cancelled. Nothing lives in the Streamlit server's memory, so reloading the browser or restarting the app
 neither kills nor duplicates a run: the page only reads this store.
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explorer.presets import preset_name
-from explorer.spec import ArchSpec
+from explorer.models.presets import preset_name
+from explorer.models.spec import ArchSpec
 
 ENDED = ("finished", "diverged", "failed", "cancelled")
 # A new request attaches to a run in one of these; a failed or cancelled run is not a result, so it trains again.
@@ -387,8 +387,8 @@ class RunStore:
 def execute(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
             device: str | None = None) -> str:
     """Train the run in this process and return its final status (or follow it, if another process owns it).
-    The executing half lives in `explorer.worker`; this name is the store's entry point for the CLI."""
-    from explorer.worker import execute as execute_here
+    The executing half lives in `explorer.training.worker`; this name is the store's entry point for the CLI."""
+    from explorer.training.worker import execute as execute_here
 
     return execute_here(store, run_id, on_event, device)
 
@@ -398,7 +398,7 @@ def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
     browser; output to the run's worker.log). Returns None, starting nothing, if the run has ended or a live
     process owns it. The new pid is recorded in the same transaction that checked, so 30 Start presses in the
     seconds before the worker has imported torch still start one process, not 30."""
-    project = Path(__file__).resolve().parent.parent
+    project = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
     store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -408,7 +408,7 @@ def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
             return None
         with open(store.log_path(run_id), "ab") as log:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "explorer.worker", run_id, "--root", str(store.root.resolve())],
+                [sys.executable, "-m", "explorer.training.worker", run_id, "--root", str(store.root.resolve())],
                 cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

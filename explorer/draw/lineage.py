@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.dot import DotWriter
+from explorer.draw.dot import DotWriter
 
 
 # (key, label, how the Build page opens it: query parameters). Years are arXiv first versions.

@@ -15,9 +15,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.blocks import conv1x1, conv3x3
-from explorer.resnet import StagedNet, he_init
-from explorer.spec import ArchSpec, layout
+from explorer.models.blocks import conv1x1, conv3x3
+from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.spec import ArchSpec, layout
 
 
 class HighwayLayer(nn.Module):

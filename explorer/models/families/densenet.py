@@ -12,8 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.resnet import StagedNet, he_init
-from explorer.spec import ArchSpec, layout
+from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.spec import ArchSpec, layout
 
 
 def _bn_relu_conv(in_channels: int, out_channels: int, kernel: int, dropout: float, n: int) -> list:

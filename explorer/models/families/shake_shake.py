@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from explorer.blocks import SqueezeExcitation, conv3x3
-from explorer.resnet import StagedNet, he_init
-from explorer.spec import ArchSpec, layout
+from explorer.models.blocks import SqueezeExcitation, conv3x3
+from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.spec import ArchSpec, layout
 
 
 class ShakeFunction(torch.autograd.Function):

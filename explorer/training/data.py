@@ -56,7 +56,7 @@ def _md5(path: Path) -> str:
 
 
 def _fix_hint(root: Path) -> str:
-    return (f"press 'Download CIFAR-10' on the Train page, run `python -m explorer.data --download`, or set "
+    return (f"press 'Download CIFAR-10' on the Train page, run `python -m explorer.training.data --download`, or set "
             f"{ENV_VAR} to a folder holding {CIFAR_FOLDER}/; or train on the synthetic dataset")
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from explorer.blocks import ResidualBlock, SqueezeExcitation, conv1x1, conv3x3
+from explorer.models.blocks import ResidualBlock, SqueezeExcitation, conv1x1, conv3x3
 
 
 def _path(in_channels: int, width: int, out_channels: int | None, stride: int) -> nn.Sequential:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PUBLISHED_PATH = Path(__file__).parent.parent / "assets" / "published.json"
+PUBLISHED_PATH = Path(__file__).resolve().parents[2] / "assets" / "published.json"
 DATASETS = ("cifar10", "imagenet")
 TOP_KEYS = ("sources", "presets", "tables", "recipes", "recipe_for_family", "pitfalls")
 
