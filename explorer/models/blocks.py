@@ -16,31 +16,9 @@ import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
 
+from explorer.models.layers import SqueezeExcitation, conv1x1, conv3x3
+
 PREACT = ("relu_only_preact", "full_preact")
-
-
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, groups=groups, bias=False)
-
-
-def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
-
-
-class SqueezeExcitation(nn.Module):
-    """SE (Hu et al. 2018): x * sigmoid(W2 relu(W1 avgpool(x))), reduction r."""
-
-    def __init__(self, channels: int, reduction: int):
-        super().__init__()
-        squeezed = max(1, channels // reduction)
-        self.fc1 = nn.Conv2d(channels, squeezed, 1)
-        self.relu = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(squeezed, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.mean((2, 3), keepdim=True)
-        s = self.relu(self.fc1(s))
-        return x * torch.sigmoid(self.fc2(s))
 
 
 def _transform(convs: list[tuple[str, nn.Conv2d]], activation: str, dropout: float) -> nn.Sequential:

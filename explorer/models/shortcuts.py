@@ -84,8 +84,12 @@ class GateMerge(nn.Module):
         super().__init__()
         self.gate = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=True)
         self.bias_init = bias_init
-        nn.init.constant_(self.gate.bias, bias_init)
         self.exclusive = exclusive
+        self.reset_gate()
+
+    def reset_gate(self) -> None:
+        """b_g back to its configured start (he_init calls this after zeroing every conv bias)."""
+        nn.init.constant_(self.gate.bias, self.bias_init)
 
     def forward(self, residual: torch.Tensor, identity: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         g = torch.sigmoid(self.gate(x))

@@ -12,7 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.families.resnet import StagedNet
+from explorer.models.layers import he_init
 from explorer.models.spec import ArchSpec, layout
 
 

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from explorer.models.blocks import conv1x1, conv3x3
-from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.families.resnet import StagedNet
+from explorer.models.layers import he_init
 from explorer.models.spec import ArchSpec, layout
 
 

@@ -16,7 +16,8 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer.models.blocks import SqueezeExcitation, conv1x1, conv3x3
-from explorer.models.families.resnet import StagedNet, _SkipDefaultConvInit, he_init
+from explorer.models.families.resnet import StagedNet
+from explorer.models.layers import SkipDefaultConvInit, he_init
 from explorer.models.shortcuts import ZeroPadShortcut
 from explorer.models.spec import ArchSpec, layout
 
@@ -57,7 +58,7 @@ class PyramidNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        with _SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
+        with SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
             self._build(spec)
         he_init(self, spec.zero_init_residual)
 

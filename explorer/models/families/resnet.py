@@ -9,9 +9,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from explorer.models.blocks import PREACT, PlainBlock, ResidualBlock, conv3x3
+from explorer.models.blocks import PREACT, PlainBlock, ResidualBlock
+from explorer.models.layers import SkipDefaultConvInit, conv3x3, he_init
 from explorer.models.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
 from explorer.models.spec import ArchSpec, StagePlan, layout
 
@@ -41,28 +41,6 @@ def make_head(in_channels: int, num_classes: int, activation: str = "original") 
     layers += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
                ("fc", nn.Linear(in_channels, num_classes))]
     return nn.Sequential(OrderedDict(layers))
-
-
-def he_init(model: nn.Module, zero_init_residual: bool = False) -> None:
-    """He et al. 2015 (1502.01852) init for convs; BN to (1, 0). Gate biases keep their configured init."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    for m in model.modules():
-        if isinstance(m, GateMerge):
-            nn.init.constant_(m.gate.bias, m.bias_init)
-    if zero_init_residual:
-        # Goyal et al. 2017 (1706.02677): each block starts as the identity; +0.2-0.3% on ImageNet.
-        # Any block with a residual branch says which BN ends it (ResidualBlock, ResNeXt forms, PyramidNet).
-        for m in model.modules():
-            bn = m.last_bn() if callable(getattr(m, "last_bn", None)) else None
-            if bn is not None:
-                nn.init.zeros_(bn.weight)
 
 
 def _shortcut(spec: ArchSpec, in_channels: int, out_channels: int, stride: int) -> nn.Module:
@@ -107,19 +85,6 @@ def make_block(spec: ArchSpec, stage: StagePlan, index: int, in_channels: int, d
                          drop_prob=drop_prob, shared_preact=first_in_net or not isinstance(shortcut, nn.Identity))
 
 
-class _SkipDefaultConvInit(TorchFunctionMode):
-    """Skip nn.Conv2d's default weight init (kaiming_uniform_ on a 4-D weight): `he_init` overwrites every conv
-    weight right after, and drawing it twice was ~40% of building a wide net (68M draws for ResNeXt-29 16x64d)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is nn.init.kaiming_uniform_:
-            weight = kwargs.get("tensor", args[0] if args else None)
-            if weight is not None and weight.dim() == 4:
-                return weight
-        return func(*args, **kwargs)
-
-
 class StagedNet(nn.Module):
     """stem -> stage1 .. stageN -> head. Subclasses set `stem`, `head` and the stages named in `stage_names`."""
 
@@ -137,7 +102,7 @@ class ResNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        with _SkipDefaultConvInit():
+        with SkipDefaultConvInit():
             self._build(spec)
         he_init(self, spec.zero_init_residual)  # initialises every Conv2d, so none keeps uninitialised memory
 

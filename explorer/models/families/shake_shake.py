@@ -17,7 +17,8 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer.models.blocks import SqueezeExcitation, conv3x3
-from explorer.models.families.resnet import StagedNet, he_init
+from explorer.models.families.resnet import StagedNet
+from explorer.models.layers import he_init
 from explorer.models.spec import ArchSpec, layout
 
 
