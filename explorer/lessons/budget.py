@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.lessons.seeding import generator, seeded
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.presets import PRESETS
@@ -146,12 +147,15 @@ def with_macs(chart: pd.DataFrame) -> pd.DataFrame:
     return chart.assign(**{"multiply-adds (G)": macs})
 
 
-def images_per_second(spec: ArchSpec, batch_size: int = 4, steps: int = 2, device: str = "cpu") -> float:
+def images_per_second(spec: ArchSpec, batch_size: int = 4, steps: int = 2, device: str = "cpu",
+                      seed: int = 0) -> float:
     """Training throughput: timed forward + backward of random images after one warm-up step."""
-    model = build_model(spec, device=device).train()
+    with seeded(seed, device):  # module init draws from the global RNG
+        model = build_model(spec, device=device).train()
     size = 224 if spec.stem == "imagenet" else 32
-    images = torch.randn(batch_size, 3, size, size, device=device)
-    labels = torch.randint(0, spec.num_classes, (batch_size,), device=device)
+    gen = generator(seed, device)
+    images = torch.randn(batch_size, 3, size, size, device=device, generator=gen)
+    labels = torch.randint(0, spec.num_classes, (batch_size,), device=device, generator=gen)
     loss_fn = nn.CrossEntropyLoss()
     loss_fn(model(images), labels).backward()
     start = time.perf_counter()

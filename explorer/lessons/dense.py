@@ -9,12 +9,13 @@ the mean |w| over the input channels that came from s.
 from __future__ import annotations
 
 import pandas as pd
-import torch
 from torch import nn
 
+from explorer.lessons.budget import published_chart
+from explorer.lessons.seeding import seeded
+from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.families.densenet import DenseLayer
-from explorer.lessons.budget import published_chart
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, layout
 
@@ -78,9 +79,7 @@ def memory(designs: tuple[str, ...] = ("resnet56", "resnet110", "densenet40_k12"
     return pd.DataFrame(rows)
 
 
-def fresh(spec: ArchSpec = PRESETS["densenet40_k12"]) -> nn.Module:
+def fresh(spec: ArchSpec = PRESETS["densenet40_k12"], seed: int = 0) -> nn.Module:
     """An untrained DenseNet, for the page to fall back on when the store has no trained one."""
-    from explorer.models.builder import build_model
-
-    torch.manual_seed(0)
-    return build_model(spec).eval()
+    with seeded(seed):
+        return build_model(spec).eval()

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.lessons.seeding import generator, seeded
 from explorer.models.blocks import ResidualBlock
 from explorer.models.families.resnext import copy_weights_from_grouped, make_resnext_block
 from explorer.models.shortcuts import AddMerge, make_shortcut
@@ -53,19 +54,20 @@ def compare_forms(cardinality: int = 8, width: int = 4, in_channels: int = 64, o
     mode on one random batch (float64, so the differences show float rounding, not float32 noise)."""
     if cardinality < 1 or width < 1:
         raise SpecError("cardinality", f"C and d must be at least 1; got C={cardinality}, d={width}")
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    gen = generator(seed)
     inner = cardinality * width
     common = dict(in_channels=in_channels, inner_channels=inner, out_channels=out_channels, stride=1,
                   groups=cardinality)
-    grouped = ResidualBlock(**common, bottleneck=True, shortcut=make_shortcut("B", in_channels, out_channels, 1),
-                            merge=AddMerge(), activation="original")
+    with seeded(seed):  # the convs' default init draws from the global RNG
+        grouped = ResidualBlock(**common, bottleneck=True, merge=AddMerge(), activation="original",
+                                shortcut=make_shortcut("B", in_channels, out_channels, 1))
+        blocks: dict[str, nn.Module] = {"grouped": grouped}
+        for form in ("split", "concat"):
+            blocks[form] = make_resnext_block(form, **common,
+                                              shortcut=make_shortcut("B", in_channels, out_channels, 1))
     _randomize(grouped, gen)
-    blocks: dict[str, nn.Module] = {"grouped": grouped}
     for form in ("split", "concat"):
-        other = make_resnext_block(form, **common, shortcut=make_shortcut("B", in_channels, out_channels, 1))
-        copy_weights_from_grouped(grouped, other)
-        blocks[form] = other
+        copy_weights_from_grouped(grouped, blocks[form])
     x = torch.randn(batch_size, in_channels, size, size, generator=gen, dtype=torch.float64)
     outputs, rows = {}, []
     for form in ("split", "concat", "grouped"):

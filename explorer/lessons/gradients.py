@@ -19,8 +19,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.lessons.seeding import generator, seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
+from explorer.models.families.resnet import he_init
 from explorer.models.spec import ArchSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid"]
@@ -28,7 +30,7 @@ InitName = Literal["he", "xavier"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 INITS: dict[str, str] = {
-    "he": "He et al. 2015: N(0, 2 / fan_in)",
+    "he": "He et al. 2015, as the app builds every net: N(0, 2 / fan_out) for convs",
     "xavier": "Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out))",
 }
 MAX_PLAIN_DEPTH = 110  # He et al. 2015 trained plain nets up to 110 layers; residual nets go to 1202
@@ -45,28 +47,28 @@ def _swap(module: nn.Module, old: type[nn.Module], make: type[nn.Module]) -> Non
 def lesson_net(family: Literal["plain", "resnet"], depth: int, activation: ActivationName = "relu",
                init: InitName = "he", batchnorm: bool = True, seed: int = 0) -> nn.Module:
     """A CIFAR plain or ResNet of `depth` (6n+2) with its ReLUs, init and (optionally) BatchNorm replaced."""
-    torch.manual_seed(seed)
-    if family == "plain":
-        model = build_model(ArchSpec(family="plain", depth=depth))
-    else:
-        model = build_model(ArchSpec(family="resnet", depth=depth, activation="full_preact"))
-        for block in model.modules():
-            if isinstance(block, ResidualBlock):
-                # Eq. (5) assumes h(x) = x: keep every activation off the shortcut path, even at the first
-                # unit and at the stage boundaries where the zero-padded shortcut would see BN-ReLU(x).
-                block.shared_preact = False
+    with seeded(seed):  # module init draws from the global RNG
+        if family == "plain":
+            model = build_model(ArchSpec(family="plain", depth=depth))
+        else:
+            model = build_model(ArchSpec(family="resnet", depth=depth, activation="full_preact"))
+        if init == "xavier":
+            for m in model.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.xavier_normal_(m.weight)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+        else:
+            he_init(model)  # the builder's own init, drawn again from this seed
+    for block in model.modules():
+        if isinstance(block, ResidualBlock):
+            # Eq. (5) assumes h(x) = x: keep every activation off the shortcut path, even at the first
+            # unit and at the stage boundaries where the zero-padded shortcut would see BN-ReLU(x).
+            block.shared_preact = False
     if activation != "relu":
         _swap(model, nn.ReLU, ACTIVATIONS[activation])
     if not batchnorm:
         _swap(model, nn.BatchNorm2d, nn.Identity)
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            if init == "xavier":
-                nn.init.xavier_normal_(m.weight)
-            else:
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
     return model
 
 
@@ -102,7 +104,7 @@ def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation:
     the n's from the top down to b, kept as a float64 logarithm. Backprop is linear in the incoming gradient,
     and a block boundary is a cut that all of it crosses, so the reported norms are exact up to rounding."""
     model = lesson_net(family, depth, activation, init, batchnorm, seed).to(dtype).train()
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     images = torch.randn(batch_size, 3, 32, 32, generator=gen).to(dtype)
     labels = torch.randint(0, 10, (batch_size,), generator=gen)
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from explorer.models.published import table
-from explorer.models.presets import PRESETS
+from explorer.lessons.seeding import seeded
 from explorer.models.families.shake_shake import ShakeFunction, ShakeMix
+from explorer.models.presets import PRESETS
+from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
 MODES = {"shake": "Shake (random)", "even": "Even (0.5)", "keep": "Keep (beta = alpha)"}
@@ -23,11 +24,11 @@ def step_coefficients(batch_size: int = 8, forward_mode: str = "shake", backward
                       level: str = "image", step: int = 0, seed: int = 0) -> pd.DataFrame:
     """One training step: per image, alpha (forward weight of branch 1), beta (share of the gradient branch 1
     receives), and what ShakeFunction actually returns, measured (mixed output and branch gradients)."""
-    torch.manual_seed(seed * 100_003 + step)
     mix = ShakeMix(forward_mode, backward_mode, level).train()
     branch1 = torch.ones(batch_size, 1, 1, 1, requires_grad=True)  # F1 = 1, F2 = 0: the output is alpha itself
     branch2 = torch.zeros(batch_size, 1, 1, 1, requires_grad=True)
-    alpha, beta = mix.coefficients(branch1)
+    with seeded(seed * 100_003 + step):  # ShakeMix draws from the global RNG, as it does in training
+        alpha, beta = mix.coefficients(branch1)
     out = ShakeFunction.apply(branch1, branch2, alpha, beta)
     out.sum().backward()
     return pd.DataFrame({

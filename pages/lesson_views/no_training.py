@@ -44,7 +44,7 @@ def lesson_gradients() -> None:
     depth = c1.select_slider("Depth (plain and residual)", [20, 32, 44, 56, 110], value=56)
     activation = c2.radio("Activation", ["sigmoid", "tanh", "relu"], horizontal=True)
     init = c3.radio("Initialization", ["xavier", "he"], horizontal=True, format_func={"xavier": "Xavier",
-                    "he": "He"}.get, help="Xavier normal: N(0, 2/(fan_in+fan_out)); He: N(0, 2/fan_in)")
+                    "he": "He"}.get, help="; ".join(gradients.INITS.values()))
     batchnorm = c4.toggle("BatchNorm", value=False, help="Off: the nets as they were before BatchNorm (2015).")
     residual_depth = depth
     if st.toggle("Residual net of 1202 layers (a few seconds)", value=False):
