@@ -7,12 +7,15 @@ A family's file defines only its blocks and how its layout maps onto them; the s
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+
+from explorer.models.spec import StagePlan
 
 
 Op = Literal["bn", "relu", "dropout"]
@@ -139,3 +142,79 @@ def he_init(model: nn.Module, zero_init_residual: bool = False, *,
             bn = m.last_bn() if callable(getattr(m, "last_bn", None)) else None
             if bn is not None:
                 nn.init.zeros_(bn.weight)
+
+
+def make_stem(imagenet: bool, out_channels: int, ops: Sequence[Op] = ("bn", "relu")) -> nn.Sequential:
+    """CIFAR: 3x3 conv on 32x32. ImageNet: 7x7/2 conv, then 3x3/2 max-pool (He et al. 2015, Table 1).
+    `ops` follow the conv (pre-activation nets leave them to the first unit)."""
+    conv = (nn.Conv2d(3, out_channels, 7, stride=2, padding=3, bias=False) if imagenet
+            else conv3x3(3, out_channels))
+    layers = [("conv", conv)] + named_ops(ops, out_channels)
+    if imagenet:
+        layers.append(("maxpool", nn.MaxPool2d(3, stride=2, padding=1)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+def make_head(in_channels: int, num_classes: int, ops: Sequence[Op] = ()) -> nn.Sequential:
+    """`ops` (e.g. the final BN-ReLU of a pre-activation net), global average pool, fc."""
+    return nn.Sequential(OrderedDict(named_ops(ops, in_channels) + [
+        ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(in_channels, num_classes))]))
+
+
+@dataclass(frozen=True)
+class BlockSlot:
+    """Where one block sits, as the explicit integers a block takes (pycls: every block gets the same arguments)."""
+
+    index: int  # 0-based position in its stage; the module is named f"block{index + 1}"
+    number: int  # 1-based position among all the net's blocks: ResDrop's l
+    in_channels: int
+    out_channels: int
+    inner_channels: int  # bottleneck / grouped-conv width (== out_channels for basic blocks)
+    stride: int  # the stage's stride on its first block, 1 on the others
+    drop_prob: float  # ResDrop (Huang et al. 2016, 1603.09382) linear decay rule: p_l = l / L * p_L
+
+
+BlockFactory = Callable[[BlockSlot], nn.Module]
+
+
+def make_stages(stages: Sequence[StagePlan], make_block: BlockFactory, stochastic_depth: float = 0.0
+                ) -> list[tuple[StagePlan, OrderedDict[str, nn.Module]]]:
+    """Each stage's blocks block1..blockN, made by `make_block(slot)` (torchvision's `_make_layer`, pycls's
+    `AnyStage`). A block's input is the stage input for the first block, the previous block's output after."""
+    total = sum(s.num_blocks for s in stages)
+    built, number = [], 0
+    for stage in stages:
+        blocks: OrderedDict[str, nn.Module] = OrderedDict()
+        for i in range(stage.num_blocks):
+            number += 1
+            slot = BlockSlot(index=i, number=number,
+                             in_channels=stage.in_channels if i == 0 else stage.block_widths[i - 1],
+                             out_channels=stage.block_widths[i], inner_channels=stage.inner_widths[i],
+                             stride=stage.stride if i == 0 else 1, drop_prob=stochastic_depth * number / total)
+            blocks[f"block{i + 1}"] = make_block(slot)
+        built.append((stage, blocks))
+    return built
+
+
+class StagedNet(nn.Module):
+    """stem -> stage1 .. stageN -> head. Subclasses set `stem` and `head` and add stages with `add_stage`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage_names: list[str] = []  # forward's order; DenseNet interleaves its transitions
+
+    def add_stage(self, name: str, module: nn.Module) -> None:
+        setattr(self, name, module)
+        self.stage_names.append(name)
+
+    def add_stages(self, stages: Sequence[StagePlan], make_block: BlockFactory, stochastic_depth: float = 0.0
+                   ) -> None:
+        """One nn.Sequential of blocks per stage, named as the layout names the stage."""
+        for stage, blocks in make_stages(stages, make_block, stochastic_depth):
+            self.add_stage(stage.name, nn.Sequential(blocks))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return self.head(x)
