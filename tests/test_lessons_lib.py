@@ -26,10 +26,16 @@ def test_lesson_net_swaps_every_activation(activation: str, module: type) -> Non
     assert nn.BatchNorm2d not in kinds
 
 
-def test_xavier_init_has_the_glorot_std() -> None:
-    net = gradients.lesson_net("plain", 20, "tanh", "xavier")
+@pytest.mark.parametrize("init, stem_var, fc_var", [
+    ("xavier", 2 / (27 + 144), 2 / (64 + 10)),  # stem conv 3 -> 16 channels, 3x3: fan_in 27, fan_out 144
+    ("he", 2 / 27, 2 / 64),  # fan_in, as eq. (10) of He et al. 2015; the fc is drawn the same way
+])
+def test_lesson_init_has_the_papers_std(init: str, stem_var: float, fc_var: float) -> None:
+    net = gradients.lesson_net("plain", 20, "tanh", init)
+    assert net.stem.conv.weight.std().item() == pytest.approx(stem_var ** 0.5, rel=0.1)
+    assert net.head.fc.weight.std().item() == pytest.approx(fc_var ** 0.5, rel=0.1)
     conv = net.stage2.block2.residual.conv1  # 32 -> 32 channels, 3x3: fan_in = fan_out = 288
-    assert conv.weight.std().item() == pytest.approx((2 / (288 + 288)) ** 0.5, rel=0.05)
+    assert conv.weight.std().item() == pytest.approx((2 / (288 if init == "he" else 576)) ** 0.5, rel=0.05)
 
 
 @pytest.mark.parametrize("batchnorm, plain_below", [(False, 1e-20), (True, 0.1)])

@@ -22,7 +22,7 @@ from torch import nn
 from explorer.lessons.seeding import generator, seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
-from explorer.models.families.resnet import he_init
+from explorer.models.layers import he_init
 from explorer.models.spec import ArchSpec
 
 ActivationName = Literal["relu", "tanh", "sigmoid"]
@@ -30,7 +30,7 @@ InitName = Literal["he", "xavier"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 INITS: dict[str, str] = {
-    "he": "He et al. 2015, as the app builds every net: N(0, 2 / fan_out) for convs",
+    "he": "He et al. 2015: N(0, 2 / fan_in)",
     "xavier": "Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out))",
 }
 MAX_PLAIN_DEPTH = 110  # He et al. 2015 trained plain nets up to 110 layers; residual nets go to 1202
@@ -59,7 +59,7 @@ def lesson_net(family: Literal["plain", "resnet"], depth: int, activation: Activ
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
         else:
-            he_init(model)  # the builder's own init, drawn again from this seed
+            he_init(model, fan="fan_in", linear="he")  # eq. (10): keeps the forward variance, fc included
     for block in model.modules():
         if isinstance(block, ResidualBlock):
             # Eq. (5) assumes h(x) = x: keep every activation off the shortcut path, even at the first
