@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.lessons import LESSON_KEYS
+from explorer.lessons import LESSON_KEYS, lesson
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "lessons.py")
 
@@ -25,11 +25,53 @@ def run_lesson(key: str, timeout: float = 120) -> AppTest:
     return at
 
 
+# What each lesson must show with an empty run store: its controls, its result (or the reference table that
+# stands in until the class has runs) and its charts (Altair, counted as vega-lite elements).
+SHOWS: dict[str, tuple[set[str], int]] = {
+    "degradation": ({"button: Queue plain-20, plain-56, ResNet-20, ResNet-56", "subheader: The paper's numbers",
+                     "column: train error, seed 0 (%)", "column: published test error (%)"}, 0),
+    "gradients": ({"metric: plain-56: first layer / last layer gradient",
+                   "metric: ResNet-56: first layer / last layer gradient", "widget: Initialization"}, 2),
+    "shortcut": ({"subheader: Table 1: what the shortcut does (ResNet-110)", "column: open",
+                  "subheader: Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)",
+                  "button: Queue short runs of the chosen rows"}, 0),
+    "budget": ({"subheader: Budget calculator", "column: vs target", "column: images/s (this CPU)",
+                "button: Measure training speed on this machine"}, 2),
+    "forms": ({"metric: Max |difference| between outputs", "column: max |difference| to (c)",
+               "widget: Template C x d"}, 1),
+    "shake": ({"column: gradient to F1 (measured)", "column: 2x96d", "button: Play 20 steps",
+               "widget: Training step (move it to step through)"}, 1),
+    "lesion": ({"column: mean with one block deleted (%)", "button: Queue short runs of ResNet-56 and plain-20"},
+               0),
+    "dense": ({"subheader: Parameters against error", "column: activations per image (MB)",
+               "widget: Growth rate k"}, 4),
+}
+
+
+def shown(at: AppTest) -> set[str]:
+    """Every label on the page, each prefixed by what kind of element carries it."""
+    widgets = [*at.radio, *at.selectbox, *at.select_slider, *at.slider, *at.toggle, *at.number_input,
+               *at.multiselect]
+    return ({f"subheader: {h.value}" for h in at.subheader} | {f"metric: {m.label}" for m in at.metric}
+            | {f"button: {b.label}" for b in at.button} | {f"widget: {w.label}" for w in widgets}
+            | {f"column: {c}" for t in [*at.table, *at.dataframe] for c in t.value.columns})
+
+
+def test_every_lesson_has_an_expectation() -> None:
+    assert set(SHOWS) == set(LESSON_KEYS)
+
+
 @pytest.mark.parametrize("key", LESSON_KEYS)
 def test_every_lesson_renders(key: str) -> None:
     at = run_lesson(key)
-    assert at.query_params["lesson"] == [key] or at.query_params["lesson"] == key
-    assert at.header[0].value.split(". ", 1)[0].isdigit()
+    item = lesson(key)
+    assert at.query_params["lesson"] == key
+    assert [h.value for h in at.header] == [item.title]
+    assert at.markdown[0].value == f"**Question for the class:** {item.question}"
+    assert any(c.value.startswith("Source: ") for c in at.caption)  # every lesson cites its paper
+    expected, charts = SHOWS[key]
+    assert expected - shown(at) == set()
+    assert len(at.get("vega_lite_chart")) == charts
 
 
 def test_unknown_lesson_falls_back() -> None:
