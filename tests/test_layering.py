@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE_SCRIPTS = ("build", "compare", "lessons", "train")  # Streamlit runs these files; importing one draws its UI
+# Streamlit runs each pages/*.py file as a script, and importing one would draw its UI; the packages under pages/
+# (lesson_views, train_views) hold the shared renderers.
+PAGE_SCRIPTS = tuple(sorted(p.stem for p in (ROOT / "pages").glob("*.py") if p.stem != "__init__"))
 
 # Function-level `import explorer...` statements in explorer/, by (file, imported module), each with its reason.
 # A lazy import to dodge a cycle is not a reason: move the shared code down a layer instead.
@@ -47,12 +49,19 @@ def _python_files(*folders: str) -> list[Path]:
 
 
 def test_no_page_script_or_app_is_imported() -> None:
-    """app.py and the page scripts sit on top: nothing imports them (pages/__init__ and lesson_views are shared)."""
+    """app.py and the page scripts sit on top: nothing imports them."""
+    assert {"build", "compare", "lessons", "train"} <= set(PAGE_SCRIPTS)
     scripts = {"app"} | {f"pages.{name}" for name in PAGE_SCRIPTS}
     bad = [f"{p.relative_to(ROOT)}:{line} imports {name}"
            for p in _python_files("explorer", "pages", "tests", "benchmarks") + [ROOT / "app.py"]
            for name, line in _imports(p) if name in scripts]
     assert not bad, bad
+
+
+def test_every_page_script_is_a_page_of_the_app() -> None:
+    named = {node.value for node in ast.walk(ast.parse((ROOT / "app.py").read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("pages/")}
+    assert {f"pages/{name}.py" for name in PAGE_SCRIPTS} == named
 
 
 def test_app_imports_only_the_library_pages_and_streamlit() -> None:
