@@ -7,7 +7,7 @@ also built for real and run forward.
 import dataclasses
 import math
 import time
-from typing import get_args
+from typing import Literal, get_args, get_origin, get_type_hints
 
 import torch
 from hypothesis import HealthCheck, event, given, settings
@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from explorer import ArchSpec, SpecError, build_model, cost
 from explorer.models.presets import FAMILY_DEFAULTS, PRESETS
-from explorer.models.spec import _LITERALS, applies, layout
+from explorer.models.spec import applies, layout
+from explorer.models.urls import spec_from_params, spec_to_params
 
 FIELDS = [f.name for f in dataclasses.fields(ArchSpec)]
+HINTS = get_type_hints(ArchSpec)
 SMALL_PARAMS = 3_000_000  # build and run forward only below this
 SMALL_MACS = 400_000_000
 
@@ -117,10 +119,10 @@ SANE = {  # in-range values, so that many drawn specs validate and get built
 
 
 def _sane_values(name: str) -> st.SearchStrategy:
-    f = next(f for f in dataclasses.fields(ArchSpec) if f.name == name)
-    if f.type in _LITERALS:
-        return st.sampled_from(list(get_args(_LITERALS[f.type])))
-    if f.type == "bool":
+    hint = HINTS[name]
+    if get_origin(hint) is Literal:
+        return st.sampled_from(list(get_args(hint)))
+    if hint is bool:
         return st.booleans()
     return SANE[name]
 
@@ -168,3 +170,21 @@ def test_nan_is_never_a_valid_value():
                 assert err.field == name
             else:
                 raise AssertionError(f"{name}=nan accepted")
+
+
+@FAST
+@given(sane_combinations())
+def test_every_valid_spec_survives_a_link_exactly(data):
+    # URL floats were written with `:g` (shortcut_scale 1/3 came back as 0.333333); repr reads back exactly.
+    try:
+        spec = ArchSpec.from_dict(data)
+    except SpecError:
+        return
+    assert spec_from_params(spec_to_params(spec)) == spec
+
+
+@FAST
+@given(st.floats(0.0, 10.0), st.floats(0.0, 10.0))
+def test_any_scale_survives_a_link_exactly(shortcut_scale, residual_scale):
+    spec = ArchSpec(shortcut_variant="constant_scaling", shortcut_scale=shortcut_scale, residual_scale=residual_scale)
+    assert spec_from_params(spec_to_params(spec)) == spec

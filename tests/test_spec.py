@@ -9,11 +9,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from explorer.models import spec as spec_module
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
-from explorer.models.spec import ArchSpec, SpecError, applies, depth_rule, validate
+from explorer.models.spec import ArchSpec, SpecError, applies, depth_rule, layout, validate
 
 # (data given to from_dict, field the error names, text the message must contain)
 BAD_DEPTHS = [
@@ -134,18 +133,16 @@ def test_issue_example_message_exactly():
     assert str(err.value) == "depth: a CIFAR ResNet has 6n+2 layers (20, 32, 44, 56, 110, ...); got 21, try 20 or 26"
 
 
-def test_cardinality_must_divide_the_grouped_width(monkeypatch):
-    # ResNeXt's layout makes the grouped width C*d*2^i, always divisible; the rule guards any layout change.
-    real = spec_module.layout
-
-    def odd_width(spec):
-        plan = real(spec)
-        stage = dataclasses.replace(plan.stages[0], inner_widths=(100,) * plan.stages[0].num_blocks)
-        return dataclasses.replace(plan, stages=(stage,) + plan.stages[1:])
-
-    monkeypatch.setattr(spec_module, "layout", odd_width)
-    with pytest.raises(SpecError, match="cardinality: C=8 groups must divide the grouped conv width 100 of stage1"):
-        validate(PRESETS["resnext29_8x64d"])
+@pytest.mark.parametrize("stem, depth", [("cifar", 29), ("imagenet", 50)])
+@pytest.mark.parametrize("cardinality", [1, 3, 7, 32, 97, 256])
+@pytest.mark.parametrize("bottleneck_width", [1, 3, 64, 1024])
+def test_grouped_width_is_always_a_multiple_of_the_cardinality(stem, depth, cardinality, bottleneck_width):
+    # Why validate has no "C must divide the grouped width" rule: layout() makes every ResNeXt grouped width
+    # C * d * 2^i, so no spec can break it (the rule existed, reachable only by monkeypatching layout).
+    spec = ArchSpec(family="resnext", block="bottleneck", stem=stem, depth=depth, cardinality=cardinality,
+                    bottleneck_width=bottleneck_width, shortcut="B")
+    for i, stage in enumerate(layout(spec).stages):
+        assert set(stage.inner_widths) == {cardinality * bottleneck_width * 2**i}
 
 
 @pytest.mark.parametrize("data", [[1, 2], "resnet20", None, 20])

@@ -35,7 +35,9 @@ def test_preset_with_overrides_and_list_values():
     ({"preset": "resnet57"}, "preset: unknown preset 'resnet57'"),
     ({"depth": "21"}, "depth: a CIFAR ResNet has 6n+2 layers"),
     ({"depth": "2e"}, "depth: must be a whole number"),
-    ({"dropout": "lots"}, "dropout: must be a number"),
+    ({"dropout": "lots"}, "dropout: must be a finite number"),
+    ({"dropout": "nan"}, "dropout: must be a finite number"),
+    ({"base_width": "wide"}, "base_width: must be a whole number"),
     ({"zero_init_residual": "maybe"}, "zero_init_residual: must be true or false"),
     ({"family": "transformer"}, "family: unknown value 'transformer'"),
     ({"family": "wrn", "cardinality": "4"}, "cardinality: only applies to ResNeXt"),
@@ -44,3 +46,16 @@ def test_preset_with_overrides_and_list_values():
 def test_bad_links_raise_spec_error_naming_the_parameter(params, message):
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("+", r"\+")):
         spec_from_params(params)
+
+
+@pytest.mark.parametrize("scale", [1 / 3, 2 / 3, 0.1, 1e-7, 9.999999999999998])
+def test_floats_survive_a_link_exactly(scale):
+    spec = PRESETS["resnet20"].replace(shortcut_variant="constant_scaling", shortcut_scale=scale)
+    params = spec_to_params(spec)
+    assert params["shortcut_scale"] == repr(scale)  # `:g` wrote 0.333333 for 1/3
+    assert spec_from_params(params) == spec
+
+
+def test_base_width_none_and_a_preset_family_switch():
+    assert spec_from_params({"preset": "shake_shake26_2x32d", "base_width": "none"}).base_width is None
+    assert spec_from_params({"preset": "resnet56", "family": "wrn"}) == PRESETS["wrn_16_4"]

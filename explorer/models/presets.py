@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.models.spec import ArchSpec
+from explorer.models.spec import FAMILY_DEFAULTS, ArchSpec
 
 S = ArchSpec
 _PREACT = dict(activation="full_preact")
@@ -10,12 +10,12 @@ _IMAGENET = dict(stem="imagenet", num_classes=1000, shortcut="B")
 
 PRESETS: dict[str, ArchSpec] = {
     # He et al. 2015, Table 6; plain nets share the stacks and (with option A) the parameter counts.
-    "plain20": S(family="plain", depth=20),
+    "plain20": FAMILY_DEFAULTS["plain"],
     "plain32": S(family="plain", depth=32),
     "plain44": S(family="plain", depth=44),
     "plain56": S(family="plain", depth=56),
     "plain110": S(family="plain", depth=110),
-    "resnet20": S(depth=20),  # 0.27M, 8.75%
+    "resnet20": FAMILY_DEFAULTS["resnet"],  # 0.27M, 8.75%
     "resnet32": S(depth=32),  # 0.46M, 7.51%
     "resnet44": S(depth=44),  # 0.66M, 7.17%
     "resnet56": S(depth=56),  # 0.85M, 6.97%
@@ -26,31 +26,31 @@ PRESETS: dict[str, ArchSpec] = {
     "preact_resnet164": S(depth=164, block="bottleneck", shortcut="B", **_PREACT),  # 1.7M, 5.46%
     "preact_resnet1001": S(depth=1001, block="bottleneck", shortcut="B", **_PREACT),  # 10.2M, 4.92%
     # Wide ResNet (1605.07146): pre-activation basic blocks, projection where the width changes.
-    "wrn_16_4": S(family="wrn", depth=16, width_factor=4, shortcut="B", **_PREACT),  # 2.7M, 5.02%
+    "wrn_16_4": FAMILY_DEFAULTS["wrn"],  # 2.7M, 5.02%
     "wrn_16_8": S(family="wrn", depth=16, width_factor=8, shortcut="B", **_PREACT),  # 11.0M, 4.27%
     "wrn_28_10": S(family="wrn", depth=28, width_factor=10, shortcut="B", **_PREACT),  # 36.5M, 4.00%
     "wrn_40_4": S(family="wrn", depth=40, width_factor=4, shortcut="B", **_PREACT),  # 8.9M, 4.53%
     # ResNeXt (1611.05431), Table 7: 29 layers, C x d.
-    "resnext29_8x64d": S(family="resnext", block="bottleneck", depth=29, cardinality=8, shortcut="B"),  # 34.4M
+    "resnext29_8x64d": FAMILY_DEFAULTS["resnext"],  # 34.4M
     "resnext29_16x64d": S(family="resnext", block="bottleneck", depth=29, cardinality=16, shortcut="B"),  # 68.1M
     # Shake-Shake (1705.07485): 26 layers, 2 branches of width d; the best Table 1 modes per width.
-    "shake_shake26_2x32d": S(family="shake_shake", depth=26, base_width=32),  # 3.55%
+    "shake_shake26_2x32d": FAMILY_DEFAULTS["shake_shake"],  # 3.55%
     "shake_shake26_2x64d": S(family="shake_shake", depth=26, base_width=64),  # 2.98%
     "shake_shake26_2x96d": S(family="shake_shake", depth=26, base_width=96),  # 2.86%
     # PyramidNet (1610.02915), author repo.
-    "pyramidnet110_a48": S(family="pyramidnet", depth=110, pyramid_alpha=48),  # 1.7M, 4.62%
+    "pyramidnet110_a48": FAMILY_DEFAULTS["pyramidnet"],  # 1.7M, 4.62%
     "pyramidnet110_a270": S(family="pyramidnet", depth=110, pyramid_alpha=270),  # 28.3M, 3.73%
     "pyramidnet272_a200_bottleneck": S(family="pyramidnet", block="bottleneck", depth=272, pyramid_alpha=200),
     # DenseNet (1608.06993): L, k; BC = bottleneck + compression 0.5.
-    "densenet40_k12": S(family="densenet", depth=40, growth_rate=12),  # 1.0M, 5.24%
+    "densenet40_k12": FAMILY_DEFAULTS["densenet"],  # 1.0M, 5.24%
     "densenet_bc100_k12": S(family="densenet", block="bottleneck", depth=100, growth_rate=12, compression=0.5),
     "densenet_bc250_k24": S(family="densenet", block="bottleneck", depth=250, growth_rate=24, compression=0.5),
     "densenet_bc190_k40": S(family="densenet", block="bottleneck", depth=190, growth_rate=40, compression=0.5),
     # Others.
     "se_resnet110": S(depth=110, se_reduction=16),  # 5.21%
-    "highway19": S(family="highway", depth=19, gate_bias=-2.0),  # 2.3M, 7.54%
-    "fractalnet20": S(family="fractalnet", depth=20),  # 38.6M, 5.22%
-    "vgg16_cifar": S(family="vgg", depth=16),
+    "highway19": FAMILY_DEFAULTS["highway"],  # 2.3M, 7.54%
+    "fractalnet20": FAMILY_DEFAULTS["fractalnet"],  # 38.6M, 5.22%
+    "vgg16_cifar": FAMILY_DEFAULTS["vgg"],
     # ImageNet: must equal torchvision's parameter counts exactly.
     "resnet18": S(depth=18, **_IMAGENET),
     "resnet34": S(depth=34, **_IMAGENET),
@@ -67,19 +67,20 @@ PRESETS: dict[str, ArchSpec] = {
     "vgg16": S(family="vgg", depth=16, stem="imagenet", num_classes=1000),
 }
 
-# The canonical design of each family: what `ArchSpec.from_dict` fills missing fields from.
-FAMILY_DEFAULTS: dict[str, ArchSpec] = {
-    "plain": PRESETS["plain20"],
-    "resnet": PRESETS["resnet20"],
-    "wrn": PRESETS["wrn_16_4"],
-    "resnext": PRESETS["resnext29_8x64d"],
-    "shake_shake": PRESETS["shake_shake26_2x32d"],
-    "pyramidnet": PRESETS["pyramidnet110_a48"],
-    "densenet": PRESETS["densenet40_k12"],
-    "highway": PRESETS["highway19"],
-    "fractalnet": PRESETS["fractalnet20"],
-    "vgg": PRESETS["vgg16_cifar"],
+# Each family's ImageNet design: what the Build page loads when the stem switches to ImageNet.
+IMAGENET_DEFAULTS: dict[str, ArchSpec] = {
+    "plain": PRESETS["resnet34"].replace(family="plain"),
+    "resnet": PRESETS["resnet50"],
+    "wrn": PRESETS["wide_resnet50_2"],
+    "resnext": PRESETS["resnext50_32x4d"],
+    "densenet": PRESETS["densenet121"],
+    "vgg": PRESETS["vgg16"],
 }
+
+
+def family_default(family: str, stem: str = "cifar") -> ArchSpec:
+    """The family's canonical design on a stem (FAMILY_DEFAULTS for CIFAR, IMAGENET_DEFAULTS for ImageNet)."""
+    return IMAGENET_DEFAULTS[family] if stem == "imagenet" else FAMILY_DEFAULTS[family]
 
 
 def preset_name(spec: ArchSpec) -> str | None:

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from explorer.models.convert import from_untrusted
 from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
-from explorer.models.spec import ArchSpec, SpecError
+from explorer.models.spec import ArchSpec, SpecError, validate
 
-_FIELDS = {f.name: f for f in fields(ArchSpec)}
+_FIELDS = [f.name for f in fields(ArchSpec)]
 IGNORED = ("embed", "embed_options")  # Streamlit's own parameters
 
 
@@ -23,9 +24,7 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)  # repr: the shortest text that reads back exactly
 
 
 def spec_to_params(spec: ArchSpec) -> dict[str, str]:
@@ -42,41 +41,21 @@ def spec_to_params(spec: ArchSpec) -> dict[str, str]:
     return params
 
 
-def _parse(field: str, text: str) -> Any:
-    kind = str(_FIELDS[field].type)
-    if text.lower() == "none" and kind == "int | None":
-        return None
-    if kind == "bool":
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise SpecError(field, f"must be true or false; got {text!r}")
-        return text.lower() in ("true", "1")
-    if kind in ("int", "int | None"):
-        try:
-            return int(text)
-        except ValueError:
-            raise SpecError(field, f"must be a whole number; got {text!r}") from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise SpecError(field, f"must be a number; got {text!r}") from None
-    return text  # Literal choices: ArchSpec.from_dict checks them
-
-
 def spec_from_params(params: Mapping[str, Any]) -> ArchSpec:
     """Decode (and validate) a design from query parameters; SpecError with a fix when they are bad."""
-    values = {k: (v[-1] if isinstance(v, (list, tuple)) else v) for k, v in params.items() if k not in IGNORED}
-    data: dict[str, Any] = {}
+    values = {k: str(v[-1] if isinstance(v, (list, tuple)) else v) for k, v in params.items() if k not in IGNORED}
+    base = FAMILY_DEFAULTS["resnet"]
     name = values.pop("preset", None)
     if name is not None:
         if name not in PRESETS:
             raise SpecError("preset", f"unknown preset {name!r}; choose one of {', '.join(list(PRESETS)[:8])}, ...")
-        data = PRESETS[name].to_dict()
+        base = PRESETS[name]
     family = values.get("family")
-    if family is not None and family != data.get("family"):
-        data = {}  # a different family starts from that family's canonical design (from_dict fills it)
-    for key, text in values.items():
+    if family is not None and family != base.family:
+        base = FAMILY_DEFAULTS.get(family, base)  # a different family starts from its canonical design
+    for key in values:
         if key not in _FIELDS:
             raise SpecError(str(key), f"unknown URL parameter; use preset= or the spec fields ({', '.join(_FIELDS)})")
-        data[key] = _parse(key, str(text))
-    return ArchSpec.from_dict(data)
+    spec = from_untrusted(ArchSpec, values, "link", base=base, text=True)
+    validate(spec)
+    return spec

@@ -1,0 +1,239 @@
+"""The field table: every ArchSpec field with its meaning, paper name, label, bounds, choices and families.
+
+`ArchFields` is the data of a design; each field carries its `Setting` in `dataclasses.field(metadata=...)`,
+next to the default. `validate()` (explorer.models.rules) and the Build page's controls both read the table:
+`setting(name)` for one field, `applies(name, family)` for the validate rule, `offered(name, spec)` for the page.
+`ArchSpec` (explorer.models.spec) adds the constructors that validate untrusted data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+Family = Literal[
+    "plain", "resnet", "wrn", "resnext", "shake_shake", "pyramidnet", "densenet", "highway", "fractalnet", "vgg"
+]
+Block = Literal["basic", "bottleneck"]
+Stem = Literal["cifar", "imagenet"]
+ShortcutOption = Literal["A", "B", "C"]  # He et al. 2015, sec. 4.1: A zero-pad, B project on change, C project all
+ShortcutVariant = Literal[
+    "identity", "constant_scaling", "exclusive_gating", "shortcut_only_gating", "conv1x1", "dropout"
+]  # Identity Mappings (1603.05027), Table 1 / Fig. 2
+Activation = Literal[
+    "original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"
+]  # Identity Mappings, Table 2 / Fig. 4 (a)-(e)
+ResNeXtForm = Literal["grouped", "split", "concat"]  # ResNeXt Fig. 3 (c), (a), (b)
+ShakeForward = Literal["shake", "even"]
+ShakeBackward = Literal["shake", "even", "keep"]
+ShakeLevel = Literal["batch", "image"]
+Widening = Literal["additive", "multiplicative"]
+
+FAMILY_LABELS: dict[str, str] = {
+    "plain": "Plain (no shortcuts)",
+    "vgg": "VGG",
+    "highway": "Highway",
+    "resnet": "ResNet / pre-activation",
+    "wrn": "Wide ResNet",
+    "resnext": "ResNeXt",
+    "shake_shake": "Shake-Shake",
+    "pyramidnet": "PyramidNet",
+    "densenet": "DenseNet",
+    "fractalnet": "FractalNet",
+}
+RESIDUAL_FAMILIES = ("resnet", "wrn", "resnext", "shake_shake", "pyramidnet")
+MAX_DEPTH = 2000  # deepest published CIFAR net is 1202 layers
+GATED = ("exclusive_gating", "shortcut_only_gating")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The field means something only while another field of the same family has one of `values`."""
+
+    field: str
+    values: tuple[str, ...]
+    text: str  # the rule in words, for the error: "only used by shortcut_variant 'dropout'"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the field table. Bounds are inclusive unless `open_low` / `open_high`."""
+
+    label: str  # the Build page's label
+    help: str | None = None  # the widget's tooltip
+    unit: str = ""  # what the number counts ("layers", "channels", "probability")
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None  # the number widget's step (an open bound's widget stops one step inside)
+    open_low: bool = False
+    open_high: bool = False
+    rule: str | None = None  # the range in the paper's words; default "must be between low and high"
+    fix: float | None = None  # the value a range error suggests; default the nearest bound
+    choices: dict[str, str] | None = None  # value -> label, in the page's order (default: the Literal's values)
+    families: tuple[str, ...] | None = None  # families where a non-default value means something; None: all
+    outside: str | None = None  # the error's words outside `families`, after the family's label
+    offered: tuple[str, ...] | None = None  # families whose Build page shows it; None: `families`
+    stems: tuple[str, ...] = ("cifar", "imagenet")  # stems whose Build page shows it
+    needs: Needs | None = None
+
+
+def _s(default: Any, **setting: Any) -> Any:
+    return dataclasses.field(default=default, metadata={"setting": Setting(**setting)})
+
+
+def _probability(default: float, label: str, families: tuple[str, ...] | None, closed: bool = False) -> Any:
+    rule = f"is a probability in [0, 1{']' if closed else ')'}"
+    return _s(default, label=label, unit="probability", low=0.0, high=1.0, step=0.05, open_high=not closed,
+              rule=rule, fix=0.0, families=families)
+
+
+_LABELS_SHORTCUT = {"A": "A: zero-padded identity", "B": "B: projection where the shape changes",
+                    "C": "C: projection everywhere"}
+_LABELS_ACTIVATION = {"original": "(a) original: add, then ReLU", "bn_after_add": "(b) BN after addition",
+                      "relu_before_add": "(c) ReLU before addition",
+                      "relu_only_preact": "(d) ReLU-only pre-activation", "full_preact": "(e) full pre-activation"}
+_LABELS_VARIANT = {"identity": "identity", "constant_scaling": "constant scaling",
+                   "exclusive_gating": "exclusive gating", "shortcut_only_gating": "shortcut-only gating",
+                   "conv1x1": "1x1 conv shortcut", "dropout": "dropout shortcut"}
+_LABELS_FORM = {"grouped": "(c) grouped convolution", "split": "(a) split-transform-merge",
+                "concat": "(b) early concatenation"}
+_SCALING = Needs("shortcut_variant", ("constant_scaling",),
+                 "scales only apply to shortcut_variant 'constant_scaling'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchFields:
+    """A design from the residual-network papers. Defaults are ResNet-20 on CIFAR-10 (He et al. 2015)."""
+
+    family: Family = _s("resnet", label="Family", choices=FAMILY_LABELS)  # which paper's network: the builder
+    # "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1); DenseNet-B when "bottleneck". Where it is not a choice,
+    # the family, the ImageNet depth or the preset fixes it (explorer.models.rules checks those).
+    block: Block = _s("basic", label="Block", offered=("plain", "resnet", "pyramidnet", "densenet"),
+                      stems=("cifar",))
+    # weight layers as the papers count them (ResNet 6n+2, preact bottleneck 9n+2, WRN 6n+4)
+    depth: int = _s(20, label="Depth (weight layers)", unit="layers", low=1, high=MAX_DEPTH,
+                    rule=f"must be between 1 and {MAX_DEPTH} layers", fix=20)
+    # "cifar": 3x3 conv on 32x32; "imagenet": 7x7/2 conv + 3x3/2 max-pool on 224x224
+    stem: Stem = _s("cifar", label="Stem (dataset)", families=("plain", "resnet", "wrn", "resnext", "densenet", "vgg"),
+                    outside="is a CIFAR design", choices={"cifar": "CIFAR: 3x3 conv, 32x32 input",
+                                                          "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"})
+    num_classes: int = _s(10, label="Classes", low=2, high=100_000, step=1)  # CIFAR-10: 10, ImageNet: 1000
+    # stage-1 width before k; None: the paper's (16 CIFAR, 64 ImageNet, 32 Shake). The page offers it for
+    # Shake-Shake (the branch width d); a link may set it for any family.
+    base_width: int | None = _s(None, label="Branch width d (stage 1)", unit="channels", low=1, high=1024, step=16,
+                                offered=("shake_shake",))
+    # WRN "k": multiplies every stage width (ImageNet bottleneck: the inner width only). PyramidNet sets its
+    # widths by alpha alone.
+    width_factor: int = _s(1, label="Width factor k", help="WRN k: multiplies every stage width", low=1, high=64,
+                           step=1, families=("plain", "resnet", "wrn"))
+    cardinality: int = _s(1, label="Cardinality C", help="ResNeXt: parallel paths", low=1, high=256, step=1,
+                          families=("resnext",))  # ResNeXt "C": parallel paths (groups of the 3x3 conv)
+    bottleneck_width: int = _s(64, label="Path width d", unit="channels", low=1, high=1024, step=1,
+                               families=("resnext",))  # ResNeXt "d": one path's width in stage 1, doubled each stage
+    # He et al. 2015: A zero-padded identity, B projection on change, C always
+    shortcut: ShortcutOption = _s("A", label="Shortcut option", choices=_LABELS_SHORTCUT,
+                                  families=("resnet", "wrn", "resnext"))
+    # Identity Mappings Table 1: what the shortcut path does
+    shortcut_variant: ShortcutVariant = _s("identity", label="Shortcut variant (Identity Mappings, Table 1)",
+                                           choices=_LABELS_VARIANT, families=("resnet",))
+    shortcut_scale: float = _s(1.0, label="Shortcut scale", low=0.0, high=10.0, step=0.1, families=("resnet",),
+                               needs=_SCALING)  # Table 1 "constant scaling": lambda on the shortcut
+    residual_scale: float = _s(1.0, label="Residual scale", low=0.0, high=10.0, step=0.1, families=("resnet",),
+                               needs=_SCALING)  # Table 1 "constant scaling": lambda on F
+    # gate bias init b_g: Table 1 gating (-6 works) and Highway carry bias (-1 .. -3)
+    gate_bias: float = _s(0.0, label="Gate bias init", low=-20.0, high=20.0, step=1.0, families=("resnet", "highway"),
+                          needs=Needs("shortcut_variant", GATED, "only used by the gating shortcut variants"))
+    # Table 1 "dropout shortcut": drop probability on the shortcut
+    shortcut_dropout: float = _s(0.5, label="Shortcut dropout", unit="probability", low=0.0, high=1.0, step=0.05,
+                                 open_high=True, rule="is a probability in [0, 1)", fix=0.0, families=("resnet",),
+                                 needs=Needs("shortcut_variant", ("dropout",), "only used by shortcut_variant 'dropout'"))
+    # Identity Mappings Table 2: where BN/ReLU sit around the addition
+    activation: Activation = _s("original", label="Activation placement", choices=_LABELS_ACTIVATION,
+                                families=("resnet", "wrn"))
+    # WRN: dropout probability between the two convs of a block (0.3 in the paper)
+    dropout: float = _probability(0.0, "Dropout", ("wrn", "resnet", "densenet"))
+    # ResDrop (1603.09382) "p_L": drop prob. of the last block, linear from 0
+    stochastic_depth: float = _probability(0.0, "Stochastic depth p_L", RESIDUAL_FAMILIES)
+    # SE (1709.01507) "r": squeeze-and-excitation on each residual block; 0 = off
+    se_reduction: int = _s(0, label="SE reduction r (0 = off)", low=0, high=1024, step=4, families=RESIDUAL_FAMILIES)
+    # zero-init the last BN of each branch (Goyal et al. 2017, 1706.02677)
+    zero_init_residual: bool = _s(False, label="Zero-init last BN of each branch", families=RESIDUAL_FAMILIES)
+    # ResNeXt Fig. 3: grouped conv, split-transform-merge, early concat
+    resnext_form: ResNeXtForm = _s("grouped", label="ResNeXt form (Fig. 3)", choices=_LABELS_FORM,
+                                   families=("resnext",))
+    # Shake-Shake alpha: "shake" random per pass, "even" 0.5
+    shake_forward: ShakeForward = _s("shake", label="Forward (alpha)", families=("shake_shake",))
+    # Shake-Shake beta: "shake" new random, "even" 0.5, "keep" = alpha
+    shake_backward: ShakeBackward = _s("shake", label="Backward (beta)", families=("shake_shake",))
+    # Shake-Shake: one coefficient per "batch" or per "image"
+    shake_level: ShakeLevel = _s("image", label="Coefficient per", choices={"image": "image", "batch": "batch"},
+                                 families=("shake_shake",))
+    # PyramidNet "alpha": total width added across all blocks
+    pyramid_alpha: int = _s(48, label="Widening alpha", unit="channels", low=0, high=4096, step=12,
+                            families=("pyramidnet",))
+    # PyramidNet: widths grow linearly or geometrically
+    pyramid_widening: Widening = _s("additive", label="Widening", families=("pyramidnet",))
+    growth_rate: int = _s(12, label="Growth rate k", unit="channels", low=1, high=512, step=1,
+                          families=("densenet",))  # DenseNet "k": channels each layer adds
+    # DenseNet "theta": transition keeps this fraction of channels (C: 0.5)
+    compression: float = _s(1.0, label="Compression theta", low=0.0, high=1.0, step=0.05, open_low=True,
+                            rule="DenseNet theta must be in (0, 1]", fix=0.5, families=("densenet",))
+    # FractalNet "C": columns; the deepest has 2^(C-1) convs per block
+    fractal_columns: int = _s(3, label="Columns C", low=1, high=6, step=1, families=("fractalnet",))
+    # FractalNet "B": fractal blocks, each followed by 2x2 max-pool
+    fractal_blocks: int = _s(5, label="Fractal blocks B", low=1, high=5, step=1, families=("fractalnet",))
+    # FractalNet local drop-path: probability of dropping each join input
+    drop_path_local: float = _probability(0.15, "Local drop-path", ("fractalnet",))
+    # FractalNet: fraction of batches trained on one global column
+    drop_path_global: float = _probability(0.5, "Global drop-path share", ("fractalnet",), closed=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes` (of the same class: an ArchSpec stays an ArchSpec)."""
+        return dataclasses.replace(self, **changes)
+
+
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(ArchFields)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ArchFields)}
+
+
+def setting(name: str) -> Setting:
+    """The field table's row for one ArchSpec field."""
+    return SETTINGS[name]
+
+
+def applies(name: str, family: str) -> bool:
+    """Whether a field means something for a family (validate refuses a non-default value elsewhere)."""
+    families = SETTINGS[name].families
+    return families is None or family in families
+
+
+def offered(name: str, spec: ArchFields) -> bool:
+    """Whether the Build page shows the field for this (partial) design: its family, stem and `needs`."""
+    s = SETTINGS[name]
+    families = s.offered if s.offered is not None else s.families
+    if families is not None and spec.family not in families:
+        return False
+    if spec.stem not in s.stems:
+        return False
+    return needs_met(name, spec)
+
+
+def needs_met(name: str, spec: ArchFields) -> bool:
+    """False when the field's `needs` names a field of this family that has another value."""
+    needs = SETTINGS[name].needs
+    if needs is None or not applies(needs.field, spec.family):
+        return True
+    return getattr(spec, needs.field) in needs.values
+
+
+def widget_bounds(name: str) -> tuple[float, float, float]:
+    """The number widget's min, max and step: an open bound stops one step inside the range."""
+    s = SETTINGS[name]
+    assert s.low is not None and s.high is not None and s.step is not None, name
+    low = s.low + s.step if s.open_low else s.low
+    high = s.high - s.step if s.open_high else s.high
+    return low, high, s.step
