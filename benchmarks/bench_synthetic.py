@@ -18,7 +18,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer import PRESETS  # noqa: E402
-from explorer.training.engine import paper_recipe, train  # noqa: E402
+from explorer.training.engine import train  # noqa: E402
+from explorer.training.events import EndEvent, EpochEvent  # noqa: E402
+from explorer.training.recipe import paper_recipe  # noqa: E402
 
 
 def main() -> None:
@@ -34,14 +36,14 @@ def main() -> None:
     for name in args.models.split(","):
         recipe = paper_recipe(PRESETS[name], args.epochs).replace(train_size=args.train_size, compile=args.compile)
         recipe = recipe.replace(warmup=recipe.warmup or args.warmup)
-        start, last = time.perf_counter(), {}
+        start, last, end = time.perf_counter(), None, None
         for event in train(PRESETS[name], recipe, device=args.device, log_every=100):
-            if event["kind"] == "epoch":
+            if isinstance(event, EpochEvent):
                 last = event
-            elif event["kind"] == "end":
-                last["status"] = event["status"]
-        row = {"model": name, "epochs": args.epochs, "train_error": round(last.get("train_error", 1.0), 4),
-               "test_error": round(last.get("test_error", 1.0), 4), "status": last.get("status"),
+            elif isinstance(event, EndEvent):
+                end = event
+        row = {"model": name, "epochs": args.epochs, "train_error": round(last.train_error if last else 1.0, 4),
+               "test_error": round(last.test_error if last else 1.0, 4), "status": end and end.status.value,
                "seconds": round(time.perf_counter() - start, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)

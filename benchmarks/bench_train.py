@@ -27,7 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from explorer import PRESETS, build_model, cost  # noqa: E402
 from explorer.training.data import synthetic_images  # noqa: E402
-from explorer.training.engine import COMPILE_MODES, Recipe, train  # noqa: E402
+from explorer.training.engine import COMPILE_MODES, train  # noqa: E402
+from explorer.training.events import EndEvent, EpochEvent  # noqa: E402
+from explorer.training.recipe import Recipe  # noqa: E402
 
 
 class PILDataset(torch.utils.data.Dataset):
@@ -87,10 +89,10 @@ def ours_images_per_sec(name: str, device: str, batch: int, steps: int, compile_
                     compile=compile_model, schedule="constant", lr=0.02)
     rates = []
     for event in train(PRESETS[name], recipe, device=device, log_every=10**9):
-        if event["kind"] == "epoch" and event["epoch"] > 1:
-            rates.append(event["images_per_sec"])
-        if event["kind"] == "end" and event["status"] != "finished":
-            raise RuntimeError(f"{name}: {event['message']}")
+        if isinstance(event, EpochEvent) and event.epoch > 1:
+            rates.append(event.images_per_sec)
+        if isinstance(event, EndEvent) and event.status != "finished":
+            raise RuntimeError(f"{name}: {event.message}")
     return max(rates)
 
 

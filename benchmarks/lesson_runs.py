@@ -46,7 +46,8 @@ def main() -> int:
     import torch
 
     from explorer.lessons import classruns, degradation, lesion
-    from explorer.training.runs import ENDED, RunStore
+    from explorer.training.events import ENDED
+    from explorer.training.runs import RunStore
 
     defaults = classruns.short_recipe()
     recipe = classruns.short_recipe(epochs=args.epochs or defaults.epochs,

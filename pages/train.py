@@ -6,39 +6,33 @@ process, so a reload, a page switch or an app restart finds it again (the run id
 
 from __future__ import annotations
 
-import time
-
-import altair as alt
-import pandas as pd
 import streamlit as st
-
-from pages import use_app_navigation
 import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.cost import check_budget
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
-from explorer.training.data import DataError, cifar10_ready, data_dir, dataset_info, download_cifar10
-from explorer.training.runs import Run, RunStore, default_root, launch, max_concurrent, pid_alive
-from explorer.training.engine import Recipe, paper_recipe
-from explorer.training.worker import estimate_epoch_seconds
+from explorer.training.data import DataError, cifar10_ready, data_dir, download_cifar10
+from explorer.training.datasets import check_fits, dataset_info
+from explorer.training.queue import launch, max_concurrent, recover
+from explorer.training.recipe import Recipe, paper_recipe
+from explorer.training.runs import RunStore, default_root
+from explorer.training.speed import estimate_epoch_seconds
+from pages import use_app_navigation
+from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
 
 use_app_navigation()
 
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
-CHART_HEIGHT = 300  # pixels, legend included
-STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if spec.stem == "cifar" and spec.num_classes == 10]
-STATUS_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "diverged": "orange", "failed": "red",
-                 "cancelled": "gray"}
 
 
 @st.cache_resource
 def open_store(root: str) -> RunStore:
     """One store per runs folder per server start; opening it marks runs whose worker died as failed."""
     store = RunStore(root)
-    store.recover()
+    recover(store)
     return store
 
 
@@ -50,29 +44,6 @@ def cifar_status(folder: str) -> bool:
 @st.cache_data(show_spinner="Measuring this CPU ...")
 def cpu_epoch_seconds(spec_json: str, images: int) -> float:
     return estimate_epoch_seconds(ArchSpec.from_json(spec_json), images, "cpu")
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
-
-
-def plural(n: int | None, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def dataset_label(name: str) -> str:
-    return dataset_info(name).label
-
-
-def recipe_of(run: Run) -> Recipe | None:
-    try:
-        return Recipe.from_dict(run.recipe)
-    except SpecError:  # stored by an older version with other fields
-        return None
 
 
 # -- setup -----------------------------------------------------------------------------------------------------
@@ -96,10 +67,6 @@ def choose_design() -> ArchSpec | None:
         except SpecError as err:
             st.error(f"This design is not valid. {err}")
             return None
-    if spec.stem != "cifar" or spec.num_classes != 10:
-        st.error("Training here uses 32x32 images with 10 classes: choose a CIFAR design (stem 'cifar', "
-                 f"num_classes 10); this one has stem {spec.stem!r} and num_classes {spec.num_classes}.")
-        return None
     try:
         c = check_budget(spec)
     except SpecError as err:
@@ -184,166 +151,6 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> None:
                "fewer images (More settings) or a shallower design.")
 
 
-# -- one run -----------------------------------------------------------------------------------------------------
-
-def curves(run: Run, events: list[dict], by_step: bool) -> pd.DataFrame:
-    """Long-form loss and error (%) per split: train per step (or per epoch), test/validation per epoch."""
-    recipe = recipe_of(run)
-    test_name = dataset_info(recipe).eval_name if recipe else "test"
-    rows = []
-    for e in events:
-        if by_step and e["kind"] == "step":
-            rows.append({"step": e["step"], "epoch": e["epoch"], "split": "train", "loss": e["train_loss"],
-                         "error (%)": 100 * e["train_error"]})
-        if e["kind"] == "epoch":
-            if not by_step:
-                rows.append({"step": e["step"], "epoch": e["epoch"], "split": "train", "loss": e["train_loss"],
-                             "error (%)": 100 * e["train_error"]})
-            rows.append({"step": e["step"], "epoch": e["epoch"], "split": test_name, "loss": e["test_loss"],
-                         "error (%)": 100 * e["test_error"]})
-    return pd.DataFrame(rows, columns=["step", "epoch", "split", "loss", "error (%)"])
-
-
-def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False) -> alt.Chart:
-    # Log scale for losses: an early spike (BN statistics of a barely trained net) would flatten the rest.
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
-            .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=scale),
-                    color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom"),
-                                    scale=alt.Scale(scheme="category10")),  # distinct hues, not shades
-                    tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
-            .properties(padding={"left": 12, "right": 4, "top": 4, "bottom": 4}))
-
-
-def show_progress(store: RunStore, run: Run) -> None:
-    recipe = recipe_of(run)
-    last = store.last_metric(run.id)
-    if recipe is None or last is None:
-        st.progress(0.0, text="Loading the data and building the model ...")
-        return
-    n = dataset_info(recipe).train_size
-    total = max(1, n // min(recipe.batch_size, n)) * recipe.epochs
-    done = last["step"]
-    since = max(0.0, time.time() - run.started) if run.started else last["elapsed"]
-    left = since / max(done, 1) * (total - done)
-    step = store.last_metric(run.id, "step")
-    rate = f"{step['images_per_sec']:,.0f} images/s · " if step else ""
-    st.progress(min(done / total, 1.0), text=f"epoch {done / total * recipe.epochs:.1f} of {recipe.epochs} · "
-                                            f"step {done:,} of {total:,} · {rate}about {duration(left)} left")
-
-
-def show_end(store: RunStore, run: Run, events: list[dict]) -> None:
-    epochs = [e for e in events if e["kind"] == "epoch"]
-    took = duration(run.ended - run.started) if run.started and run.ended else "?"
-    if run.status == "finished":
-        best = min(e["test_error"] for e in epochs) if epochs else float("nan")
-        final = epochs[-1]["test_error"] if epochs else float("nan")
-        st.success(f"Finished in {took}: final test error **{final:.2%}** (best {best:.2%}) "
-                   f"after {plural(len(epochs), 'epoch')}.")
-    elif run.status == "diverged":
-        st.error(f"Diverged: {run.error}")
-    elif run.status == "failed":
-        st.error(f"Failed: {run.error}")
-        log = store.log_path(run.id)
-        if log.exists():
-            with st.expander("The worker's log"):
-                st.code(log.read_text(errors="replace")[-4000:] or "(empty)", language=None)
-    else:
-        st.warning(f"Cancelled: {run.error or 'stopped by the user'}.")
-
-
-def show_run(store: RunStore, run_id: str) -> None:
-    run = store.get(run_id)
-    if run is None:
-        st.warning(f"There is no run {run_id!r} in `{store.root}`; start one on the left.")
-        return
-    if run.is_active and run.worker_pid and not pid_alive(run.worker_pid):
-        store.recover()  # its worker died while the app was up (killed, or crashed on start): say so now
-        run = store.get(run_id)
-    recipe = recipe_of(run)
-    by_step = recipe is not None and recipe.epochs < STEP_CHART_EPOCHS
-    # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
-    events = store.metrics(run_id, None if by_step else "epoch")
-    data = dataset_label(run.recipe.get("dataset", "synthetic"))
-    st.subheader(f"{run.id} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
-    r = run.recipe
-    st.caption(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
-               f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
-               + (f" on {run.device_name}" if run.device_name else ""))
-    if run.status == "queued":
-        ahead = store.queue_position(run_id)
-        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device}." if run.device else
-                "Starting its worker process ...")
-    elif run.status == "running":
-        show_progress(store, run)
-    else:
-        show_end(store, run, events)
-    if run.is_active:
-        c1, c2 = st.columns([1, 3])
-        if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
-            store.cancel(run_id)
-            st.rerun(scope="fragment")
-        if run.cancel_requested and time.time() - run.cancel_requested > 10:
-            if c2.button("Force stop (kill the worker)", key="train_force_stop"):
-                store.cancel(run_id, force_after=0)
-                st.rerun()
-        elif run.cancel_requested:
-            c2.caption("Stopping after the current step ...")
-    df = curves(run, events, by_step)
-    if not df.empty:
-        x = "step" if by_step else "epoch"
-        c1, c2 = st.columns(2)
-        c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch",
-                        height=CHART_HEIGHT)
-        c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch", height=CHART_HEIGHT)
-    c1, c2 = st.columns(2)
-    c1.download_button("Metrics (CSV)", lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
-                       key="train_csv", disabled=not events)
-    checkpoint = store.checkpoint_path(run_id)
-    if checkpoint.exists():
-        c2.download_button("Checkpoint (state_dict, .pt)", checkpoint.read_bytes, f"{run_id}.pt",
-                           "application/octet-stream", key="train_checkpoint")
-    if st.session_state.get("train_was_active", {}).get(run_id) and not run.is_active:
-        st.session_state["train_was_active"][run_id] = False
-        st.rerun()  # the run just ended: refresh the whole page (runs table, Start button)
-    st.session_state.setdefault("train_was_active", {})[run_id] = run.is_active
-
-
-# -- all runs ----------------------------------------------------------------------------------------------------
-
-def runs_table(store: RunStore, runs: list[Run]) -> list[str]:
-    rows = []
-    for r in runs:
-        epochs = store.metrics(r.id, "epoch")
-        rows.append({"run": r.id, "design": r.label, "dataset": dataset_label(r.recipe.get("dataset", "synthetic")),
-                     "status": r.status,
-                     "epochs": f"{len(epochs)}/{r.recipe.get('epochs')}",
-                     "test error (%)": round(100 * epochs[-1]["test_error"], 2) if epochs else None,
-                     "best (%)": round(100 * min(e["test_error"] for e in epochs), 2) if epochs else None,
-                     "device": r.device_name or "",
-                     "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))})
-    picked = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
-                          selection_mode="multi-row", key="train_runs_table")
-    return [rows[i]["run"] for i in picked.selection.rows]
-
-
-def overlay(store: RunStore, run_ids: list[str]) -> None:
-    frames = []
-    for run_id in run_ids:
-        for e in store.metrics(run_id, "epoch"):
-            frames.append({"run": run_id, "epoch": e["epoch"], "test error (%)": 100 * e["test_error"],
-                           "train loss": e["train_loss"]})
-    if not frames:
-        st.caption("The selected runs have no finished epoch yet.")
-        return
-    df = pd.DataFrame(frames)
-    c1, c2 = st.columns(2)
-    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch",
-                    height=CHART_HEIGHT)
-    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True),
-                    width="stretch", height=CHART_HEIGHT)
-
-
 # -- the page ----------------------------------------------------------------------------------------------------
 
 store = open_store(str(default_root().resolve()))
@@ -356,6 +163,12 @@ with setup:
     st.subheader("Setup")
     spec = choose_design()
     dataset = choose_dataset()
+    if spec is not None:
+        try:
+            check_fits(spec, dataset)
+        except SpecError as err:
+            st.error(f"This design cannot train on this dataset. {err}")
+            spec = None
     recipe = choose_recipe(spec, dataset) if spec is not None else None
     if spec is not None and recipe is not None:
         show_device(spec, recipe)

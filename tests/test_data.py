@@ -9,9 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.training.data import (CIFAR_FOLDER, CIFAR_MD5, PAD, SYNTHETIC_CLASSES, DataError, augment, check_cifar10,
-                           data_dir, dataset_info, load_cifar10, load_data, normalize, synthetic_images)
-from explorer.training.engine import Recipe
+from explorer import SpecError
+from explorer.training.data import (CIFAR_FOLDER, CIFAR_MD5, PAD, DataError, augment, check_cifar10, data_dir,
+                                    load_cifar10, load_data, normalize, synthetic_images)
+from explorer.training.datasets import SPLITS, SYNTHETIC_CLASSES, dataset_info
+from explorer.training.recipe import Recipe
 
 BATCH_NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
@@ -148,5 +150,16 @@ def test_synthetic_is_labelled_wherever_it_appears():
     assert (small.train_size, small.eval_size, small.eval_name) == (1000, 200, "validation")
     data = load_data(Recipe(train_size=100), "cpu")
     assert data.info.synthetic and data.train_x.shape == (100, 3, 32, 32) and len(data.eval_y) == 200
-    with pytest.raises(DataError, match="unknown dataset"):
+    with pytest.raises(SpecError, match="^dataset: unknown dataset 'imagenet'; choose synthetic or cifar10$"):
         dataset_info("imagenet")
+
+
+@pytest.mark.parametrize("split, train_size, sizes", [
+    ("50k/10k", 0, (50_000, 10_000, "test")), ("45k/5k", 0, (45_000, 5_000, "validation")),
+    ("50k/10k", 64, (64, 200, "test")), ("45k/5k", 20_000, (20_000, 4_000, "validation")),
+    ("45k/5k", 50_000, (45_000, 5_000, "validation")),
+])
+def test_split_sizes_come_from_one_table(split, train_size, sizes):
+    info = dataset_info(Recipe(dataset="cifar10", split=split, train_size=train_size))
+    assert (info.train_size, info.eval_size, info.eval_name) == sizes
+    assert SPLITS == {"45k/5k": (45_000, 5_000), "50k/10k": (50_000, 10_000)}

@@ -112,8 +112,9 @@ def test_shortcut_lesson_links_rows_to_the_build_page() -> None:
 def tiny_trained_runs(tmp_path, monkeypatch) -> dict[str, str]:
     """Two tiny runs trained in this process by the real engine on synthetic data, with checkpoints."""
     from explorer import PRESETS
-    from explorer.training.runs import RunStore, execute
-    from explorer.training.engine import Recipe
+    from explorer.training.recipe import Recipe
+    from explorer.training.runs import RunStore
+    from explorer.training.worker import execute
 
     root = tmp_path / "trained"
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(root))

@@ -114,7 +114,7 @@ def test_recipes(family, batch, wd, epochs):
 
 
 def test_no_recipe_for_families_without_one():
-    assert recipe("fractalnet") is None
+    assert recipe("highway") is None
     assert recipe("unknown") is None
 
 

@@ -18,21 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from explorer import PRESETS
-from explorer.training.runs import ENDED, RunStore, canonical_device, execute, launch, pid_alive, request_key
-from explorer.training.worker import default_device
+from explorer import PRESETS, SpecError
+from explorer.training import worker
+from explorer.training.events import ENDED, EndEvent, EpochEvent, RunStatus, StepEvent
+from explorer.training.queue import (canonical_device, cancel, claim, launch, pid_alive, queue_position, recover,
+                                     try_start)
+from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore, request_key
+from explorer.training.worker import default_device, execute
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = PRESETS["resnet20"]
 TINY = PRESETS["resnet20"].replace(depth=8)
 
 
-def recipe(**changes) -> dict:
-    """A recipe as the engine's Recipe.to_dict() would give it (the store only needs a dict)."""
-    base = dict(dataset="synthetic", split="45k/5k", epochs=1, batch_size=32, lr=0.1, momentum=0.9,
-                weight_decay=5e-4, nesterov=False, schedule="step", warmup=0, seed=0, train_size=64,
-                compile=False)
-    return base | changes
+def recipe(**changes) -> Recipe:
+    """A tiny real recipe: the store keeps what Recipe.to_dict() gives."""
+    return Recipe(split="45k/5k", epochs=1, batch_size=32, weight_decay=5e-4, train_size=64).replace(**changes)
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def dead_pid() -> int:
 
 def test_store_uses_env_root_and_wal(store, tmp_path):
     assert store.root == tmp_path / "runs"
-    with store._connect() as db:
+    with store.connect() as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -76,7 +78,7 @@ def test_which_runs_a_request_attaches_to(store, status, attaches):
 
 
 def test_request_key_ignores_dict_order():
-    a = recipe()
+    a = recipe().to_dict()
     b = dict(reversed(list(a.items())))
     assert request_key(SPEC, a) == request_key(SPEC, b)
 
@@ -84,7 +86,8 @@ def test_request_key_ignores_dict_order():
 def test_status_timestamps_and_error(store):
     run_id, _ = store.request(SPEC, recipe())
     run = store.get(run_id)
-    assert run.status == "queued" and run.started is None and run.ended is None and run.recipe == recipe()
+    assert run.status == "queued" and run.started is None and run.ended is None
+    assert run.status is RunStatus.QUEUED and Recipe.from_dict(run.recipe) == recipe()
     store.set_status(run_id, "running", device="cpu")
     store.set_status(run_id, "diverged", error="loss is nan at step 3; lower the learning rate")
     run = store.get(run_id)
@@ -94,34 +97,44 @@ def test_status_timestamps_and_error(store):
 
 def test_metrics_roundtrip_and_csv(store):
     run_id, _ = store.request(SPEC, recipe())
-    events = [{"kind": "step", "step": s, "epoch": 0, "train_loss": 2.3 - s / 10, "train_error": 0.9, "lr": 0.1,
-               "images_per_sec": 100.0, "elapsed": s} for s in range(3)]
-    events.append({"kind": "epoch", "epoch": 1, "step": 3, "train_loss": 2.0, "train_error": 0.8, "test_loss": 2.1,
-                   "test_error": 0.85, "lr": 0.1, "images_per_sec": 100.0, "elapsed": 3.0})
-    events.append({"kind": "end", "status": "finished", "message": ""})
+    events = [StepEvent(step=s, epoch=0, train_loss=2.3 - s / 10, train_error=0.9, lr=0.1, images_per_sec=100.0,
+                        elapsed=s) for s in range(3)]
+    events.append(EpochEvent(epoch=1, step=3, train_loss=2.0, train_error=0.8, test_loss=2.1, test_error=0.85,
+                             lr=0.1, images_per_sec=100.0, elapsed=3.0))
+    events.append(EndEvent(status=RunStatus.FINISHED))
     assert store.append_metrics(run_id, events) == 4
-    assert [e["step"] for e in store.metrics(run_id, "step")] == [0, 1, 2]
+    assert store.metrics(run_id) == events[:4]  # typed events come back equal
+    assert [e.step for e in store.metrics(run_id, "step")] == [0, 1, 2]
     (epoch,) = store.metrics(run_id, "epoch")
-    assert epoch["test_error"] == 0.85
-    assert store.last_metric(run_id)["kind"] == "epoch" and store.last_metric(run_id, "step")["step"] == 2
+    assert epoch.test_error == 0.85
+    assert isinstance(store.last_metric(run_id), EpochEvent) and store.last_metric(run_id, "step").step == 2
     assert store.last_metric("no-such-run") is None
-    last_seq = store.metrics(run_id)[1]["seq"]
-    assert [e["kind"] for e in store.metrics(run_id, after=last_seq)] == ["step", "epoch"]
+    _, last = store.metrics_since(run_id)
+    newer, seq = store.metrics_since(run_id, after=last - 2)  # a follower that has seen the first two
+    assert newer == events[2:4] and seq == last and store.metrics_since(run_id, after=last) == ([], last)
     lines = store.metrics_csv(run_id).splitlines()
     assert lines[0] == "kind,epoch,step,train_loss,train_error,test_loss,test_error,lr,images_per_sec,elapsed"
-    assert lines[1] == "step,0,0,2.3,0.9,,,0.1,100.0,0"
+    assert lines[1] == "step,0,0,2.3,0.9,,,0.1,100.0,0.0"
     assert lines[4] == "epoch,1,3,2.0,0.8,2.1,0.85,0.1,100.0,3.0"
+
+
+def test_a_design_that_does_not_fit_the_data_is_refused_before_it_is_queued(store):
+    with pytest.raises(SpecError, match=r"^stem: .* 32x32 images, which need the CIFAR stem.*got 'imagenet'"):
+        store.request(PRESETS["resnet18"], recipe())
+    with pytest.raises(SpecError, match=r"^num_classes: CIFAR-10 has 10 classes.*got 100, try 10"):
+        store.request(SPEC.replace(num_classes=100), recipe(dataset="cifar10"))
+    assert store.list_runs() == []
 
 
 def test_claim_is_exclusive_and_taken_over_from_a_dead_worker(store):
     run_id, _ = store.request(SPEC, recipe())
-    assert store.claim(run_id, "cpu", pid=os.getpid())
-    assert not store.claim(run_id, "cpu", pid=os.getppid())  # a live owner: a second worker is a no-op
-    with store._connect() as db:
+    assert claim(store, run_id, "cpu", pid=os.getpid())
+    assert not claim(store, run_id, "cpu", pid=os.getppid())  # a live owner: a second worker is a no-op
+    with store.connect() as db:
         db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (dead_pid(), run_id))
-    assert store.claim(run_id, "cpu", pid=os.getppid())
+    assert claim(store, run_id, "cpu", pid=os.getppid())
     store.set_status(run_id, "finished")
-    assert not store.claim(run_id, "cpu", pid=os.getpid())
+    assert not claim(store, run_id, "cpu", pid=os.getpid())
 
 
 @pytest.mark.parametrize("limit", [1, 2])
@@ -129,16 +142,16 @@ def test_queue_is_first_come_first_served_up_to_the_limit(store, monkeypatch, li
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", str(limit))
     ids = [store.request(SPEC, recipe(seed=s))[0] for s in range(4)]
     for run_id in ids:
-        assert store.claim(run_id, "cpu", pid=os.getpid())
+        assert claim(store, run_id, "cpu", pid=os.getpid())
     gpu_id = store.request(SPEC, recipe(seed=9))[0]
-    assert store.claim(gpu_id, "cuda", pid=os.getpid())
-    assert not store.try_start(ids[limit])  # the older ones come first
-    started = [store.try_start(run_id) for run_id in ids]
+    assert claim(store, gpu_id, "cuda", pid=os.getpid())
+    assert not try_start(store, ids[limit])  # the older ones come first
+    started = [try_start(store, run_id) for run_id in ids]
     assert started == [True] * limit + [False] * (4 - limit)
-    assert store.try_start(gpu_id)  # the queue is per device
-    assert store.queue_position(ids[limit]) == limit
+    assert try_start(store, gpu_id)  # the queue is per device
+    assert queue_position(store, ids[limit]) == limit
     store.set_status(ids[0], "finished")
-    assert store.try_start(ids[limit])
+    assert try_start(store, ids[limit])
 
 
 @pytest.mark.parametrize("given, canonical", [("cpu", "cpu"), ("cuda", "cuda:0"), ("cuda:0", "cuda:0"),
@@ -156,17 +169,15 @@ def test_canonical_device_refuses_with_the_forms_it_takes(bad):
 def test_cuda_and_cuda0_share_one_queue(store, monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")
     first, second = (store.request(SPEC, recipe(seed=s))[0] for s in (1, 2))
-    assert store.claim(first, "cuda", pid=os.getpid())
-    assert store.claim(second, "cuda:0", pid=os.getpid())
+    assert claim(store, first, "cuda", pid=os.getpid())
+    assert claim(store, second, "cuda:0", pid=os.getpid())
     assert store.get(first).device == store.get(second).device == "cuda:0"
-    assert store.try_start(first)
-    assert not store.try_start(second)  # the same GPU: it waits
-    assert store.queue_position(second) == 1
+    assert try_start(store, first)
+    assert not try_start(store, second)  # the same GPU: it waits
+    assert queue_position(store, second) == 1
 
 
 def test_worker_refuses_a_bad_device_and_claims_nothing(store, capsys):
-    from explorer.training import worker
-
     run_id, _ = store.request(SPEC, recipe(seed=3))
     assert worker.main([run_id, "--root", str(store.root), "--device", "gpu"]) == 2
     assert "expected cpu, cuda or cuda:N" in capsys.readouterr().err
@@ -177,23 +188,23 @@ def test_a_dead_worker_holds_no_queue_slot(store, monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")
     stale, _ = store.request(SPEC, recipe(seed=1))
     fresh, _ = store.request(SPEC, recipe(seed=2))
-    store.claim(stale, "cpu", pid=dead_pid())
-    with store._connect() as db:
+    claim(store, stale, "cpu", pid=dead_pid())
+    with store.connect() as db:
         db.execute("UPDATE runs SET status='running' WHERE id=?", (stale,))
-    store.claim(fresh, "cpu", pid=os.getpid())
-    assert store.try_start(fresh)
+    claim(store, fresh, "cpu", pid=os.getpid())
+    assert try_start(store, fresh)
 
 
 def test_recover_fails_dead_workers_keeps_metrics_and_live_runs(store):
     dead, _ = store.request(SPEC, recipe(seed=1))
     live, _ = store.request(SPEC, recipe(seed=2))
     unclaimed, _ = store.request(SPEC, recipe(seed=3))
-    store.claim(dead, "cpu", pid=dead_pid())
-    store.claim(live, "cpu", pid=os.getpid())
+    claim(store, dead, "cpu", pid=dead_pid())
+    claim(store, live, "cpu", pid=os.getpid())
     for run_id in (dead, live):
         store.set_status(run_id, "running")
-    store.append_metrics(dead, [{"kind": "step", "step": 0, "epoch": 0, "train_loss": 2.3}])
-    assert RunStore(store.root).recover() == [dead]
+    store.append_metrics(dead, [STEP])
+    assert recover(RunStore(store.root)) == [dead]
     assert store.get(dead).status == "failed" and "died" in store.get(dead).error
     assert len(store.metrics(dead)) == 1
     assert store.get(live).status == "running" and store.get(unclaimed).status == "queued"
@@ -201,7 +212,7 @@ def test_recover_fails_dead_workers_keeps_metrics_and_live_runs(store):
 
 def test_cancel_of_an_unclaimed_run_is_immediate(store):
     run_id, _ = store.request(SPEC, recipe())
-    store.cancel(run_id)
+    cancel(store, run_id)
     assert store.get(run_id).status == "cancelled"
     assert launch(store, run_id) is None
 
@@ -216,32 +227,27 @@ def test_zombie_is_dead():
     assert pid_alive(os.getpid())
 
 
-def _fake_engine(monkeypatch, events: list[dict] | None = None, raises: Exception | None = None):
-    """Replace the engine with a generator of the given events: the store's bookkeeping, without torch work."""
-    engine = types.ModuleType("explorer.training.engine")
-    engine.Recipe = types.SimpleNamespace(from_dict=dict)
-
+def _fake_engine(monkeypatch, events: list | None = None, raises: Exception | None = None):
+    """Replace the worker's engine with a generator of the given events: the store's bookkeeping, no torch work."""
     def fake_train(spec, recipe, *, device="cpu", data_dir=None, checkpoint_path=None, should_stop=None,
                    log_every=20):
         for event in events or []:
             if should_stop is not None and should_stop():
-                yield {"kind": "end", "status": "cancelled", "message": "stopped"}
+                yield EndEvent(status=RunStatus.CANCELLED, message="stopped")
                 return
             yield event
         if raises is not None:
             raise raises
 
-    engine.train = fake_train
-    monkeypatch.setitem(sys.modules, "explorer.training.engine", engine)
+    monkeypatch.setattr(worker, "train", fake_train)
 
 
-STEP = {"kind": "step", "step": 1, "epoch": 0, "train_loss": 2.0, "train_error": 0.8, "lr": 0.1,
-        "images_per_sec": 10.0, "elapsed": 0.1}
+STEP = StepEvent(step=1, epoch=0, train_loss=2.0, train_error=0.8, lr=0.1, images_per_sec=10.0, elapsed=0.1)
 
 
 @pytest.mark.parametrize("events, raises, status, message", [
-    ([STEP, {"kind": "end", "status": "finished", "message": ""}], None, "finished", None),
-    ([STEP, {"kind": "end", "status": "diverged", "message": "loss is nan"}], None, "diverged", "loss is nan"),
+    ([STEP, EndEvent(status=RunStatus.FINISHED)], None, "finished", None),
+    ([STEP, EndEvent(status=RunStatus.DIVERGED, message="loss is nan")], None, "diverged", "loss is nan"),
     ([STEP], RuntimeError("CUDA out of memory"), "failed", "RuntimeError: CUDA out of memory"),
     ([STEP], None, "failed", "the engine stopped without an end event"),
 ])
@@ -252,19 +258,19 @@ def test_execute_records_the_end(store, monkeypatch, events, raises, status, mes
     assert execute(store, run_id, on_event=seen.append, device="cpu") == status
     run = store.get(run_id)
     assert run.status == status and run.error == message and run.worker_pid == os.getpid()
-    assert [e["kind"] for e in store.metrics(run_id)] == ["step"]  # kept even when the run failed
-    assert seen[0]["kind"] == "step" and seen[-1]["kind"] == "end"
+    assert store.metrics(run_id) == [STEP]  # kept even when the run failed
+    assert seen[0] == STEP and seen[-1] == EndEvent(status=status, message=message or seen[-1].message)
     # A second execute of the ended run follows it: the stored events, then the end.
     replay = []
     assert execute(store, run_id, on_event=replay.append) == status
-    assert [e["kind"] for e in replay] == ["step", "end"]
+    assert [e.kind for e in replay] == ["step", "end"] and replay[-1].status == status
 
 
 def test_execute_honours_a_cancel(store, monkeypatch):
     _fake_engine(monkeypatch, [STEP] * 5)
     run_id, _ = store.request(SPEC, recipe())
-    store.claim(run_id, "cpu")
-    with store._connect() as db:
+    claim(store, run_id, "cpu")
+    with store.connect() as db:
         db.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
     assert execute(store, run_id) == "cancelled"
 
@@ -272,8 +278,6 @@ def test_execute_honours_a_cancel(store, monkeypatch):
 # -- the real engine, in this process --------------------------------------------------------------------------
 
 def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
-    import torch
-
     import explorer.training.engine as engine
     from explorer.models.builder import build_model
 
@@ -283,11 +287,13 @@ def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
         return model
 
     monkeypatch.setattr(engine, "build_model", nan_model)
-    run_id, _ = store.request(TINY, engine.Recipe(train_size=64, batch_size=32, epochs=1).to_dict())
+    run_id, _ = store.request(TINY, Recipe(train_size=64, batch_size=32, epochs=1))
     assert execute(store, run_id, device="cpu") == "diverged"
     run = store.get(run_id)
-    assert run.status == "diverged" and "lower learning rate" in run.error and run.ended is not None
-    assert torch.isfinite(torch.tensor(0.0))  # torch stays usable
+    assert run.status is RunStatus.DIVERGED and not run.trained and run.ended is not None
+    assert run.error.startswith("the training loss became nan at step 2; try a lower learning rate than 0.1")
+    assert store.metrics(run_id) == []  # the NaN step is not stored as a measurement, and no epoch ended
+    assert not store.checkpoint_path(run_id).exists()  # nothing a lesson could load as a trained net
 
 
 # -- real worker processes -------------------------------------------------------------------------------------
@@ -295,10 +301,8 @@ def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
 WAIT = 120.0  # seconds: a worker imports torch (a few seconds on a busy 2-core machine), then trains a tiny net
 
 
-def tiny_recipe(**changes) -> dict:
-    from explorer.training.engine import Recipe
-
-    return Recipe(**{"dataset": "synthetic", "epochs": 1, "batch_size": 32, "train_size": 64, **changes}).to_dict()
+def tiny_recipe(**changes) -> Recipe:
+    return Recipe(**{"dataset": "synthetic", "epochs": 1, "batch_size": 32, "train_size": 64, **changes})
 
 
 def long_recipe(**changes) -> dict:
@@ -350,9 +354,11 @@ def python(code: str, env_root: Path, **kwargs) -> subprocess.Popen:
 def test_a_run_outlives_its_launcher_and_lists_after_a_restart(store, workers):
     launcher = python(f"""
         from explorer import PRESETS
-        from explorer.training.runs import RunStore, launch
+        from explorer.training.queue import launch
+        from explorer.training.recipe import Recipe
+        from explorer.training.runs import RunStore
         store = RunStore()
-        run_id, _ = store.request(PRESETS["resnet20"].replace(depth=8), {tiny_recipe()!r})
+        run_id, _ = store.request(PRESETS["resnet20"].replace(depth=8), Recipe.from_dict({tiny_recipe().to_dict()!r}))
         first, second = launch(store, run_id), launch(store, run_id)  # a double launch starts one worker
         print(run_id, first.pid, 0 if second is None else second.pid)
     """, store.root)
@@ -364,8 +370,8 @@ def test_a_run_outlives_its_launcher_and_lists_after_a_restart(store, workers):
     assert wait_status(restarted, run_id) == "finished"
     run = restarted.get(run_id)
     assert run.worker_pid == int(pids[0]) and pids[1] == "0" and run.device == default_device()
-    assert [e["epoch"] for e in restarted.metrics(run_id, "epoch")] == [1]  # trained once, not twice
-    assert restarted.recover() == [] and restarted.get(run_id).status == "finished"
+    assert [e.epoch for e in restarted.metrics(run_id, "epoch")] == [1]  # trained once, not twice
+    assert recover(restarted) == [] and restarted.get(run_id).status == "finished"
 
 
 @pytest.mark.slow
@@ -374,11 +380,12 @@ def test_duplicate_requests_from_processes_at_once_attach_to_one_run(store, tmp_
     code = f"""
         import pathlib, time
         from explorer import PRESETS
+        from explorer.training.recipe import Recipe
         from explorer.training.runs import RunStore
         store = RunStore()
         while not pathlib.Path({str(go)!r}).exists():
             time.sleep(0.01)
-        print(*store.request(PRESETS["resnet20"], {recipe()!r}))
+        print(*store.request(PRESETS["resnet20"], Recipe.from_dict({recipe().to_dict()!r})))
     """
     procs = [python(code, store.root) for _ in range(2)]
     time.sleep(0.5)
@@ -400,7 +407,7 @@ def test_a_killed_worker_leaves_a_failed_run_with_its_metrics(store, workers):
     os.kill(pid, signal.SIGKILL)
     workers[0].wait(timeout=10)
     assert store.get(run_id).status == "running"  # nothing noticed yet: the worker could not say goodbye
-    assert RunStore(store.root).recover() == [run_id]
+    assert recover(RunStore(store.root)) == [run_id]
     run = store.get(run_id)
     assert run.status == "failed" and f"pid {pid}" in run.error
     assert len(store.metrics(run_id, "epoch")) >= 1
@@ -416,8 +423,8 @@ def test_the_queue_holds_the_second_run_until_the_first_is_cancelled(store, work
     workers.append(launch(store, second))
     wait_for(lambda: store.get(second).device, what="the second worker to claim its run")
     wait_for(lambda: store.metrics(first, "epoch"), what="the first run's first epoch")
-    assert store.get(second).status == "queued" and store.queue_position(second) == 1
-    store.cancel(first)
+    assert store.get(second).status == "queued" and queue_position(store, second) == 1
+    cancel(store, first)
     assert wait_status(store, first) == "cancelled"
     assert wait_status(store, second) == "finished"
     a, b = store.get(first), store.get(second)
@@ -437,7 +444,7 @@ def test_sigterm_cancels_and_force_stop_kills(store, workers):
     workers.append(launch(store, again))
     wait_for(lambda: store.get(again).status == "running", what="the second run to start")
     os.kill(store.get(again).worker_pid, signal.SIGSTOP)
-    store.cancel(again, force_after=0.5)
+    cancel(store, again, force_after=0.5)
     run = store.get(again)
     assert run.status == "cancelled" and "by force" in run.error
     wait_for(lambda: not pid_alive(run.worker_pid), 10, "the stopped worker to die")
@@ -445,7 +452,7 @@ def test_sigterm_cancels_and_force_stop_kills(store, workers):
 
 def test_the_cpu_epoch_estimate_scales_with_multiply_adds_and_images():
     from explorer.models.cost import cost
-    from explorer.training.worker import estimate_epoch_seconds, training_macs_per_second
+    from explorer.training.speed import estimate_epoch_seconds, training_macs_per_second
 
     rate = training_macs_per_second("cpu")
     assert 1e8 < rate < 1e13  # multiply-adds per second: from a slow core to a large server

@@ -1,4 +1,5 @@
-"""explorer.training.engine: recipes, schedules, events, failures, checkpoints and 2-process DDP, all on the CPU."""
+"""explorer.training: recipes, schedules, events, fit checks, failures, checkpoints, seeding, the CLI and 2-process
+DDP, all on the CPU."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import torch
 
 import explorer.training.engine as engine
 from explorer import PRESETS, SpecError, build_model
-from explorer.training.engine import Recipe, load_checkpoint, lr_at, paper_recipe, train
+from explorer.models.presets import FAMILY_DEFAULTS
+from explorer.training import cli
+from explorer.training.datasets import check_fits, steps_per_epoch
+from explorer.training.engine import CheckpointError, load_checkpoint, train
+from explorer.training.events import EndEvent, EpochEvent, Event, RunStatus, StepEvent, frame, to_dict
+from explorer.training.recipe import Recipe, lr_at, paper_recipe
 
 TINY = PRESETS["resnet20"].replace(depth=8)  # ResNet-8: 3 stages of one block, 78k parameters
-STEP_KEYS = {"kind", "step", "epoch", "train_loss", "train_error", "lr", "images_per_sec", "elapsed"}
-EPOCH_KEYS = STEP_KEYS | {"test_loss", "test_error"}
 
 
-def run(recipe: Recipe, **kwargs) -> list[dict]:
+def run(recipe: Recipe, **kwargs) -> list[Event]:
     return list(train(TINY, recipe, **kwargs))
 
 
@@ -37,6 +41,7 @@ def test_recipe_round_trips_through_json():
     ("batch_size", 10_000, "between 1 and 4096"),
     ("lr", -0.1, "(0, 10]; got -0.1, try 0.1"),
     ("lr", float("nan"), "finite number"),
+    ("dataset", "mnist", "unknown value 'mnist'"),
     ("momentum", 1.0, "[0, 1)"),
     ("weight_decay", 0.5, "[0, 0.1]"),
     ("milestones", [0.75, 0.5], "increasing fractions"),
@@ -60,6 +65,9 @@ def test_bad_recipes_name_field_rule_value_and_fix(field, value, words):
     ("shake_shake26_2x32d", dict(lr=0.2, schedule="cosine")),
     ("densenet40_k12", dict(batch_size=64, nesterov=True)),
     ("resnext29_8x64d", dict(weight_decay=5e-4)),
+    # Han et al. 2017 sec. 4, and the authors' PyTorch train.py: SGD(..., nesterov=True); lr /10 at 150, 225 of 300
+    ("pyramidnet110_a48", dict(nesterov=True, batch_size=128, milestones=(0.5, 0.75), weight_decay=1e-4)),
+    ("fractalnet20", dict(batch_size=100, lr=0.02, milestones=(0.5, 0.75, 0.875, 0.9375))),
 ])
 def test_paper_recipes(preset, expected):
     recipe = paper_recipe(PRESETS[preset], epochs=7)
@@ -102,14 +110,15 @@ def test_linear_warmup_ramps_to_the_schedule(step, lr):
 
 def test_loss_falls_on_a_few_fixed_batches():
     events = run(Recipe(epochs=12, batch_size=32, train_size=64, lr=0.05, schedule="constant"), log_every=1)
-    steps = [e for e in events if e["kind"] == "step"]
-    epochs = [e for e in events if e["kind"] == "epoch"]
-    assert events[-1] == {"kind": "end", "status": "finished", "message": events[-1]["message"]}
-    assert len(steps) == 24 and len(epochs) == 12
-    assert all(set(e) == STEP_KEYS for e in steps) and all(set(e) == EPOCH_KEYS for e in epochs)
-    assert [e["step"] for e in steps] == list(range(1, 25)) and steps[-1]["epoch"] == 12.0
-    assert all(0 <= e["train_error"] <= 1 and 0 <= e["test_error"] <= 1 for e in epochs)
-    first, last = epochs[0]["train_loss"], epochs[-1]["train_loss"]
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert events[-1] == EndEvent(status=RunStatus.FINISHED, message=events[-1].message)
+    assert len(steps) == 24 and len(epochs) == 12 and len(events) == 24 + 12 + 1
+    assert [e.step for e in steps] == list(range(1, 25)) and steps[-1].epoch == 12.0
+    assert all(0 <= e.train_error <= 1 and 0 <= e.test_error <= 1 for e in epochs)
+    table = frame(events)
+    assert list(table["kind"]) == [e.kind for e in events[:-1]] and table["test_error"].isna().sum() == 24
+    first, last = epochs[0].train_loss, epochs[-1].train_loss
     assert last < 0.8 * first, (first, last)  # measured 2.35 -> 1.53 (seed 0)
 
 
@@ -121,45 +130,45 @@ def test_injected_nan_gives_diverged(monkeypatch):
 
     monkeypatch.setattr(engine, "build_model", nan_model)
     events = run(Recipe(epochs=2, batch_size=16, train_size=64), log_every=2)
-    assert events[-1]["kind"] == "end" and events[-1]["status"] == "diverged"
-    assert "lower learning rate than 0.1" in events[-1]["message"]
-    assert not [e for e in events if e["kind"] == "epoch"]
+    assert events == [EndEvent(status=RunStatus.DIVERGED, message="the training loss became nan at step 2; try a "
+                                                                  "lower learning rate than 0.1 (e.g. 0.01) or turn "
+                                                                  "on warm-up")]
 
 
 def test_cancel_between_steps():
     polls = []
     events = run(Recipe(epochs=3, batch_size=16, train_size=64), log_every=1,
                  should_stop=lambda: polls.append(1) or len(polls) > 3)
-    assert [e["kind"] for e in events] == ["step"] * 3 + ["end"]
-    assert events[-1]["status"] == "cancelled" and "step 3" in events[-1]["message"]
+    assert [e.kind for e in events] == ["step"] * 3 + ["end"]
+    assert events[-1] == EndEvent(status=RunStatus.CANCELLED, message="stopped by the user at step 3 of 12")
 
 
 def test_out_of_memory_fails_cleanly(monkeypatch):
     def oom(*args):
-        yield {"kind": "step"}
+        yield StepEvent(step=1, epoch=0.1, train_loss=2.3, train_error=0.9, lr=0.1, images_per_sec=1.0, elapsed=1.0)
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(engine, "_train", oom)
     events = run(Recipe(batch_size=512))
-    assert events[-1]["status"] == "failed"
-    assert "ran out of GPU memory with batch size 512; try a smaller batch size" in events[-1]["message"]
+    assert events[-1].status == RunStatus.FAILED
+    assert "ran out of GPU memory with batch size 512; try a smaller batch size" in events[-1].message
 
 
 def test_a_train_size_below_the_batch_size_trains_one_full_batch():
     events = run(Recipe(epochs=1, batch_size=128, train_size=40))
-    assert events[-1]["status"] == "finished" and "1 steps" in events[-1]["message"]
+    assert events[-1].status == RunStatus.FINISHED and "1 steps" in events[-1].message
 
 
 def test_bad_input_ends_as_failed_with_the_message(tmp_path):
     events = run(Recipe(dataset="cifar10"), data_dir=str(tmp_path))
-    assert events == [{"kind": "end", "status": "failed", "message": events[0]["message"]}]
-    assert "CIFAR-10 is not in" in events[0]["message"] and "Download CIFAR-10" in events[0]["message"]
+    assert events == [EndEvent(status=RunStatus.FAILED, message=events[0].message)]
+    assert "CIFAR-10 is not in" in events[0].message and "Download CIFAR-10" in events[0].message
 
 
 def test_checkpoint_round_trip_with_weights_only(tmp_path):
     path = str(tmp_path / "ckpt.pt")
     events = run(Recipe(epochs=1, batch_size=32, train_size=64), checkpoint_path=path)
-    assert events[-1]["status"] == "finished"
+    assert events[-1].status == RunStatus.FINISHED
     state = load_checkpoint(path)
     assert state["step"] == 2 and state["spec"] == TINY.to_dict() and state["recipe"]["train_size"] == 64
     model = build_model(TINY)
@@ -167,8 +176,10 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
     assert torch.equal(model.head.fc.weight, state["model"]["head.fc.weight"])
     assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
     torch.save({"evil": os.system}, tmp_path / "evil.pt")  # code, not data: weights_only refuses it
-    with pytest.raises(Exception):
+    with pytest.raises(CheckpointError) as err:
         load_checkpoint(str(tmp_path / "evil.pt"))
+    assert str(err.value).startswith(f"{tmp_path / 'evil.pt'}: not a checkpoint of this app (it holds code")
+    assert "weights_only loading refused it: Weights only load failed" in str(err.value)
 
 
 def _ddp_rank(rank: int, port: int, out_dir: str) -> None:
@@ -181,7 +192,7 @@ def _ddp_rank(rank: int, port: int, out_dir: str) -> None:
     events = list(train(TINY, Recipe(epochs=2, batch_size=32, train_size=128, seed=5), log_every=2))
     weights = torch.cat([p.detach().flatten() for p in built[0].parameters()])
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
-        json.dump({"events": [{k: v for k, v in e.items() if k not in ("images_per_sec", "elapsed", "message")}
+        json.dump({"events": [{k: v for k, v in to_dict(e).items() if k not in ("images_per_sec", "elapsed", "message")}
                               for e in events], "weights": weights.tolist()}, f)
     torch.distributed.destroy_process_group()
 
@@ -204,13 +215,93 @@ def test_ddp_two_processes_on_gloo_agree(tmp_path):
 def test_cli_trains_and_stores_the_run_like_the_app(tmp_path, capsys):
     from explorer.training.runs import RunStore
 
-    code = engine.main(["--preset", "resnet20", "--epochs", "1", "--train-size", "64", "--batch-size", "32",
-                        "--device", "cpu", "--runs-dir", str(tmp_path)])
+    csv = tmp_path / "metrics.csv"
+    code = cli.main(["--preset", "resnet20", "--epochs", "1", "--train-size", "64", "--batch-size", "32",
+                     "--device", "cpu", "--runs-dir", str(tmp_path), "--csv", str(csv)])
     assert code == 0 and '"status": "finished"' in capsys.readouterr().out
     (stored,) = RunStore(tmp_path).list_runs()
     assert stored.status == "finished" and stored.recipe["train_size"] == 64
-    assert engine.main(["--preset", "resnet21", "--runs-dir", str(tmp_path)]) == 2
+    assert csv.read_text().splitlines()[0].startswith("kind,epoch,step,train_loss")
+    assert csv.read_text() == RunStore(tmp_path).metrics_csv(stored.id)  # one table, whoever writes it
+    assert cli.main(["--preset", "resnet21", "--runs-dir", str(tmp_path)]) == 2
     assert "unknown preset 'resnet21'" in capsys.readouterr().out
-    assert engine.main(["--preset", "resnet20", "--device", "gpu", "--runs-dir", str(tmp_path)]) == 2
+    assert cli.main(["--preset", "resnet20", "--device", "gpu", "--runs-dir", str(tmp_path)]) == 2
     assert "expected cpu, cuda or cuda:N; got 'gpu'" in capsys.readouterr().out.replace(" (N = 0, 1, ...)", "")
     assert len(RunStore(tmp_path).list_runs()) == 1  # nothing was requested for the bad device
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "resnet18"], "error: stem: Synthetic shapes (not CIFAR-10) has 32x32 images, which need the CIFAR "
+                               "stem (a 3x3 conv); got 'imagenet', try 'cifar'"),
+    (["--preset", "resnet18", "--dataset", "cifar10"], "error: stem: CIFAR-10 has 32x32 images"),
+])
+def test_cli_refuses_an_imagenet_design_before_requesting_a_run(tmp_path, capsys, argv, message):
+    from explorer.training.runs import RunStore
+
+    assert cli.main([*argv, "--device", "cpu", "--runs-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().out.startswith(message)
+    assert RunStore(tmp_path).list_runs() == []
+
+
+@pytest.mark.parametrize("spec, field, words", [
+    (PRESETS["resnet18"], "stem", "got 'imagenet', try 'cifar'"),
+    (PRESETS["resnet20"].replace(num_classes=100), "num_classes", "10 classes, so the classifier needs 10 outputs; "
+                                                                 "got 100, try 10"),
+])
+@pytest.mark.parametrize("dataset", ["synthetic", "cifar10"])
+def test_a_design_must_fit_the_data(spec, field, words, dataset):
+    with pytest.raises(SpecError) as err:
+        check_fits(spec, dataset)
+    assert err.value.field == field and words in str(err.value)
+    (end,) = list(train(spec, Recipe(dataset=dataset, epochs=1, train_size=32)))  # refused before loading data
+    assert end == EndEvent(status=RunStatus.FAILED, message=str(err.value))
+
+
+@pytest.mark.parametrize("images, batch, steps", [(50_000, 128, 390), (45_000, 128, 351), (64, 32, 2), (40, 128, 1),
+                                                  (100, 64, 1), (0, 128, 0)])
+def test_steps_per_epoch_drops_the_ragged_batch(images, batch, steps):
+    assert steps_per_epoch(images, batch) == steps
+
+
+# One small design per family: a few steps each, twice with one seed.
+SMALL = {
+    "plain": PRESETS["resnet20"].replace(family="plain", depth=8),
+    "resnet": TINY,
+    "wrn": FAMILY_DEFAULTS["wrn"].replace(depth=10, width_factor=1),
+    "resnext": FAMILY_DEFAULTS["resnext"].replace(depth=11, cardinality=2, bottleneck_width=4),
+    "shake_shake": FAMILY_DEFAULTS["shake_shake"].replace(depth=8, base_width=8),
+    "pyramidnet": FAMILY_DEFAULTS["pyramidnet"].replace(depth=8, pyramid_alpha=12),
+    "densenet": FAMILY_DEFAULTS["densenet"].replace(depth=7, growth_rate=4),
+    "highway": FAMILY_DEFAULTS["highway"].replace(depth=5),
+    "fractalnet": FAMILY_DEFAULTS["fractalnet"].replace(depth=4, fractal_columns=2, fractal_blocks=2, base_width=8),
+    "vgg": FAMILY_DEFAULTS["vgg"].replace(depth=11, base_width=8),
+}
+
+
+def test_every_family_has_a_small_design():
+    assert sorted(SMALL) == sorted(FAMILY_DEFAULTS) and all(SMALL[f].family == f for f in SMALL)
+
+
+@pytest.mark.parametrize("family", sorted(SMALL))
+def test_one_seed_gives_identical_losses_and_leaves_the_global_rng_alone(family):
+    recipe = paper_recipe(SMALL[family], epochs=1).replace(batch_size=16, train_size=48, seed=7)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    runs = []
+    for _ in range(2):
+        events = list(train(SMALL[family], recipe, log_every=1))
+        assert events[-1].status == RunStatus.FINISHED, events[-1]
+        runs.append([(e.train_loss, getattr(e, "test_loss", None)) for e in events[:-1]])
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's stream did not move
+    assert runs[0] == runs[1] and len(runs[0]) == 3 + 1  # 3 step events and the epoch, bit for bit
+
+
+def test_the_callers_draws_between_events_do_not_change_the_run():
+    recipe = Recipe(epochs=1, batch_size=16, train_size=48, seed=3)
+    quiet = [e.train_loss for e in train(TINY, recipe, log_every=1) if isinstance(e, StepEvent)]
+    noisy = []
+    for event in train(TINY, recipe, log_every=1):
+        torch.rand(1000)  # another session of the server drawing from the global generator meanwhile
+        if isinstance(event, StepEvent):
+            noisy.append(event.train_loss)
+    assert noisy == quiet

@@ -13,9 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer import PRESETS
+from explorer.training.queue import claim
+from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
@@ -73,7 +76,10 @@ def test_a_tiny_synthetic_run_from_start_to_charts_and_final_status(runs_dir):
     at = page()
     assert not at.exception
     assert any("No runs yet" in t for t in texts(at.info))
-    assert any("CPU" in t and "per epoch" in t for t in texts(at.warning)) or any("GPU" in t for t in texts(at.success))
+    assert not torch.cuda.is_available()  # this test machine: the page must say the run trains on the CPU
+    (warning,) = [t for t in texts(at.warning) if "No GPU" in t]
+    assert warning.startswith(f"No GPU on this machine: this run will train on the **CPU** ({torch.get_num_threads()}")
+    assert "per epoch** of 50,000 images" in warning and not at.success
     set_tiny_run(at).button(key="train_start").click().run()
     assert not at.exception
     run_id = at.query_params["run"]
@@ -118,7 +124,11 @@ def test_an_imagenet_design_is_refused_for_training(runs_dir):
     at = page()
     at.radio(key="train_source").set_value("Paste JSON").run()
     at.text_area(key="train_json").set_value(PRESETS["resnet18"].to_json()).run()
-    assert "32x32 images with 10 classes" in texts(at.error)[0] and at.button(key="train_start").disabled
+    (error,) = texts(at.error)
+    assert error == ("This design cannot train on this dataset. stem: Synthetic shapes (not CIFAR-10) has 32x32 "
+                     "images, which need the CIFAR stem (a 3x3 conv); got 'imagenet', try 'cifar' (or a CIFAR "
+                     "preset such as resnet20)")
+    assert at.button(key="train_start").disabled
 
 
 def test_an_unknown_run_in_the_url_says_so(runs_dir):
@@ -138,8 +148,8 @@ def test_the_build_pages_design_is_offered(runs_dir):
 
 def test_a_run_whose_worker_died_shows_as_failed_with_its_log(runs_dir):
     store = RunStore(runs_dir)
-    run_id, _ = store.request(PRESETS["resnet20"], {"dataset": "synthetic", "epochs": 1})
-    store.claim(run_id, "cpu", pid=2**22 + 7)  # above Linux's pid_max default: no such process
+    run_id, _ = store.request(PRESETS["resnet20"], Recipe(dataset="synthetic", epochs=1))
+    claim(store, run_id, "cpu", pid=2**22 + 7)  # above Linux's pid_max default: no such process
     store.log_path(run_id).write_text("Traceback ...\nImportError: something broke\n")
     at = page(run=run_id)
     assert not at.exception

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from explorer.training.data import cifar10_ready
-from explorer.training.runs import RunStore, launch
 from explorer.models.spec import ArchSpec
-from explorer.training.engine import Recipe
-
+from explorer.training import events
+from explorer.training.data import cifar10_ready
+from explorer.training.queue import launch
+from explorer.training.recipe import Recipe
+from explorer.training.runs import ATTACHABLE, RunStore, request_key
 
 WARMUP_STEPS = 40  # about half an epoch of 10k images at batch 128
 
@@ -49,9 +50,7 @@ def queue(store: RunStore, designs: dict[str, ArchSpec], recipe: Recipe, start: 
 
 
 def find(store: RunStore, spec: ArchSpec, recipe: Recipe) -> str | None:
-    """The id of a queued, running or finished identical run, without creating one."""
-    from explorer.training.runs import ATTACHABLE, request_key
-
+    """The id of a queued, running, finished or diverged identical run, without creating one."""
     key = request_key(spec, recipe.to_dict())
     for run in store.list_runs():
         if run.request_key == key and run.status in ATTACHABLE:
@@ -59,14 +58,21 @@ def find(store: RunStore, spec: ArchSpec, recipe: Recipe) -> str | None:
     return None
 
 
+def epochs(store: RunStore, run_id: str) -> pd.DataFrame:
+    """A run's epoch events as a table (explorer.training.events.frame)."""
+    return events.frame(store.metrics(run_id, "epoch"))
+
+
 def curves(store: RunStore, runs: dict[str, str]) -> pd.DataFrame:
     """Per-epoch train and test error (%) of several runs, long format: net, epoch, split, error."""
-    rows = []
+    frames = []
     for label, run_id in runs.items():
-        for event in store.metrics(run_id, "epoch"):
-            rows.append({"net": label, "epoch": event["epoch"], "split": "train", "error": 100 * event["train_error"]})
-            rows.append({"net": label, "epoch": event["epoch"], "split": "test", "error": 100 * event["test_error"]})
-    return pd.DataFrame(rows, columns=["net", "epoch", "split", "error"])
+        per_epoch = epochs(store, run_id).rename(columns={"train_error": "train", "test_error": "test"})
+        long = per_epoch.melt(id_vars="epoch", value_vars=["train", "test"], var_name="split", value_name="error")
+        long = long.sort_values("epoch", kind="stable")  # epoch by epoch: train, then test
+        frames.append(long.assign(net=label, error=100 * long["error"]))
+    columns = ["net", "epoch", "split", "error"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def status_table(store: RunStore, runs: dict[str, str]) -> pd.DataFrame:
@@ -74,9 +80,9 @@ def status_table(store: RunStore, runs: dict[str, str]) -> pd.DataFrame:
     rows = []
     for label, run_id in runs.items():
         run = store.get(run_id)
-        epochs = store.metrics(run_id, "epoch")
-        last = epochs[-1] if epochs else {}
-        rows.append({"net": label, "run": run_id, "status": run.status if run else "missing",
-                     "epochs": len(epochs), "train error (%)": 100 * last["train_error"] if last else None,
-                     "test error (%)": 100 * last["test_error"] if last else None})
+        done = epochs(store, run_id)
+        last = done.iloc[-1] if len(done) else None
+        rows.append({"net": label, "run": run_id, "status": str(run.status) if run else "missing",
+                     "epochs": len(done), "train error (%)": 100 * last["train_error"] if last is not None else None,
+                     "test error (%)": 100 * last["test_error"] if last is not None else None})
     return pd.DataFrame(rows)

@@ -16,11 +16,12 @@ from torch import nn
 
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
-from explorer.training.data import load_data, normalize
-from explorer.training.runs import Run, RunStore
 from explorer.models.shortcuts import ZeroPadShortcut
 from explorer.models.spec import ArchSpec
-from explorer.training.engine import Recipe, load_checkpoint, use_bf16
+from explorer.training.data import load_data, normalize
+from explorer.training.engine import load_checkpoint, use_bf16
+from explorer.training.recipe import Recipe
+from explorer.training.runs import Run, RunStore
 
 SOURCE = "Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks " \
          "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to " \
@@ -50,7 +51,7 @@ def load_run(store: RunStore, run_id: str, device: str = "cpu") -> TrainedRun:
 def default_runs(runs: list[Run]) -> list[str]:
     """The comparison the lesson is about, from `runs` (newest first): the deepest residual run, which has the most
     paths (Veit et al. lesion a ResNet-110), and the shallowest plain run, the plain net that trains best. Ties go
-    to the newest run."""
+    to the newest run. `runs` are trained runs (Run.trained: finished, not diverged), as the lesson lists them."""
     picked = []
     for family, better in (("resnet", lambda a, b: a > b), ("plain", lambda a, b: a < b)):
         best = None

@@ -6,6 +6,7 @@ horizontal flip at once) and one normalize, with no per-image Python (the recipe
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from explorer.training.datasets import SPLITS, DatasetInfo, dataset_info
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -29,10 +32,8 @@ CIFAR_MD5: dict[str, str] = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
-CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean and std of the 50k training images, in [0, 1]
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
-SYNTHETIC_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "bar", "checker", "two dots", "stripes")
 SYNTHETIC_SEED = 2015  # fixed: every run sees the same synthetic images, so runs compare; the recipe seed varies
 ENV_VAR = "EXPLORER_DATA_DIR"
 PAD = 4  # pixels of zero padding before the random 32x32 crop
@@ -110,6 +111,7 @@ def load_cifar10(root: str | os.PathLike | None = None, md5: dict[str, str] | No
 
 def download_cifar10(root: str | os.PathLike | None = None) -> Path:
     """Download and unpack CIFAR-10 (170 MB) with torchvision, checking the archive's published MD5."""
+    # torchvision only for this one download: training and the app never need it loaded
     from torchvision.datasets.utils import download_and_extract_archive
 
     root = data_dir(root)
@@ -194,41 +196,6 @@ def _synthetic_chunk(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), labels
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str  # "cifar10" | "synthetic"
-    label: str  # what the UI prints; says "synthetic" for the synthetic set
-    description: str
-    synthetic: bool
-    classes: tuple[str, ...]
-    train_size: int  # images trained on
-    eval_size: int  # images evaluated after each epoch
-    eval_name: str  # "validation" (45k/5k) or "test" (50k/10k)
-
-
-def dataset_info(recipe_or_name: Any) -> DatasetInfo:
-    """What a dataset (by name) or a recipe's data (dataset, split, train_size) is, for the UI."""
-    if isinstance(recipe_or_name, str):
-        name, split, train_size = recipe_or_name, "50k/10k", 0
-    else:
-        name, split, train_size = recipe_or_name.dataset, recipe_or_name.split, recipe_or_name.train_size
-    full_train, full_eval = (45_000, 5_000) if split == "45k/5k" else (50_000, 10_000)
-    n_train = min(train_size, full_train) if train_size else full_train
-    n_eval = full_eval if not train_size else min(full_eval, max(200, n_train // 5))
-    eval_name = "validation" if split == "45k/5k" else "test"
-    if name == "synthetic":
-        return DatasetInfo("synthetic", "Synthetic shapes (not CIFAR-10)",
-                           "Procedurally drawn 32x32 images of 10 light shapes (disk, ring, square, ...) at random "
-                           "positions, sizes, rotations and hues on a dark background with a smaller distractor "
-                           "shape and light noise; made offline from a fixed seed. "
-                           "Errors on it are not comparable with the papers' CIFAR-10 numbers.",
-                           True, SYNTHETIC_CLASSES, n_train, n_eval, eval_name)
-    if name == "cifar10":
-        return DatasetInfo("cifar10", "CIFAR-10", "60k 32x32 colour images of 10 classes (Krizhevsky 2009); "
-                           "the papers' benchmark.", False, CIFAR_CLASSES, n_train, n_eval, eval_name)
-    raise DataError(f"dataset: unknown dataset {name!r}; choose cifar10 or synthetic")
-
-
 @dataclass
 class DeviceData:
     """One run's images and labels on the training device, with the normalisation constants."""
@@ -248,15 +215,15 @@ def load_data(recipe: Any, device: str | torch.device = "cpu", root: str | os.Pa
     info = dataset_info(recipe)
     if info.synthetic:
         # Train and evaluation images come from disjoint seeds, so they never overlap.
-        full_train = 50_000 if recipe.split == "50k/10k" else 45_000
         train_x, train_y = synthetic_images(info.train_size, SYNTHETIC_SEED)
-        eval_x, eval_y = synthetic_images(info.eval_size, SYNTHETIC_SEED + 1 + (full_train == 45_000))
+        eval_x, eval_y = synthetic_images(info.eval_size, SYNTHETIC_SEED + 1 + (recipe.split == "45k/5k"))
         sample = train_x[:5000].float()
         mean, std = sample.mean(dim=(0, 2, 3)) / 255, sample.std(dim=(0, 2, 3)) / 255
     else:
         train_x, train_y, test_x, test_y = load_cifar10(root, md5)
         if recipe.split == "45k/5k":  # He et al. 2015 sec. 4.2: the last 5k training images validate
-            train_x, train_y, eval_x, eval_y = train_x[:45_000], train_y[:45_000], train_x[45_000:], train_y[45_000:]
+            cut = SPLITS["45k/5k"][0]
+            train_x, train_y, eval_x, eval_y = train_x[:cut], train_y[:cut], train_x[cut:], train_y[cut:]
         else:
             eval_x, eval_y = test_x, test_y
         train_x, train_y = train_x[:info.train_size], train_y[:info.train_size]
@@ -291,15 +258,21 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, flip: boo
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Check or download CIFAR-10 for ResNet Explorer.")
+def main(argv: list[str] | None = None) -> int:
+    """`python -m explorer.training.data [--download] [--data-dir DIR]`: check CIFAR-10, or download it."""
+    parser = argparse.ArgumentParser(prog="python -m explorer.training.data",
+                                     description="Check or download CIFAR-10 for ResNet Explorer.")
     parser.add_argument("--data-dir", default=None, help=f"data folder (default ${ENV_VAR} or ./data)")
     parser.add_argument("--download", action="store_true", help="download CIFAR-10 (170 MB) if missing")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         download_cifar10(args.data_dir) if args.download else check_cifar10(args.data_dir)
-        print(f"CIFAR-10 is ready in {data_dir(args.data_dir) / CIFAR_FOLDER}")
     except DataError as err:
-        raise SystemExit(str(err)) from None
+        print(f"error: {err}")
+        return 2
+    print(f"CIFAR-10 is ready in {data_dir(args.data_dir) / CIFAR_FOLDER}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

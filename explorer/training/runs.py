@@ -1,8 +1,9 @@
 """The run store: every training run and its metrics, in one SQLite file shared by the app, workers and the CLI.
 
-A run is requested (a row, status "queued"), launched (one detached worker process, `explorer.training.worker`), claimed
-by exactly one process, waits for a queue slot on its device, trains, and ends as finished, diverged, failed or
-cancelled. Nothing lives in the Streamlit server's memory, so reloading the browser or restarting the app
+A run is requested (a row, status "queued"; a design that does not fit the data is refused here), launched (one
+detached worker process, `python -m explorer.training.worker`), claimed by exactly one process, waits for a queue
+slot on its device, trains, and ends as finished, diverged, failed or cancelled. The store imports neither the
+worker nor the engine: it starts a worker by module name, and the worker imports the store. Nothing lives in the Streamlit server's memory, so reloading the browser or restarting the app
 neither kills nor duplicates a run: the page only reads this store.
 
 Concurrency: SQLite in WAL mode (readers never block the one writer), a fresh connection per call (safe across
@@ -13,30 +14,26 @@ take a queue slot), because IMMEDIATE takes the write lock before the first read
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from explorer.models.presets import preset_name
 from explorer.models.spec import ArchSpec
+from explorer.training import events as ev
+from explorer.training.datasets import check_fits
+from explorer.training.events import ACTIVE, ENDED, EpochEvent, RunStatus, StepEvent
+from explorer.training.recipe import Recipe
 
-ENDED = ("finished", "diverged", "failed", "cancelled")
 # A new request attaches to a run in one of these; a failed or cancelled run is not a result, so it trains again.
-ATTACHABLE = ("queued", "running", "finished", "diverged")
-CSV_COLUMNS = ("kind", "epoch", "step", "train_loss", "train_error", "test_loss", "test_error", "lr",
-               "images_per_sec", "elapsed")
+ATTACHABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.DIVERGED)
 FLUSH_SECONDS = 1.0  # step events are written in batches at most this often; epoch and end events at once
 POLL_SECONDS = 0.5  # how often a worker re-reads its cancel flag and a queued run its queue position
 
@@ -79,7 +76,7 @@ class Run:
     request_key: str
     spec: dict[str, Any]
     recipe: dict[str, Any]
-    status: str
+    status: RunStatus
     device: str | None
     device_name: str | None
     created: float
@@ -90,52 +87,17 @@ class Run:
     cancel_requested: float | None
 
     @property
-    def ended_ok(self) -> bool:
-        return self.status in ("finished", "diverged")
+    def trained(self) -> bool:
+        """Only a finished run's weights are a trained net (a diverged run's last checkpoint is not)."""
+        return self.status is RunStatus.FINISHED
 
     @property
     def is_active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status in ACTIVE
 
 
 def default_root() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS_DIR", "runs"))
-
-
-def canonical_device(device: str) -> str:
-    """The queue's name for a device: "cpu" or "cuda:N" ("cuda" is device 0, as torch reads it in a fresh
-    worker), so that runs asked for "cuda" and "cuda:0" wait in one queue for the one GPU."""
-    text = device.strip().lower()
-    if text == "cuda":
-        return "cuda:0"
-    if text == "cpu" or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise ValueError(f"device: expected cpu, cuda or cuda:N (N = 0, 1, ...); got {device!r}")
-
-
-def max_concurrent() -> int:
-    """Runs that may train at once on one device (`EXPLORER_MAX_CONCURRENT`, default 1)."""
-    try:
-        return max(1, int(os.environ.get("EXPLORER_MAX_CONCURRENT", "1")))
-    except ValueError:
-        return 1
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process exists and is not a zombie (a killed child nobody has reaped yet is dead to us)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): trust kill(0)
-    return state not in ("Z", "X")
 
 
 def request_key(spec: ArchSpec, recipe_dict: dict[str, Any]) -> str:
@@ -154,14 +116,14 @@ class RunStore:
         self.root = Path(root) if root is not None else default_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "runs.sqlite"
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
             db.executescript(_SCHEMA)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # autocommit; BEGIN where atomic
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout=30000")
@@ -172,9 +134,9 @@ class RunStore:
             db.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """A transaction holding the write lock from its first statement: read-then-write decisions are atomic."""
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -188,16 +150,19 @@ class RunStore:
         d = dict(row)
         d["spec"] = json.loads(d["spec"])
         d["recipe"] = json.loads(d["recipe"])
+        d["status"] = RunStatus(d["status"])
         return Run(**d)
 
     # -- runs -------------------------------------------------------------------------------------------------
 
-    def request(self, spec: ArchSpec, recipe: Any) -> tuple[str, bool]:
+    def request(self, spec: ArchSpec, recipe: Recipe) -> tuple[str, bool]:
         """(run id, created). An identical request (same spec and recipe, seed and dataset included) attaches to
-        the existing queued, running, finished or diverged run, so 30 students pressing Start train once."""
-        recipe_dict = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
+        the existing queued, running, finished or diverged run, so 30 students pressing Start train once.
+        Raises SpecError, queueing nothing, for a design that does not fit the recipe's dataset."""
+        check_fits(spec, recipe.dataset)
+        recipe_dict = recipe.to_dict()
         key = request_key(spec, recipe_dict)
-        with self._write() as db:
+        with self.transaction() as db:
             marks = ",".join("?" * len(ATTACHABLE))
             row = db.execute(f"SELECT id FROM runs WHERE request_key=? AND status IN ({marks}) "
                              "ORDER BY created DESC LIMIT 1", (key, *ATTACHABLE)).fetchone()
@@ -212,14 +177,14 @@ class RunStore:
         return run_id, True
 
     def get(self, run_id: str) -> Run | None:
-        with self._connect() as db:
+        with self.connect() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._row_to_run(row) if row is not None else None
 
     def list_runs(self, limit: int | None = None) -> list[Run]:
         """Newest first."""
         sql = "SELECT * FROM runs ORDER BY created DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        with self._connect() as db:
+        with self.connect() as db:
             return [self._row_to_run(r) for r in db.execute(sql).fetchall()]
 
     def run_dir(self, run_id: str) -> Path:
@@ -231,187 +196,59 @@ class RunStore:
     def log_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "worker.log"
 
-    def set_status(self, run_id: str, status: str, *, error: str | None = None, device: str | None = None,
-                   device_name: str | None = None) -> None:
+    def set_status(self, run_id: str, status: RunStatus | str, *, error: str | None = None,
+                   device: str | None = None, device_name: str | None = None) -> None:
         """Record a status; an ended status also stamps `ended`. Fields left None keep their value."""
-        assert status in ("queued", "running", *ENDED), status
+        status = RunStatus(status).value
         now = time.time()
-        with self._write() as db:
+        with self.transaction() as db:
             db.execute("UPDATE runs SET status=?, error=COALESCE(?, error), device=COALESCE(?, device), "
                        "device_name=COALESCE(?, device_name), "
                        "started=CASE WHEN ?='running' THEN COALESCE(started, ?) ELSE started END, "
                        "ended=CASE WHEN ? IN ('finished','diverged','failed','cancelled') THEN ? ELSE ended END "
                        "WHERE id=?", (status, error, device, device_name, status, now, status, now, run_id))
 
-    def claim(self, run_id: str, device: str, device_name: str | None = None, pid: int | None = None) -> bool:
-        """Make this process the run's only worker. False if the run is not queued or a live process owns it,
-        which is what makes a second launch of the same run a no-op."""
-        pid = pid or os.getpid()
-        device = canonical_device(device)
-        with self._write() as db:
-            row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None or row["status"] != "queued":
-                return False
-            if row["worker_pid"] not in (None, pid) and pid_alive(row["worker_pid"]):
-                return False
-            db.execute("UPDATE runs SET worker_pid=?, device=?, device_name=? WHERE id=?",
-                       (pid, device, device_name, run_id))
-        return True
-
-    def try_start(self, run_id: str) -> bool:
-        """Move a claimed, queued run to running if its device has a free slot and no older live run waits for
-        it (first come, first served). Dead workers hold no slot."""
-        limit = max_concurrent()
-        with self._write() as db:
-            me = db.execute("SELECT status, device, created FROM runs WHERE id=?", (run_id,)).fetchone()
-            if me is None or me["status"] != "queued":
-                return False
-            rows = db.execute("SELECT id, status, worker_pid FROM runs WHERE device=? AND status IN "
-                              "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
-            live = [r for r in rows if pid_alive(r["worker_pid"])]
-            running = sum(r["status"] == "running" for r in live)
-            waiting_before = 0
-            for r in live:
-                if r["id"] == run_id:
-                    break
-                waiting_before += r["status"] == "queued"
-            if running + waiting_before >= limit:
-                return False
-            db.execute("UPDATE runs SET status='running', started=? WHERE id=?", (time.time(), run_id))
-        return True
-
-    def queue_position(self, run_id: str) -> int:
-        """How many live runs on the same device are running or queued ahead of this one."""
-        with self._connect() as db:
-            me = db.execute("SELECT device, created FROM runs WHERE id=?", (run_id,)).fetchone()
-            if me is None or me["device"] is None:
-                return 0
-            rows = db.execute("SELECT id, worker_pid FROM runs WHERE device=? AND status IN ('queued','running') "
-                              "ORDER BY created, id", (me["device"],)).fetchall()
-        ahead = 0
-        for r in rows:
-            if r["id"] == run_id:
-                break
-            ahead += pid_alive(r["worker_pid"])
-        return ahead
-
-    def cancel(self, run_id: str, *, force_after: float | None = None) -> None:
-        """Ask the run to stop: the worker polls the flag between steps and ends the run as "cancelled".
-        A queued run nobody has claimed is cancelled at once. With `force_after`, wait that many seconds and
-        then kill a worker that has not stopped (for an engine stuck inside one long step)."""
-        now = time.time()
-        with self._write() as db:
-            row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None or row["status"] in ENDED:
-                return
-            db.execute("UPDATE runs SET cancel_requested=COALESCE(cancel_requested, ?) WHERE id=?", (now, run_id))
-            if not pid_alive(row["worker_pid"]):
-                db.execute("UPDATE runs SET status='cancelled', ended=?, error='stopped before it started' "
-                           "WHERE id=?", (now, run_id))
-                return
-        if force_after is None:
-            return
-        deadline = time.monotonic() + force_after
-        while time.monotonic() < deadline:
-            run = self.get(run_id)
-            if run is None or run.status in ENDED:
-                return
-            time.sleep(0.1)
-        run = self.get(run_id)
-        if run is not None and run.status not in ENDED and pid_alive(run.worker_pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(run.worker_pid, signal.SIGKILL)
-            self.set_status(run_id, "cancelled", error=f"stopped by force after {force_after:g} s")
-
     def cancel_requested(self, run_id: str) -> bool:
-        with self._connect() as db:
+        with self.connect() as db:
             row = db.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return row is not None and row["cancel_requested"] is not None
 
-    def recover(self) -> list[str]:
-        """At start-up: a queued or running run whose worker process is gone is marked failed (its metrics stay).
-        A queued run nobody ever claimed is left queued; the next Start (or launch) picks it up. Returns ids."""
-        failed = []
-        with self._write() as db:
-            rows = db.execute("SELECT id, worker_pid FROM runs WHERE status IN ('queued','running') "
-                              "AND worker_pid IS NOT NULL").fetchall()
-            now = time.time()
-            for r in rows:
-                if not pid_alive(r["worker_pid"]):
-                    db.execute("UPDATE runs SET status='failed', ended=?, error=? WHERE id=?",
-                               (now, f"the worker process (pid {r['worker_pid']}) died: killed, crashed or the "
-                                     "machine restarted. Its metrics up to then are kept; press Start to train "
-                                     "it again.", r["id"]))
-                    failed.append(r["id"])
-        return failed
-
     # -- metrics ----------------------------------------------------------------------------------------------
 
-    def append_metrics(self, run_id: str, events: Iterable[dict[str, Any]]) -> int:
-        """Store step and epoch events in one transaction; other kinds are ignored. Returns how many were kept."""
-        rows = [(run_id, e["kind"], e.get("step"), e.get("epoch"), json.dumps(e))
-                for e in events if e.get("kind") in ("step", "epoch")]
+    def append_metrics(self, run_id: str, events: Iterable[ev.Event]) -> int:
+        """Store step and epoch events in one transaction; end events are ignored (the run's row holds the end).
+        Returns how many were kept."""
+        rows = [(run_id, e.kind, e.step, e.epoch, json.dumps(ev.to_dict(e)))
+                for e in events if isinstance(e, (StepEvent, EpochEvent))]
         if rows:
-            with self._write() as db:
+            with self.transaction() as db:
                 db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, ?, ?, ?, ?)", rows)
         return len(rows)
 
-    def metrics(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict[str, Any]]:
-        """Events in the order they were stored; each dict also carries "seq" (pass the last one as `after`)."""
+    def metrics_since(self, run_id: str, after: int = 0, kind: str | None = None,
+                      ) -> tuple[list[StepEvent | EpochEvent], int]:
+        """(events stored after sequence number `after`, in order; the last one's sequence number), for following
+        a run: pass the number back as `after` to get only newer events."""
         sql = "SELECT seq, data FROM metrics WHERE run_id=? AND seq>?"
         args: tuple = (run_id, after)
         if kind is not None:
             sql += " AND kind=?"
             args += (kind,)
-        with self._connect() as db:
+        with self.connect() as db:
             rows = db.execute(sql + " ORDER BY seq", args).fetchall()
-        return [{**json.loads(r["data"]), "seq": r["seq"]} for r in rows]
+        return [ev.from_dict(json.loads(r["data"])) for r in rows], (rows[-1]["seq"] if rows else after)
 
-    def last_metric(self, run_id: str, kind: str | None = None) -> dict[str, Any] | None:
+    def metrics(self, run_id: str, kind: str | None = None) -> list[StepEvent | EpochEvent]:
+        """The run's stored events (only "step" or "epoch" ones with `kind`), in order."""
+        return self.metrics_since(run_id, kind=kind)[0]
+
+    def last_metric(self, run_id: str, kind: str | None = None) -> StepEvent | EpochEvent | None:
         """The newest stored event (of `kind`), for progress bars that need no history."""
-        sql = "SELECT seq, data FROM metrics WHERE run_id=?" + (" AND kind=?" if kind else "")
-        with self._connect() as db:
+        sql = "SELECT data FROM metrics WHERE run_id=?" + (" AND kind=?" if kind else "")
+        with self.connect() as db:
             row = db.execute(sql + " ORDER BY seq DESC LIMIT 1", (run_id, kind) if kind else (run_id,)).fetchone()
-        return None if row is None else {**json.loads(row["data"]), "seq": row["seq"]}
+        return None if row is None else ev.from_dict(json.loads(row["data"]))
 
     def metrics_csv(self, run_id: str) -> str:
         """Every stored event as CSV with a fixed header (errors as fractions 0..1, as the engine yields them)."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for event in self.metrics(run_id):
-            writer.writerow(event)
-        return out.getvalue()
-
-
-def execute(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
-            device: str | None = None) -> str:
-    """Train the run in this process and return its final status (or follow it, if another process owns it).
-    The executing half lives in `explorer.training.worker`; this name is the store's entry point for the CLI."""
-    from explorer.training.worker import execute as execute_here
-
-    return execute_here(store, run_id, on_event, device)
-
-
-def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
-    """Start one detached worker process for a queued run (its own session, so it outlives the app and the
-    browser; output to the run's worker.log). Returns None, starting nothing, if the run has ended or a live
-    process owns it. The new pid is recorded in the same transaction that checked, so 30 Start presses in the
-    seconds before the worker has imported torch still start one process, not 30."""
-    project = Path(__file__).resolve().parents[2]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
-    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-    with store._write() as db:
-        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is None or row["status"] != "queued" or pid_alive(row["worker_pid"]):
-            return None
-        with open(store.log_path(run_id), "ab") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "explorer.training.worker", run_id, "--root", str(store.root.resolve())],
-                cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        # The worker's claim accepts its own pid (the child is the worker: no shell in between).
-        db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (worker.pid, run_id))
-    return worker
+        return ev.frame(self.metrics(run_id)).to_csv(index=False, lineterminator="\n")

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from explorer import SpecError
-from explorer.training.data import dataset_info
+from explorer.training.datasets import dataset_info
 from explorer.lessons import charts, classruns
 from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.training.runs import RunStore, default_root

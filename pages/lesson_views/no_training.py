@@ -257,7 +257,7 @@ def lesson_dense() -> None:
         x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
         color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
         width="stretch")
-    trained = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") == "densenet"
+    trained = [r for r in store().list_runs() if r.trained and r.spec.get("family") == "densenet"
                and store().checkpoint_path(r.id).exists()]
     if trained:
         model, note = lesion.load_run(store(), trained[0].id).model, f"trained run {trained[0].id}"

@@ -161,7 +161,7 @@ def lesson_lesion() -> None:
         "a single path, so deleting any block breaks it.")
     st.latex(r"x_3 = x_0 + f_1(x_0) + f_2(x_0 + f_1(x_0)) + f_3\big(x_0 + f_1(x_0) + f_2(\cdots)\big)")
     source_caption(lesion.SOURCE)
-    runs = [r for r in store().list_runs() if r.ended_ok and r.spec.get("family") in ("plain", "resnet")
+    runs = [r for r in store().list_runs() if r.trained and r.spec.get("family") in ("plain", "resnet")
             and store().checkpoint_path(r.id).exists()]
     recipe = class_recipe("lesion")
     if not runs:

@@ -1,0 +1,83 @@
+"""What the training datasets are: names, classes, split sizes, image size, and whether a design fits them.
+
+Plain Python (no torch): the Train page, the run store and the CLI ask these questions before anything trains.
+Loading the images is `explorer.training.data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from explorer.models.spec import ArchSpec, SpecError
+
+Dataset = Literal["cifar10", "synthetic"]
+Split = Literal["45k/5k", "50k/10k"]
+# (train images, evaluation images) of each split. He et al. 2015 sec. 4.2 tunes on 45k/5k train/validation;
+# 50k/10k is CIFAR-10's own train/test. The synthetic set is drawn in the same sizes.
+SPLITS: dict[str, tuple[int, int]] = {"45k/5k": (45_000, 5_000), "50k/10k": (50_000, 10_000)}
+IMAGE_SIZE = 32  # pixels: both datasets are 32x32 colour images
+MIN_EVAL_IMAGES = 200  # a run on a subset evaluates on a fifth of its images, but never fewer than this
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SYNTHETIC_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "bar", "checker", "two dots", "stripes")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # "cifar10" | "synthetic"
+    label: str  # what the UI prints; says "synthetic" for the synthetic set
+    description: str
+    synthetic: bool
+    classes: tuple[str, ...]
+    train_size: int  # images trained on
+    eval_size: int  # images evaluated after each epoch
+    eval_name: str  # "validation" (45k/5k) or "test" (50k/10k)
+
+
+_ABOUT = {
+    "synthetic": ("Synthetic shapes (not CIFAR-10)",
+                  "Procedurally drawn 32x32 images of 10 light shapes (disk, ring, square, ...) at random positions, "
+                  "sizes, rotations and hues on a dark background with a smaller distractor shape and light noise; "
+                  "made offline from a fixed seed. Errors on it are not comparable with the papers' CIFAR-10 numbers.",
+                  True, SYNTHETIC_CLASSES),
+    "cifar10": ("CIFAR-10", "60k 32x32 colour images of 10 classes (Krizhevsky 2009); the papers' benchmark.",
+                False, CIFAR_CLASSES),
+}
+
+
+def dataset_info(recipe_or_name: Any) -> DatasetInfo:
+    """What a dataset (by name) or a recipe's data (dataset, split, train_size) is, for the UI.
+    Raises SpecError for an unknown dataset name."""
+    if isinstance(recipe_or_name, str):
+        name, split, train_size = recipe_or_name, "50k/10k", 0
+    else:
+        name, split, train_size = recipe_or_name.dataset, recipe_or_name.split, recipe_or_name.train_size
+    if name not in _ABOUT:
+        raise SpecError("dataset", f"unknown dataset {name!r}; choose {' or '.join(_ABOUT)}")
+    full_train, full_eval = SPLITS[split]
+    n_train = min(train_size, full_train) if train_size else full_train
+    n_eval = full_eval if not train_size else min(full_eval, max(MIN_EVAL_IMAGES, n_train // 5))
+    label, description, synthetic, classes = _ABOUT[name]
+    return DatasetInfo(name, label, description, synthetic, classes, n_train, n_eval,
+                       "validation" if split == "45k/5k" else "test")
+
+
+def steps_per_epoch(train_images: int, batch_size: int) -> int:
+    """SGD steps in one pass: the ragged last batch is dropped (fixed shapes for cudnn.benchmark and compile),
+    and a subset smaller than one batch trains as one batch of all of it."""
+    return train_images // min(batch_size, train_images) if train_images else 0
+
+
+def check_fits(spec: ArchSpec, dataset: str) -> None:
+    """Raise SpecError unless `spec` takes the dataset's 32x32 images and predicts its classes.
+
+    An ImageNet stem (7x7/2 conv and 3x3/2 max-pool, for 224x224 inputs) would shrink a 32x32 image to 8x8
+    before the first stage, and a classifier with another class count cannot be scored on the labels."""
+    info = dataset_info(dataset)
+    if spec.stem != "cifar":
+        raise SpecError("stem", f"{info.label} has {IMAGE_SIZE}x{IMAGE_SIZE} images, which need the CIFAR stem "
+                                f"(a 3x3 conv); got {spec.stem!r}, try 'cifar' (or a CIFAR preset such as resnet20)")
+    if spec.num_classes != len(info.classes):
+        raise SpecError("num_classes", f"{info.label} has {len(info.classes)} classes, so the classifier needs "
+                                       f"{len(info.classes)} outputs; got {spec.num_classes}, try "
+                                       f"{len(info.classes)}")

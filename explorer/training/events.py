@@ -1,0 +1,110 @@
+"""What a training run reports: typed events, the run's status, and one table of a run's events.
+
+The engine yields StepEvent (every `log_every` steps), EpochEvent (after each epoch's evaluation) and one final
+EndEvent. Errors are fractions in [0, 1], never %. The store keeps step and epoch events as JSON (`to_dict`);
+`frame` is the one place events become a table, for the Train page, the lessons, the CSV export and the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pandas as pd
+
+
+class RunStatus(enum.StrEnum):
+    """A run's state. str-valued: the store's rows and old runs keep the plain words, and it compares equal to them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"  # trained every epoch: the only status whose weights count as trained
+    DIVERGED = "diverged"  # the loss became NaN or infinite; its last checkpoint is not a trained net
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ENDED = frozenset({RunStatus.FINISHED, RunStatus.DIVERGED, RunStatus.FAILED, RunStatus.CANCELLED})
+ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepEvent:
+    """Training metrics over the steps since the previous step event."""
+
+    kind: ClassVar[str] = "step"
+    step: int  # SGD steps done, 1-based
+    epoch: float  # step / steps per epoch
+    train_loss: float  # mean cross-entropy over the window's images
+    train_error: float  # fraction misclassified in the window (augmented images, training mode)
+    lr: float
+    images_per_sec: float  # over all ranks
+    elapsed: float  # seconds since the run started (data loading included)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochEvent:
+    """One epoch: its training metrics and the evaluation (validation for 45k/5k, else test) afterwards."""
+
+    kind: ClassVar[str] = "epoch"
+    epoch: int  # 1-based
+    step: int
+    train_loss: float
+    train_error: float
+    test_loss: float
+    test_error: float
+    lr: float
+    images_per_sec: float  # training only, evaluation excluded
+    elapsed: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndEvent:
+    """The run is over; `message` says how it went or what went wrong and what to do."""
+
+    kind: ClassVar[str] = "end"
+    status: RunStatus
+    message: str = ""
+
+
+Event = StepEvent | EpochEvent | EndEvent
+KINDS: dict[str, type] = {"step": StepEvent, "epoch": EpochEvent, "end": EndEvent}
+COLUMNS = ("kind", "epoch", "step", "train_loss", "train_error", "test_loss", "test_error", "lr",
+           "images_per_sec", "elapsed")
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """The event as JSON-ready data, with its "kind"."""
+    data = {"kind": event.kind, **dataclasses.asdict(event)}
+    if isinstance(event, EndEvent):
+        data["status"] = event.status.value
+    return data
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """An event from stored JSON; keys this version does not know are ignored."""
+    cls = KINDS[data["kind"]]
+    values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+    if cls is EndEvent:
+        values["status"] = RunStatus(values["status"])
+    return cls(**values)
+
+
+def frame(events: Iterable[Event]) -> pd.DataFrame:
+    """Step and epoch events as one row each, in order, with COLUMNS (test_* is empty on step rows)."""
+    rows = [to_dict(e) for e in events if not isinstance(e, EndEvent)]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def describe(event: Event) -> str | None:
+    """One log line for an epoch or end event (None for step events, which are too many to print)."""
+    if isinstance(event, EpochEvent):
+        return (f"epoch {event.epoch}: train loss {event.train_loss:.4f} error {event.train_error:.2%}, "
+                f"test loss {event.test_loss:.4f} error {event.test_error:.2%}, "
+                f"{event.images_per_sec:,.0f} images/s, {event.elapsed:.1f} s")
+    if isinstance(event, EndEvent):
+        return f"end: {event.status.value} {event.message}".rstrip()
+    return None

@@ -1,0 +1,178 @@
+"""Who trains which run, when: worker processes claim runs, wait for a slot on their device, can be cancelled,
+and are recovered after a crash. Every decision is one `BEGIN IMMEDIATE` transaction on the run store.
+
+The queue starts a worker by module name (`python -m explorer.training.worker`), so nothing here imports the
+worker or the engine: the app queues and launches runs without loading torch's training code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from explorer.training.events import ENDED, RunStatus
+from explorer.training.runs import RunStore
+
+
+def canonical_device(device: str) -> str:
+    """The queue's name for a device: "cpu" or "cuda:N" ("cuda" is device 0, as torch reads it in a fresh
+    worker), so that runs asked for "cuda" and "cuda:0" wait in one queue for the one GPU."""
+    text = device.strip().lower()
+    if text == "cuda":
+        return "cuda:0"
+    if text == "cpu" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise ValueError(f"device: expected cpu, cuda or cuda:N (N = 0, 1, ...); got {device!r}")
+
+
+def max_concurrent() -> int:
+    """Runs that may train at once on one device (`EXPLORER_MAX_CONCURRENT`, default 1)."""
+    try:
+        return max(1, int(os.environ.get("EXPLORER_MAX_CONCURRENT", "1")))
+    except ValueError:
+        return 1
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process exists and is not a zombie (a killed child nobody has reaped yet is dead to us)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill(0)
+    return state not in ("Z", "X")
+
+
+def claim(store: RunStore, run_id: str, device: str, device_name: str | None = None, pid: int | None = None) -> bool:
+    """Make this process the run's only worker. False if the run is not queued or a live process owns it,
+    which is what makes a second launch of the same run a no-op."""
+    pid = pid or os.getpid()
+    device = canonical_device(device)
+    with store.transaction() as db:
+        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["status"] != "queued":
+            return False
+        if row["worker_pid"] not in (None, pid) and pid_alive(row["worker_pid"]):
+            return False
+        db.execute("UPDATE runs SET worker_pid=?, device=?, device_name=? WHERE id=?",
+                   (pid, device, device_name, run_id))
+    return True
+
+def try_start(store: RunStore, run_id: str) -> bool:
+    """Move a claimed, queued run to running if its device has a free slot and no older live run waits for
+    it (first come, first served). Dead workers hold no slot."""
+    limit = max_concurrent()
+    with store.transaction() as db:
+        me = db.execute("SELECT status, device, created FROM runs WHERE id=?", (run_id,)).fetchone()
+        if me is None or me["status"] != "queued":
+            return False
+        rows = db.execute("SELECT id, status, worker_pid FROM runs WHERE device=? AND status IN "
+                          "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
+        live = [r for r in rows if pid_alive(r["worker_pid"])]
+        running = sum(r["status"] == "running" for r in live)
+        waiting_before = 0
+        for r in live:
+            if r["id"] == run_id:
+                break
+            waiting_before += r["status"] == "queued"
+        if running + waiting_before >= limit:
+            return False
+        db.execute("UPDATE runs SET status='running', started=? WHERE id=?", (time.time(), run_id))
+    return True
+
+def queue_position(store: RunStore, run_id: str) -> int:
+    """How many live runs on the same device are running or queued ahead of this one."""
+    with store.connect() as db:
+        me = db.execute("SELECT device, created FROM runs WHERE id=?", (run_id,)).fetchone()
+        if me is None or me["device"] is None:
+            return 0
+        rows = db.execute("SELECT id, worker_pid FROM runs WHERE device=? AND status IN ('queued','running') "
+                          "ORDER BY created, id", (me["device"],)).fetchall()
+    ahead = 0
+    for r in rows:
+        if r["id"] == run_id:
+            break
+        ahead += pid_alive(r["worker_pid"])
+    return ahead
+
+def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) -> None:
+    """Ask the run to stop: the worker polls the flag between steps and ends the run as "cancelled".
+    A queued run nobody has claimed is cancelled at once. With `force_after`, wait that many seconds and
+    then kill a worker that has not stopped (for an engine stuck inside one long step)."""
+    now = time.time()
+    with store.transaction() as db:
+        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["status"] in ENDED:
+            return
+        db.execute("UPDATE runs SET cancel_requested=COALESCE(cancel_requested, ?) WHERE id=?", (now, run_id))
+        if not pid_alive(row["worker_pid"]):
+            db.execute("UPDATE runs SET status='cancelled', ended=?, error='stopped before it started' "
+                       "WHERE id=?", (now, run_id))
+            return
+    if force_after is None:
+        return
+    deadline = time.monotonic() + force_after
+    while time.monotonic() < deadline:
+        run = store.get(run_id)
+        if run is None or run.status in ENDED:
+            return
+        time.sleep(0.1)
+    run = store.get(run_id)
+    if run is not None and run.status not in ENDED and pid_alive(run.worker_pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(run.worker_pid, signal.SIGKILL)
+        store.set_status(run_id, "cancelled", error=f"stopped by force after {force_after:g} s")
+
+
+def recover(store: RunStore) -> list[str]:
+    """At start-up: a queued or running run whose worker process is gone is marked failed (its metrics stay).
+    A queued run nobody ever claimed is left queued; the next Start (or launch) picks it up. Returns ids."""
+    failed = []
+    with store.transaction() as db:
+        rows = db.execute("SELECT id, worker_pid FROM runs WHERE status IN ('queued','running') "
+                          "AND worker_pid IS NOT NULL").fetchall()
+        now = time.time()
+        for r in rows:
+            if not pid_alive(r["worker_pid"]):
+                db.execute("UPDATE runs SET status='failed', ended=?, error=? WHERE id=?",
+                           (now, f"the worker process (pid {r['worker_pid']}) died: killed, crashed or the "
+                                 "machine restarted. Its metrics up to then are kept; press Start to train "
+                                 "it again.", r["id"]))
+                failed.append(r["id"])
+    return failed
+
+
+def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
+    """Start one detached worker process for a queued run (its own session, so it outlives the app and the
+    browser; output to the run's worker.log). Returns None, starting nothing, if the run has ended or a live
+    process owns it. The new pid is recorded in the same transaction that checked, so 30 Start presses in the
+    seconds before the worker has imported torch still start one process, not 30."""
+    project = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
+    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    with store.transaction() as db:
+        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["status"] != RunStatus.QUEUED or pid_alive(row["worker_pid"]):
+            return None
+        with open(store.log_path(run_id), "ab") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "explorer.training.worker", run_id, "--root", str(store.root.resolve())],
+                cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # The worker's claim accepts its own pid (the child is the worker: no shell in between).
+        db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (worker.pid, run_id))
+    return worker

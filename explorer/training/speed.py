@@ -1,0 +1,38 @@
+"""How fast this machine trains: a measured rate, and the seconds per epoch it predicts for a design.
+
+The Train page calls this inside the Streamlit server, so the probe is an ordinary seeded engine run: the engine
+keeps its randomness to itself (explorer.training.engine.RunRandomness) and the server's RNG is left untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from explorer.models.cost import cost
+from explorer.models.presets import PRESETS
+from explorer.models.spec import ArchSpec
+from explorer.training.engine import train
+from explorer.training.events import StepEvent
+from explorer.training.recipe import Recipe
+
+PROBE_SPEC = PRESETS["resnet20"].replace(depth=8)  # ResNet-8: a few steps take a second on a CPU
+PROBE_RECIPE = Recipe(dataset="synthetic", epochs=1, batch_size=32, train_size=32 * 5, lr=0.01)
+SLOW_CPU_MACS_PER_SECOND = 5e9  # assumed when the probe cannot train (the run itself will say why)
+
+
+@functools.lru_cache(maxsize=4)
+def training_macs_per_second(device: str = "cpu") -> float:
+    """Measured once per process: forward multiply-adds per second while the engine trains a small ResNet
+    (resnet8, batch 32, a few steps), so the estimate sees the engine's own layout and precision choices.
+    A backward pass costs about two forwards, so one training image costs 3x its forward MACs."""
+    rates = [e.images_per_sec for e in train(PROBE_SPEC, PROBE_RECIPE, device=device, log_every=1)
+             if isinstance(e, StepEvent)]
+    if len(rates) < 2:
+        return SLOW_CPU_MACS_PER_SECOND
+    return 3 * cost(PROBE_SPEC).macs * max(rates[1:])  # the first step allocates and picks kernels: not counted
+
+
+def estimate_epoch_seconds(spec: ArchSpec, images: int, device: str = "cpu") -> float:
+    """Rough seconds per epoch of `images` training images: the design's multiply-adds over the measured rate.
+    Small nets use a CPU less well than big ones, so this errs long for big designs."""
+    return 3 * cost(spec).macs * images / training_macs_per_second(device)

@@ -1,0 +1,1 @@
+"""The Train page's views (a package, so Streamlit lists no page)."""

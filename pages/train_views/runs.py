@@ -1,0 +1,196 @@
+"""The Train page's run views: one run's status, progress and curves, the runs table and the overlay chart."""
+
+from __future__ import annotations
+
+import time
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from explorer import SpecError
+from explorer.training import events as ev
+from explorer.training.datasets import dataset_info, steps_per_epoch
+from explorer.training.events import RunStatus
+from explorer.training.queue import cancel, pid_alive, queue_position, recover
+from explorer.training.recipe import Recipe
+from explorer.training.runs import Run, RunStore
+
+CHART_HEIGHT = 300  # pixels, legend included
+STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
+STATUS_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "diverged": "orange", "failed": "red",
+                 "cancelled": "gray"}
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
+
+
+def plural(n: int | None, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def dataset_label(name: str) -> str:
+    return dataset_info(name).label
+
+
+def recipe_of(run: Run) -> Recipe | None:
+    try:
+        return Recipe.from_dict(run.recipe)
+    except SpecError:  # stored by an older version with other fields
+        return None
+
+
+# -- one run -----------------------------------------------------------------------------------------------------
+
+def curves(run: Run, table: pd.DataFrame, by_step: bool) -> pd.DataFrame:
+    """Long-form loss and error (%) per split: train per step (or per epoch), test/validation per epoch."""
+    recipe = recipe_of(run)
+    test_name = dataset_info(recipe).eval_name if recipe else "test"
+    train = table[table["kind"] == ("step" if by_step else "epoch")]
+    tested = table[table["kind"] == "epoch"]
+    parts = [(train, "train", "train_loss", "train_error"), (tested, test_name, "test_loss", "test_error")]
+    long = pd.concat([pd.DataFrame({"step": rows["step"], "epoch": rows["epoch"], "split": split,
+                                    "loss": rows[loss], "error (%)": 100 * rows[error]})
+                      for rows, split, loss, error in parts])
+    return long.sort_index(kind="stable").reset_index(drop=True)  # in the order the events came
+
+
+def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False) -> alt.Chart:
+    # Log scale for losses: an early spike (BN statistics of a barely trained net) would flatten the rest.
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
+            .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=scale),
+                    color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom"),
+                                    scale=alt.Scale(scheme="category10")),  # distinct hues, not shades
+                    tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
+            .properties(padding={"left": 12, "right": 4, "top": 4, "bottom": 4}))
+
+
+def show_progress(store: RunStore, run: Run) -> None:
+    recipe = recipe_of(run)
+    last = store.last_metric(run.id)
+    if recipe is None or last is None:
+        st.progress(0.0, text="Loading the data and building the model ...")
+        return
+    total = max(1, steps_per_epoch(dataset_info(recipe).train_size, recipe.batch_size)) * recipe.epochs
+    done = last.step
+    since = max(0.0, time.time() - run.started) if run.started else last.elapsed
+    left = since / max(done, 1) * (total - done)
+    step = store.last_metric(run.id, "step")
+    rate = f"{step.images_per_sec:,.0f} images/s · " if step else ""
+    st.progress(min(done / total, 1.0), text=f"epoch {done / total * recipe.epochs:.1f} of {recipe.epochs} · "
+                                            f"step {done:,} of {total:,} · {rate}about {duration(left)} left")
+
+
+def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
+    test_errors = table.loc[table["kind"] == "epoch", "test_error"]
+    took = duration(run.ended - run.started) if run.started and run.ended else "?"
+    if run.status == RunStatus.FINISHED:
+        best = test_errors.min() if len(test_errors) else float("nan")
+        final = test_errors.iloc[-1] if len(test_errors) else float("nan")
+        st.success(f"Finished in {took}: final test error **{final:.2%}** (best {best:.2%}) "
+                   f"after {plural(len(test_errors), 'epoch')}.")
+    elif run.status == RunStatus.DIVERGED:
+        st.error(f"Diverged: {run.error}")
+    elif run.status == RunStatus.FAILED:
+        st.error(f"Failed: {run.error}")
+        log = store.log_path(run.id)
+        if log.exists():
+            with st.expander("The worker's log"):
+                st.code(log.read_text(errors="replace")[-4000:] or "(empty)", language=None)
+    else:
+        st.warning(f"Cancelled: {run.error or 'stopped by the user'}.")
+
+
+def show_run(store: RunStore, run_id: str) -> None:
+    run = store.get(run_id)
+    if run is None:
+        st.warning(f"There is no run {run_id!r} in `{store.root}`; start one on the left.")
+        return
+    if run.is_active and run.worker_pid and not pid_alive(run.worker_pid):
+        recover(store)  # its worker died while the app was up (killed, or crashed on start): say so now
+        run = store.get(run_id)
+    recipe = recipe_of(run)
+    by_step = recipe is not None and recipe.epochs < STEP_CHART_EPOCHS
+    # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
+    table = ev.frame(store.metrics(run_id, None if by_step else "epoch"))
+    data = dataset_label(run.recipe.get("dataset", "synthetic"))
+    st.subheader(f"{run.id} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
+    r = run.recipe
+    st.caption(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
+               f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
+               + (f" on {run.device_name}" if run.device_name else ""))
+    if run.status == RunStatus.QUEUED:
+        ahead = queue_position(store, run_id)
+        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device}." if run.device else
+                "Starting its worker process ...")
+    elif run.status == RunStatus.RUNNING:
+        show_progress(store, run)
+    else:
+        show_end(store, run, table)
+    if run.is_active:
+        c1, c2 = st.columns([1, 3])
+        if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
+            cancel(store, run_id)
+            st.rerun(scope="fragment")
+        if run.cancel_requested and time.time() - run.cancel_requested > 10:
+            if c2.button("Force stop (kill the worker)", key="train_force_stop"):
+                cancel(store, run_id, force_after=0)
+                st.rerun()
+        elif run.cancel_requested:
+            c2.caption("Stopping after the current step ...")
+    df = curves(run, table, by_step)
+    if not df.empty:
+        x = "step" if by_step else "epoch"
+        c1, c2 = st.columns(2)
+        c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch",
+                        height=CHART_HEIGHT)
+        c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch", height=CHART_HEIGHT)
+    c1, c2 = st.columns(2)
+    c1.download_button("Metrics (CSV)", lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
+                       key="train_csv", disabled=table.empty)
+    checkpoint = store.checkpoint_path(run_id)
+    if checkpoint.exists():
+        c2.download_button("Checkpoint (state_dict, .pt)", checkpoint.read_bytes, f"{run_id}.pt",
+                           "application/octet-stream", key="train_checkpoint")
+    if st.session_state.get("train_was_active", {}).get(run_id) and not run.is_active:
+        st.session_state["train_was_active"][run_id] = False
+        st.rerun()  # the run just ended: refresh the whole page (runs table, Start button)
+    st.session_state.setdefault("train_was_active", {})[run_id] = run.is_active
+
+
+# -- all runs ----------------------------------------------------------------------------------------------------
+
+def runs_table(store: RunStore, runs: list[Run]) -> list[str]:
+    rows = []
+    for r in runs:
+        test_errors = ev.frame(store.metrics(r.id, "epoch"))["test_error"]
+        rows.append({"run": r.id, "design": r.label, "dataset": dataset_label(r.recipe.get("dataset", "synthetic")),
+                     "status": str(r.status),
+                     "epochs": f"{len(test_errors)}/{r.recipe.get('epochs')}",
+                     "test error (%)": round(100 * test_errors.iloc[-1], 2) if len(test_errors) else None,
+                     "best (%)": round(100 * test_errors.min(), 2) if len(test_errors) else None,
+                     "device": r.device_name or "",
+                     "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))})
+    picked = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
+                          selection_mode="multi-row", key="train_runs_table")
+    return [rows[i]["run"] for i in picked.selection.rows]
+
+
+def overlay(store: RunStore, run_ids: list[str]) -> None:
+    frames = [ev.frame(store.metrics(run_id, "epoch")).assign(run=run_id) for run_id in run_ids]
+    df = pd.concat(frames, ignore_index=True)
+    if df.empty:
+        st.caption("The selected runs have no finished epoch yet.")
+        return
+    df = df.assign(**{"test error (%)": 100 * df["test_error"], "train loss": df["train_loss"]})
+    c1, c2 = st.columns(2)
+    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch",
+                    height=CHART_HEIGHT)
+    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True),
+                    width="stretch", height=CHART_HEIGHT)
