@@ -1,5 +1,3 @@
-import random
-
 import pytest
 import torch
 
@@ -25,11 +23,14 @@ def test_block_has_2c_minus_1_convs(columns, convs):
 def test_join_is_the_mean_and_local_drop_path_keeps_at_least_one():
     join = Join(0.9).train()
     inputs = [torch.full((1, 1, 1, 1), float(v)) for v in (1, 2, 3)]
-    random.seed(0)
-    kept = [join.kept(3) for _ in range(200)]
-    assert all(kept) and len({tuple(k) for k in kept}) > 3  # random subsets, never empty
-    assert any(len(k) == 1 for k in kept) and any(len(k) > 1 for k in kept)
+    torch.manual_seed(0)
+    kept = [tuple(join.kept(3).tolist()) for _ in range(200)]
+    assert all(any(k) for k in kept) and len(set(kept)) > 3  # random subsets, never empty
+    assert any(sum(k) == 1 for k in kept) and any(sum(k) > 1 for k in kept)
     assert join.eval()(inputs).item() == pytest.approx(2.0)  # eval: mean of all
+    torch.manual_seed(0)
+    means = [join.train()(inputs).item() for _ in range(200)]
+    assert means == [sum(v for v, kept_v in zip((1, 2, 3), k) if kept_v) / sum(k) for k in kept]  # mean of kept
 
 
 def _grad_free_convs(model, x, column):
@@ -53,7 +54,7 @@ def test_global_drop_path_uses_one_column_only():
 @pytest.mark.parametrize("fraction, expect_global", [(0.0, False), (1.0, True)])
 def test_global_fraction_decides_how_often_a_column_is_picked(fraction, expect_global):
     model = build_model(SMALL.replace(drop_path_global=fraction)).train()
-    random.seed(1)
+    torch.manual_seed(1)
     picks = [model.pick_column() for _ in range(20)]
     assert all((p is not None) == expect_global for p in picks)
     assert model.eval().pick_column() is None

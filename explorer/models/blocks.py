@@ -86,12 +86,12 @@ class ResidualUnit(nn.Module):
         """F(x) after SE and ResDrop: what is added to the shortcut."""
         return self.stochastic_depth(self.se(out))
 
-    def last_bn(self) -> nn.BatchNorm2d | None:
-        """The BN after the branch's last conv, which zero_init_residual sets to 0 (none in pre-activation)."""
+    def last_bns(self) -> list[nn.BatchNorm2d]:
+        """The BN after each branch's last conv, which zero_init_residual sets to 0 so the block starts as h(x)
+        (none in pre-activation, whose branch ends in a conv)."""
         modules = list(self.residual)
         last_conv = max(i for i, m in enumerate(modules) if isinstance(m, nn.Conv2d))
-        after = [m for m in modules[last_conv:] if isinstance(m, nn.BatchNorm2d)]
-        return after[0] if after else None
+        return [m for m in modules[last_conv:] if isinstance(m, nn.BatchNorm2d)][:1]
 
 
 class ResidualBlock(ResidualUnit):

@@ -120,7 +120,7 @@ def he_init(model: nn.Module, zero_init_residual: bool = False, *,
     linear: "default" keeps PyTorch's init of fc layers, "he" draws them like the convs, a float s draws
     N(0, s^2) (torchvision's VGG: 0.01). Biases of fc layers are zeroed unless "default".
     Afterwards every module with a `reset_gate()` method (gates whose bias starts negative) re-applies its own
-    bias, and with `zero_init_residual` every block's `last_bn()` is zeroed.
+    bias, and with `zero_init_residual` every BN a block lists in `last_bns()` is zeroed.
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d) or (isinstance(m, nn.Linear) and linear == "he"):
@@ -139,8 +139,7 @@ def he_init(model: nn.Module, zero_init_residual: bool = False, *,
     if zero_init_residual:
         # Goyal et al. 2017 (1706.02677): each block starts as the identity; +0.2-0.3% on ImageNet.
         for m in model.modules():
-            bn = m.last_bn() if callable(getattr(m, "last_bn", None)) else None
-            if bn is not None:
+            for bn in m.last_bns() if callable(getattr(m, "last_bns", None)) else ():
                 nn.init.zeros_(bn.weight)
 
 

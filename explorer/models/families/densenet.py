@@ -12,8 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.families.resnet import StagedNet
-from explorer.models.layers import he_init
+from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, Transition, he_init, make_head, \
+    make_stem, make_stages
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -42,22 +42,9 @@ class DenseLayer(nn.Module):
         return torch.cat([x, self.residual(x)], 1)
 
 
-class Transition(nn.Sequential):
-    """Between dense blocks: BN-ReLU-conv1x1 to floor(theta * m) channels, then 2x2 average pool."""
-
-    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
-        layers = _bn_relu_conv(in_channels, out_channels, 1, dropout, 1)
-        layers = [(name.rstrip("1"), m) for name, m in layers]
-        super().__init__(OrderedDict(layers + [("pool", nn.AvgPool2d(2, stride=2))]))
-
-
-def _stem(imagenet: bool, out_channels: int) -> nn.Sequential:
-    if imagenet:
-        return nn.Sequential(OrderedDict([
-            ("conv", nn.Conv2d(3, out_channels, 7, stride=2, padding=3, bias=False)),
-            ("bn", nn.BatchNorm2d(out_channels)), ("relu", nn.ReLU(inplace=True)),
-            ("maxpool", nn.MaxPool2d(3, stride=2, padding=1))]))
-    return nn.Sequential(OrderedDict(conv=nn.Conv2d(3, out_channels, 3, padding=1, bias=False)))
+def make_layer(spec: ArchSpec, slot: BlockSlot) -> DenseLayer:
+    return DenseLayer(in_channels=slot.in_channels, growth_rate=spec.growth_rate, inner_channels=slot.inner_channels,
+                      bottleneck=spec.block == "bottleneck", dropout=spec.dropout)
 
 
 class DenseNet(StagedNet):
@@ -66,24 +53,14 @@ class DenseNet(StagedNet):
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        bottleneck = spec.block == "bottleneck"
-        self.stem = _stem(spec.stem == "imagenet", plan.stem_channels)
-        self.stage_names: list[str] = []
-        for i, stage in enumerate(plan.stages):
-            layers, width = OrderedDict(), stage.in_channels
-            for j in range(stage.num_blocks):
-                layers[f"block{j + 1}"] = DenseLayer(in_channels=width, growth_rate=spec.growth_rate,
-                                                     inner_channels=stage.inner_widths[j], bottleneck=bottleneck,
-                                                     dropout=spec.dropout)
-                width = stage.block_widths[j]
-            setattr(self, stage.name, nn.Sequential(layers))
-            self.stage_names.append(stage.name)
-            if i + 1 < len(plan.stages):
-                name = f"transition{i + 1}"
-                setattr(self, name, Transition(width, plan.stages[i + 1].in_channels, spec.dropout))
-                self.stage_names.append(name)
-        self.head = nn.Sequential(OrderedDict([
-            ("bn", nn.BatchNorm2d(plan.head_in)), ("relu", nn.ReLU(inplace=True)),
-            ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-            ("fc", nn.Linear(plan.head_in, spec.num_classes))]))
+        with SkipDefaultConvInit():
+            imagenet = spec.stem == "imagenet"
+            self.stem = make_stem(imagenet, plan.stem_channels, ("bn", "relu") if imagenet else ())
+            stages = make_stages(plan.stages, lambda slot: make_layer(spec, slot))
+            for i, (stage, layers) in enumerate(stages):
+                self.add_stage(stage.name, nn.Sequential(layers))
+                if i + 1 < len(stages):  # BN-ReLU-conv1x1 to floor(theta * m) channels, 2x2 average pool
+                    self.add_stage(f"transition{i + 1}", Transition(
+                        stage.out_channels, plan.stages[i + 1].in_channels, 2, dropout=spec.dropout))
+            self.head = make_head(plan.head_in, spec.num_classes, ("bn", "relu"))
         he_init(self)

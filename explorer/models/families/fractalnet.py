@@ -10,6 +10,8 @@ single C-way join (Fig. 1).
 Drop-path (sec. 3.1), training only:
   local:  each join drops each input with probability p, keeping at least one;
   global: a fraction of mini-batches use one random column for the whole network.
+Both draw from torch's generators (seeded by torch.manual_seed, as training does), never Python's `random`, so
+two trainings with one seed drop the same paths.
 
 Widths 64, 128, 256, 512, 512. A 1x1 conv raises the channels at the start of each block so every 3x3 conv in it
 has the block's width; this gives the printed 38.6M (38,647,114). The authors' Caffe generator instead feeds the
@@ -18,23 +20,12 @@ block input to each column's first conv, which gives 33.7M.
 
 from __future__ import annotations
 
-import random
-from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from explorer.models.blocks import conv1x1, conv3x3
-from explorer.models.layers import he_init
+from explorer.models.layers import ConvUnit, SkipDefaultConvInit, conv1x1, he_init, make_head
 from explorer.models.spec import ArchSpec, layout
-
-
-class ConvUnit(nn.Sequential):
-    """conv3x3 -> BN -> ReLU."""
-
-    def __init__(self, channels: int):
-        super().__init__(OrderedDict(conv=conv3x3(channels, channels), bn=nn.BatchNorm2d(channels),
-                                     relu=nn.ReLU(inplace=True)))
 
 
 class Join(nn.Module):
@@ -44,16 +35,21 @@ class Join(nn.Module):
         super().__init__()
         self.drop_prob = drop_prob
 
-    def kept(self, count: int) -> list[int]:
-        """Indices of the inputs this pass keeps (never none)."""
+    def kept(self, count: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """Which of `count` inputs this pass keeps, as a bool tensor on `device` (never none)."""
         if not self.training or self.drop_prob == 0 or count == 1:
-            return list(range(count))
-        keep = [i for i in range(count) if random.random() >= self.drop_prob]
-        return keep or [random.randrange(count)]
+            return torch.ones(count, dtype=torch.bool, device=device)
+        keep = torch.rand(count, device=device) >= self.drop_prob
+        fallback = torch.arange(count, device=device) == torch.randint(count, (), device=device)
+        return torch.where(keep.any(), keep, fallback)  # on the device: no host sync per join
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        keep = self.kept(len(inputs))
-        return torch.stack([inputs[i] for i in keep]).mean(0)
+        stacked = torch.stack(inputs)
+        if not self.training or self.drop_prob == 0 or len(inputs) == 1:
+            return stacked.mean(0)
+        weights = self.kept(len(inputs), stacked.device).to(stacked.dtype)
+        weights = weights.view(-1, *[1] * (stacked.dim() - 1))
+        return (stacked * weights).sum(0) / weights.sum()  # the mean of the kept inputs
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob}"
@@ -65,7 +61,7 @@ class FractalPath(nn.Module):
     def __init__(self, columns: int, channels: int, drop_prob: float):
         super().__init__()
         self.columns = columns
-        self.conv = ConvUnit(channels)  # the shallow column: one conv
+        self.conv = ConvUnit(channels, channels)  # the shallow column: one conv
         if columns > 1:
             self.first = FractalPath(columns - 1, channels, drop_prob)
             self.join = Join(drop_prob)
@@ -103,17 +99,19 @@ class FractalNet(nn.Module):
         self.columns = spec.fractal_columns
         self.global_fraction = spec.drop_path_global
         self.stage_names = [s.name for s in plan.stages]
-        for stage in plan.stages:
-            setattr(self, stage.name, FractalBlock(in_channels=stage.in_channels, out_channels=stage.block_widths[0],
-                                                   columns=spec.fractal_columns, drop_prob=spec.drop_path_local))
-        self.head = nn.Sequential(OrderedDict([("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-                                               ("fc", nn.Linear(plan.head_in, spec.num_classes))]))
+        with SkipDefaultConvInit():
+            for stage in plan.stages:
+                setattr(self, stage.name, FractalBlock(in_channels=stage.in_channels,
+                                                       out_channels=stage.block_widths[0],
+                                                       columns=spec.fractal_columns, drop_prob=spec.drop_path_local))
+            self.head = make_head(plan.head_in, spec.num_classes)
         he_init(self)
 
     def pick_column(self) -> int | None:
-        """Global drop-path: for this fraction of training batches, one random column (0 = shallowest)."""
-        if self.training and random.random() < self.global_fraction:
-            return random.randrange(self.columns)
+        """Global drop-path: for this fraction of training batches, one random column (0 = shallowest).
+        Drawn on the CPU: which modules run is decided in Python."""
+        if self.training and torch.rand(()).item() < self.global_fraction:
+            return int(torch.randint(self.columns, ()).item())
         return None
 
     def forward(self, x: torch.Tensor, column: int | None = None) -> torch.Tensor:

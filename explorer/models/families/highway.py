@@ -15,9 +15,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.blocks import conv1x1, conv3x3
-from explorer.models.families.resnet import StagedNet
-from explorer.models.layers import he_init
+from explorer.models.layers import ConvUnit, SkipDefaultConvInit, StagedNet, Transition, he_init, make_head, \
+    make_stages, make_stem
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -26,12 +25,12 @@ class HighwayLayer(nn.Module):
 
     def __init__(self, channels: int, gate_bias: float):
         super().__init__()
-        self.transform = nn.Sequential(OrderedDict(conv=conv3x3(channels, channels), bn=nn.BatchNorm2d(channels),
-                                                   relu=nn.ReLU(inplace=True)))
+        self.transform = ConvUnit(channels, channels)
         self.gate = nn.Conv2d(channels, channels, 3, padding=1, bias=True)
         self.gate_bias = gate_bias
 
     def reset_gate(self) -> None:
+        """b_T back to its configured start (he_init calls this after zeroing every conv bias)."""
         nn.init.constant_(self.gate.bias, self.gate_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,37 +41,22 @@ class HighwayLayer(nn.Module):
         return f"gate_bias={self.gate_bias}"
 
 
-class Transition(nn.Sequential):
-    """2x2 max-pool (as the paper's CIFAR nets), then 1x1 conv + BN to the next stage's width."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int):
-        layers: list[tuple[str, nn.Module]] = []
-        if stride > 1:
-            layers.append(("pool", nn.MaxPool2d(stride)))
-        layers += [("conv", conv1x1(in_channels, out_channels)), ("bn", nn.BatchNorm2d(out_channels))]
-        super().__init__(OrderedDict(layers))
-
-
 class HighwayNet(StagedNet):
     """stem (conv3x3-BN-ReLU) -> stages of highway layers, each after a transition -> head (pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, plan.stem_channels),
-                                              bn=nn.BatchNorm2d(plan.stem_channels), relu=nn.ReLU(inplace=True)))
-        self.stage_names = [s.name for s in plan.stages]
-        for stage in plan.stages:
-            width = stage.block_widths[0]
-            layers: OrderedDict[str, nn.Module] = OrderedDict()
-            if stage.stride > 1 or stage.in_channels != width:
-                layers["transition"] = Transition(stage.in_channels, width, stage.stride)
-            for i in range(stage.num_blocks):
-                layers[f"block{i + 1}"] = HighwayLayer(width, spec.gate_bias)
-            setattr(self, stage.name, nn.Sequential(layers))
-        self.head = nn.Sequential(OrderedDict([("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-                                               ("fc", nn.Linear(plan.head_in, spec.num_classes))]))
-        he_init(self)
-        for m in self.modules():  # after he_init, which zeroes conv biases
-            if isinstance(m, HighwayLayer):
-                m.reset_gate()
+        with SkipDefaultConvInit():
+            self.stem = make_stem(False, plan.stem_channels)
+            for stage, layers in make_stages(plan.stages, lambda slot: HighwayLayer(slot.out_channels,
+                                                                                     spec.gate_bias)):
+                width = stage.block_widths[0]
+                if stage.stride > 1 or stage.in_channels != width:
+                    # 2x2 max-pool (as the paper's CIFAR nets), then 1x1 conv + BN to the next stage's width
+                    transition = Transition(stage.in_channels, width, stage.stride, order=("pool", "conv", "bn"),
+                                            pool="max")
+                    layers = OrderedDict([("transition", transition), *layers.items()])
+                self.add_stage(stage.name, nn.Sequential(layers))
+            self.head = make_head(plan.head_in, spec.num_classes)
+        he_init(self)  # and HighwayLayer.reset_gate: b_T back to spec.gate_bias

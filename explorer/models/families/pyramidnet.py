@@ -13,16 +13,15 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from explorer.models.blocks import SqueezeExcitation, conv1x1, conv3x3
-from explorer.models.families.resnet import StagedNet
-from explorer.models.layers import SkipDefaultConvInit, he_init
+from explorer.models.blocks import ResidualUnit
+from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, conv1x1, conv3x3, he_init, make_head, \
+    make_stem
 from explorer.models.shortcuts import ZeroPadShortcut
 from explorer.models.spec import ArchSpec, layout
 
 
-class PyramidBlock(nn.Module):
+class PyramidBlock(ResidualUnit):
     """Pyramidal residual unit: y = F(x) + zero_pad(avgpool(x))."""
 
     def __init__(self, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
@@ -39,18 +38,19 @@ class PyramidBlock(nn.Module):
                       ("bn2", nn.BatchNorm2d(out_channels)), ("relu2", nn.ReLU(inplace=True)),
                       ("conv2", conv3x3(out_channels, out_channels)), ("bn3", nn.BatchNorm2d(out_channels))]
         self.residual = nn.Sequential(OrderedDict(layers))
-        self.se = SqueezeExcitation(out_channels, se_reduction) if se_reduction else nn.Identity()
-        self.stochastic_depth = StochasticDepth(drop_prob, "batch") if drop_prob else nn.Identity()
-        self.shortcut = shortcut
+        self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.residual(x)
-        out = self.se(out)
-        out = self.stochastic_depth(out)
+        out = self.tail(out)
         return out + self.shortcut(x)
 
-    def last_bn(self) -> nn.BatchNorm2d:
-        return self.residual[-1]
+
+def make_block(spec: ArchSpec, slot: BlockSlot) -> PyramidBlock:
+    return PyramidBlock(in_channels=slot.in_channels, inner_channels=slot.inner_channels,
+                        out_channels=slot.out_channels, stride=slot.stride, bottleneck=spec.block == "bottleneck",
+                        shortcut=ZeroPadShortcut(slot.in_channels, slot.out_channels, slot.stride, "avgpool"),
+                        se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
 
 
 class PyramidNet(StagedNet):
@@ -58,32 +58,9 @@ class PyramidNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        with SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
-            self._build(spec)
-        he_init(self, spec.zero_init_residual)
-
-    def _build(self, spec: ArchSpec) -> None:
         plan = layout(spec)
-        self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, plan.stem_channels),
-                                              bn=nn.BatchNorm2d(plan.stem_channels)))
-        total = sum(s.num_blocks for s in plan.stages)
-        self.stage_names = [s.name for s in plan.stages]
-        in_channels, seen = plan.stem_channels, 0
-        for stage in plan.stages:
-            blocks = OrderedDict()
-            for i in range(stage.num_blocks):
-                seen += 1
-                stride = stage.stride if i == 0 else 1
-                out_channels = stage.block_widths[i]
-                blocks[f"block{i + 1}"] = PyramidBlock(
-                    in_channels=in_channels, inner_channels=stage.inner_widths[i], out_channels=out_channels,
-                    stride=stride, bottleneck=stage.kind == "bottleneck",
-                    shortcut=ZeroPadShortcut(in_channels, out_channels, stride, subsample="avgpool"),
-                    se_reduction=spec.se_reduction,
-                    drop_prob=spec.stochastic_depth * seen / total)  # ResDrop linear decay rule
-                in_channels = out_channels
-            setattr(self, stage.name, nn.Sequential(blocks))
-        self.head = nn.Sequential(OrderedDict([
-            ("bn", nn.BatchNorm2d(in_channels)), ("relu", nn.ReLU(inplace=True)),
-            ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-            ("fc", nn.Linear(in_channels, spec.num_classes))]))
+        with SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
+            self.stem = make_stem(False, plan.stem_channels, ("bn",))
+            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
+            self.head = make_head(plan.head_in, spec.num_classes, ("bn", "relu"))
+        he_init(self, spec.zero_init_residual)

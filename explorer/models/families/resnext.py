@@ -15,9 +15,9 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from explorer.models.blocks import ResidualBlock, SqueezeExcitation, conv1x1, conv3x3
+from explorer.models.blocks import ResidualBlock, ResidualUnit
+from explorer.models.layers import conv1x1, conv3x3
 
 
 def _path(in_channels: int, width: int, out_channels: int | None, stride: int) -> nn.Sequential:
@@ -29,7 +29,7 @@ def _path(in_channels: int, width: int, out_channels: int | None, stride: int) -
     return nn.Sequential(OrderedDict(layers))
 
 
-class ResNeXtPathBlock(nn.Module):
+class ResNeXtPathBlock(ResidualUnit):
     """y = ReLU(BN(aggregate of C paths) + h(x)): Fig. 3(a) when form == "split", Fig. 3(b) when "concat"."""
 
     def __init__(self, form: str, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
@@ -46,21 +46,18 @@ class ResNeXtPathBlock(nn.Module):
                                    for _ in range(groups))
         self.conv3 = nn.Identity() if split else conv1x1(inner_channels, out_channels)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.se = SqueezeExcitation(out_channels, se_reduction) if se_reduction else nn.Identity()
-        self.stochastic_depth = StochasticDepth(drop_prob, "batch") if drop_prob else nn.Identity()
-        self.shortcut = shortcut
+        self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
         self.post = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = [path(x) for path in self.paths]
         out = torch.stack(outputs).sum(0) if self.form == "split" else self.conv3(torch.cat(outputs, 1))
         out = self.bn3(out)
-        out = self.se(out)
-        out = self.stochastic_depth(out)
+        out = self.tail(out)
         return self.post(out + self.shortcut(x))
 
-    def last_bn(self) -> nn.BatchNorm2d:
-        return self.bn3
+    def last_bns(self) -> list[nn.BatchNorm2d]:
+        return [self.bn3]
 
 
 def make_resnext_block(form: str, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,

@@ -14,11 +14,9 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from explorer.models.blocks import SqueezeExcitation, conv3x3
-from explorer.models.families.resnet import StagedNet
-from explorer.models.layers import he_init
+from explorer.models.blocks import ResidualUnit
+from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, conv3x3, he_init, make_head, make_stem
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -68,7 +66,7 @@ class ShakeShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
-        self.stride = stride
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
         self.conv1 = nn.Conv2d(in_channels, out_channels // 2, 1, bias=False)
         self.conv2 = nn.Conv2d(in_channels, out_channels - out_channels // 2, 1, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
@@ -88,7 +86,7 @@ def _branch(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
         ("conv2", conv3x3(out_channels, out_channels)), ("bn2", nn.BatchNorm2d(out_channels))]))
 
 
-class ShakeBlock(nn.Module):
+class ShakeBlock(ResidualUnit):
     """y = h(x) + ShakeMix(F1(x), F2(x)), with optional SE and ResDrop on the mixed branch."""
 
     def __init__(self, *, in_channels: int, out_channels: int, stride: int, shortcut: nn.Module, mix: ShakeMix,
@@ -97,15 +95,24 @@ class ShakeBlock(nn.Module):
         self.branch1 = _branch(in_channels, out_channels, stride)
         self.branch2 = _branch(in_channels, out_channels, stride)
         self.mix = mix
-        self.se = SqueezeExcitation(out_channels, se_reduction) if se_reduction else nn.Identity()
-        self.stochastic_depth = StochasticDepth(drop_prob, "batch") if drop_prob else nn.Identity()
-        self.shortcut = shortcut
+        self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.mix(self.branch1(x), self.branch2(x))
-        out = self.se(out)
-        out = self.stochastic_depth(out)
+        out = self.tail(out)
         return self.shortcut(x) + out
+
+    def last_bns(self) -> list[nn.BatchNorm2d]:
+        """Both branches' last BN: zeroed, the block starts as h(x)."""
+        return [self.branch1.bn2, self.branch2.bn2]
+
+
+def make_block(spec: ArchSpec, slot: BlockSlot) -> ShakeBlock:
+    changes = slot.stride != 1 or slot.in_channels != slot.out_channels
+    shortcut = ShakeShortcut(slot.in_channels, slot.out_channels, slot.stride) if changes else nn.Identity()
+    return ShakeBlock(in_channels=slot.in_channels, out_channels=slot.out_channels, stride=slot.stride,
+                      shortcut=shortcut, mix=ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level),
+                      se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
 
 
 class ShakeShakeNet(StagedNet):
@@ -114,30 +121,8 @@ class ShakeShakeNet(StagedNet):
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, plan.stem_channels),
-                                              bn=nn.BatchNorm2d(plan.stem_channels)))
-        self.stage_names = [s.name for s in plan.stages]
-        total = sum(s.num_blocks for s in plan.stages)
-        in_channels, seen = plan.stem_channels, 0
-        for stage in plan.stages:
-            blocks = OrderedDict()
-            for i in range(stage.num_blocks):
-                seen += 1
-                out_channels, stride = stage.block_widths[i], stage.stride if i == 0 else 1
-                changes = stride != 1 or in_channels != out_channels
-                shortcut = ShakeShortcut(in_channels, out_channels, stride) if changes else nn.Identity()
-                blocks[f"block{i + 1}"] = ShakeBlock(
-                    in_channels=in_channels, out_channels=out_channels, stride=stride, shortcut=shortcut,
-                    mix=ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level),
-                    se_reduction=spec.se_reduction, drop_prob=spec.stochastic_depth * seen / total)
-                in_channels = out_channels
-            setattr(self, stage.name, nn.Sequential(blocks))
-        self.head = nn.Sequential(OrderedDict([
-            ("relu", nn.ReLU(inplace=True)), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-            ("fc", nn.Linear(in_channels, spec.num_classes))]))
-        he_init(self)
-        if spec.zero_init_residual:  # both branches start at zero, so each block starts as h(x)
-            for m in self.modules():
-                if isinstance(m, ShakeBlock):
-                    nn.init.zeros_(m.branch1.bn2.weight)
-                    nn.init.zeros_(m.branch2.bn2.weight)
+        with SkipDefaultConvInit():
+            self.stem = make_stem(False, plan.stem_channels, ("bn",))
+            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
+            self.head = make_head(plan.head_in, spec.num_classes, ("relu",))
+        he_init(self, spec.zero_init_residual)

@@ -12,19 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from explorer.models.layers import ConvUnit, SkipDefaultConvInit, StagedNet, he_init, make_head, make_stages
 from explorer.models.spec import ArchSpec, layout
-
-
-class ConvUnit(nn.Sequential):
-    """conv3x3 -> [BN] -> ReLU."""
-
-    def __init__(self, in_channels: int, out_channels: int, norm: bool):
-        layers: list[tuple[str, nn.Module]] = [("conv", nn.Conv2d(in_channels, out_channels, 3, padding=1,
-                                                                  bias=not norm))]
-        if norm:
-            layers.append(("bn", nn.BatchNorm2d(out_channels)))
-        layers.append(("relu", nn.ReLU(inplace=True)))
-        super().__init__(OrderedDict(layers))
 
 
 def _imagenet_head(in_channels: int, num_classes: int) -> nn.Sequential:
@@ -37,47 +26,24 @@ def _imagenet_head(in_channels: int, num_classes: int) -> nn.Sequential:
     ]))
 
 
-def _cifar_head(in_channels: int, num_classes: int) -> nn.Sequential:
-    return nn.Sequential(OrderedDict([("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-                                      ("fc", nn.Linear(in_channels, num_classes))]))
-
-
-class VGG(nn.Module):
-    """stage1 .. stage5 (each: convs, then `pool`) -> head. No shortcuts anywhere."""
+class VGG(StagedNet):
+    """stage1 .. stage5 (each: convs, then `pool`) -> head. No stem and no shortcuts anywhere."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
         imagenet = spec.stem == "imagenet"
-        self.stage_names = [s.name for s in plan.stages]
-        in_channels = plan.stem_channels
-        for stage in plan.stages:
-            units: OrderedDict[str, nn.Module] = OrderedDict()
-            for i, width in enumerate(stage.block_widths):
-                units[f"block{i + 1}"] = ConvUnit(in_channels, width, norm=not imagenet)
-                in_channels = width
-            units["pool"] = nn.MaxPool2d(2, stride=2)
-            setattr(self, stage.name, nn.Sequential(units))
-        head = _imagenet_head if imagenet else _cifar_head
-        self.head = head(in_channels, spec.num_classes)
-        _init(self)
+        with SkipDefaultConvInit():
+            units = make_stages(plan.stages, lambda slot: ConvUnit(slot.in_channels, slot.out_channels,
+                                                                   norm=not imagenet))
+            for stage, layers in units:
+                self.add_stage(stage.name, nn.Sequential(OrderedDict([*layers.items(),
+                                                                      ("pool", nn.MaxPool2d(2, stride=2))])))
+            self.head = (_imagenet_head(plan.head_in, spec.num_classes) if imagenet
+                         else make_head(plan.head_in, spec.num_classes))
+        he_init(self, linear=0.01)  # as torchvision's VGG: He for convs, N(0, 0.01) for the fc layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.stage_names:
             x = getattr(self, name)(x)
         return self.head(x)
-
-
-def _init(model: nn.Module) -> None:
-    """He init for convs (as torchvision's VGG), N(0, 0.01) for the fc layers, BN to (1, 0)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
