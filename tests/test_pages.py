@@ -114,7 +114,7 @@ def test_graph_dot_names_the_stages_and_the_block_detail_follows_the_spec():
     at = open_page("pages/build.py", {"preset": "resnet56"})
     overview, detail = dots(at)
     for stage in ("stage1", "stage2", "stage3"):
-        assert f'"{stage}"' in overview
+        assert f"\t{stage} [label=" in overview  # the stage's node, named by its module
     assert "basic block × 9" in overview
     assert "stage2.block1 in detail" in detail and "zero-pad" in detail
 
@@ -213,6 +213,6 @@ def test_every_preset_opens_on_build(name):
     assert metrics(at)["Parameters"] == params_text(spec)
     assert at.query_params == {"preset": name}
     overview, _ = dots(at)
-    assert all(f'"{stage.name}"' in overview for stage in layout(spec).stages)
+    assert all(f"\t{stage.name} [label=" in overview for stage in layout(spec).stages)
     deep = layout(spec).weight_layers > 400  # summary on request only
     assert len(at.toggle) == int(deep) and len(at.dataframe) == int(not deep)

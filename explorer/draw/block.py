@@ -1,296 +1,231 @@
-"""One block of a design in detail, as DOT: the conv / BN / activation order of the branch, the shortcut labelled
-with its option, and each family's own wiring (Shake-Shake mixing, dense connections, ResNeXt paths, highway
-gates, fractal columns). Drawn from the spec and `layout(spec)`, the data the builder reads; tests compare the
-branch order with the built modules.
+"""One block of a design in detail, as DOT, drawn from the block the builder made (on the meta device).
+
+Every node of a branch is one module of the block, named by its module path (`stage2.block1.residual.conv1`)
+and labelled from its own attributes (kernel, stride, groups, channels, p). The shortcut, the merge and each
+family's wiring (Shake-Shake's mix of two branches, DenseNet's concatenations, ResNeXt's C paths, highway gates,
+fractal columns and joins) come from the block's module tree (`explorer.draw.modules.block_form`), so the drawing
+cannot drift from the model: change a block and its picture changes with it.
 """
 
 from __future__ import annotations
 
-from explorer.draw.dot import DotWriter, shape_text
-from explorer.models.spec import FAMILY_LABELS, ArchSpec, StagePlan, layout
+from torch import nn
+
+from explorer.draw.dot import Drawing
+from explorer.draw.modules import Traced, block_form, conv_text, has, ops, shape_of, shortcut_text, traced
+from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
 
 MAX_PATHS_DRAWN = 3  # ResNeXt: with more paths, draw paths 1, 2, "..." and C
 MAX_DENSE_LAYERS_DRAWN = 3  # DenseNet: layers drawn in the detail view of a dense block
 
-
-def _conv(k: int, out: int, stride: int = 1, groups: int = 1) -> tuple[str, str]:
-    s = f" /{stride}" if stride > 1 else ""
-    gr = f", groups {groups}" if groups > 1 else ""
-    return ("conv", f"{k}×{k} conv{s}, {out}{gr}")
+Op = tuple[str, str, str | None]  # (kind, label, node name: the module path, or None for a functional step)
 
 
-BN, RELU = ("norm", "BN"), ("activation", "ReLU")
+def _tail(block: nn.Module, path: str) -> list[Op]:
+    """SE and stochastic depth on the branch end, where the block has them."""
+    return [op for name in ("se", "stochastic_depth") if has(block, name)
+            for op in ops(getattr(block, name), f"{path}.{name}")]
 
 
-def branch_ops(convs: list[tuple[str, str]], activation: str, dropout: float = 0.0) -> list[tuple[str, str]]:
-    """Ops of the residual branch F in order, per Identity Mappings Fig. 4 (mirrors `blocks._transform`)."""
-    preact = activation in ("relu_only_preact", "full_preact")
-    ops: list[tuple[str, str]] = []
-    for i, conv in enumerate(convs, start=1):
-        last = i == len(convs)
-        if i > 1 and dropout > 0 and last:
-            ops.append(("regularizer", f"dropout p={dropout:g}"))
-        ops.append(conv)
-        if preact and not last:
-            ops += [BN, RELU]
-        elif preact and activation == "relu_only_preact":
-            ops.append(BN)
-        elif not preact and not (last and activation == "bn_after_add"):
-            ops.append(BN)
-            if not last or activation == "relu_before_add":
-                ops.append(RELU)
-    return ops
+def _fused(chain: list[Op]) -> list[Op]:
+    """One node per conv with the BN and ReLU that follow it, so that parallel paths stay readable."""
+    nodes: list[list] = []
+    for kind, label, name in chain:
+        if kind == "conv" or not nodes:
+            nodes.append([kind, label, name, []])
+        else:
+            nodes[-1][3].append(label)
+    return [(k, label + ("\n" + ", ".join(rest) if rest else ""), n) for k, label, n, rest in nodes]
 
 
-def pre_ops(activation: str) -> list[tuple[str, str]]:
-    return {"full_preact": [BN, RELU], "relu_only_preact": [RELU]}.get(activation, [])
+def _titled(chain: list[Op], title: str) -> list[Op]:
+    return [(k, f"{title}: {label}" if i == 0 else label, n) for i, (k, label, n) in enumerate(chain)]
 
 
-def post_ops(activation: str) -> list[tuple[str, str]]:
-    return {"original": [RELU], "bn_after_add": [BN, RELU]}.get(activation, [])
-
-
-def shortcut_label(spec: ArchSpec, in_channels: int, out_channels: int, stride: int) -> str:
-    """What the shortcut path does, in the papers' words (option A/B/C and the Table 1 variants)."""
-    changes = stride != 1 or in_channels != out_channels
-    if spec.family == "pyramidnet":
-        return ("shortcut: zero-pad channels" + (" + 2×2 avg-pool" if stride > 1 else "")) if changes \
-            else "shortcut: identity"
-    if spec.family == "shake_shake" and changes:
-        return "shortcut: 2 × (avg-pool, 1×1 conv), concat, BN"
-    if spec.shortcut_variant == "conv1x1":
-        return f"shortcut: 1×1 conv{' /2' if stride > 1 else ''} (no BN)"
-    if spec.shortcut == "C" or (spec.shortcut == "B" and changes):
-        base = f"shortcut option {spec.shortcut}: projection\n1×1 conv{' /2' if stride > 1 else ''}, BN"
-    elif spec.shortcut == "A" and changes:
-        base = f"shortcut option A: zero-pad\n{in_channels}→{out_channels} ch, subsample /{stride}"
-    else:
-        base = f"shortcut option {spec.shortcut}: identity"
-    if spec.shortcut_variant == "dropout":
-        base += f"\nthen dropout p={spec.shortcut_dropout:g}"
-    if spec.shortcut_variant == "constant_scaling":
-        base += f"\nscaled × {spec.shortcut_scale:g}"
-    return base
-
-
-def _block_convs(spec: ArchSpec, stage: StagePlan, index: int, stride: int) -> list[tuple[str, str]]:
-    inner, out = stage.inner_widths[index], stage.block_widths[index]
-    if stage.kind == "bottleneck":
-        groups = spec.cardinality if spec.family == "resnext" else 1
-        return [_conv(1, inner), _conv(3, inner, stride, groups), _conv(1, out)]
-    return [_conv(3, inner, stride), _conv(3, out)]
-
-
-def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str:
-    """One block of one stage in detail: the branch, the shortcut and the merge, as the builder makes it."""
-    plan = layout(spec)
-    stage_index = max(0, min(stage_index, len(plan.stages) - 1))
-    stage = plan.stages[stage_index]
-    block_index = max(0, min(block_index, stage.num_blocks - 1))
-    in_channels = stage.in_channels if block_index == 0 else stage.block_widths[block_index - 1]
-    stride = stage.stride if block_index == 0 else 1
-    size_in = stage.in_size
-    size_out = stage.in_size // stride
-    where = f"{stage.name}.block{block_index + 1}"
-    title = f"{where} in detail ({FAMILY_LABELS[spec.family]})"
-    g = DotWriter("block", title)
-    x = g.node("tensor", f"x\n{shape_text(in_channels, size_in)}", name="x", shape="ellipse")
-    out_shape = shape_text(stage.block_widths[block_index], size_out)
-    drawers = {"shake_shake": _shake_shake, "densenet": _dense, "highway": _highway, "fractalnet": _fractal,
-               "vgg": _vgg, "resnext": _resnext}
-    draw = drawers.get(spec.family, _residual)
-    last = draw(g, spec, stage, block_index, x, in_channels, stride)
-    out = g.node("tensor", f"output\n{out_shape}" if spec.family not in ("densenet", "vgg", "fractalnet")
-                 else "output", name="y", shape="ellipse")
-    g.edge(last, out)
-    return g.render()
-
-
-def _tail(g: DotWriter, spec: ArchSpec, branch_end: str) -> str:
-    """SE and stochastic depth on the branch end (residual families)."""
-    if spec.se_reduction:
-        branch_end = g.chain(branch_end, [("gate", f"squeeze-excitation, r={spec.se_reduction}\n"
-                                                   "avg-pool, fc, ReLU, fc, sigmoid, ×")])
-    if spec.stochastic_depth:
-        branch_end = g.chain(branch_end, [("regularizer", f"stochastic depth\ndrop branch, p_L={spec.stochastic_depth:g}")])
-    return branch_end
-
-
-def _merge(g: DotWriter, spec: ArchSpec, x: str, branch: str, short: str, out_channels: int, stride: int) -> str:
-    variant = spec.shortcut_variant if spec.family == "resnet" else "identity"
-    if variant in ("exclusive_gating", "shortcut_only_gating"):
-        gate = g.chain(x, [("conv", f"1×1 conv{' /2' if stride > 1 else ''}, {out_channels}, bias {spec.gate_bias:g}"),
-                           ("activation", "sigmoid: g(x)")])
-        text = "g·F + (1−g)·h" if variant == "exclusive_gating" else "F + (1−g)·h"
-        merge = g.node("merge", f"gated add\n{text}", shape="ellipse")
-        g.edge(gate, merge, "g", style="dashed")
-    elif variant == "constant_scaling":
-        merge = g.node("merge", f"{spec.residual_scale:g}·F + {spec.shortcut_scale:g}·h", shape="ellipse")
-    else:
-        merge = g.node("merge", "+", shape="circle")
+def _add(g: Drawing, branch: str, short: str, name: str, label: str = "+") -> str:
+    merge = g.node("merge", label, name, shape="circle" if label == "+" else "ellipse")
     g.edge(branch, merge, "F(x)")
     g.edge(short, merge, "h(x)", style="dashed")
     return merge
 
 
-def _residual(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    out_channels = stage.block_widths[index]
-    convs = _block_convs(spec, stage, index, stride)
-    if spec.family == "plain":
-        return g.chain(x, branch_ops(convs, "original") + [RELU])
-    if spec.family == "pyramidnet":  # Han et al. 2017, Fig. 6(d): BN-conv-BN-ReLU-conv-BN, no ReLU at the start
-        ops = [BN]
-        for i, conv in enumerate(convs, start=1):
-            ops += [conv, BN] + ([RELU] if i < len(convs) else [])
-        pre, branch, post = [], ops, []
-    else:
-        pre = pre_ops(spec.activation)
-        branch = branch_ops(convs, spec.activation, spec.dropout)
-        post = post_ops(spec.activation)
-    start = g.chain(x, pre) if pre else x
-    branch_end = _tail(g, spec, g.chain(start, branch))
-    short = g.node("shortcut", shortcut_label(spec, in_channels, out_channels, stride))
+def _merge(g: Drawing, block: nn.Module, path: str, x: str, branch: str, short: str) -> str:
+    """The block's merge module: gated (Identity Mappings Table 1), scaled, or a plain sum."""
+    merge = getattr(block, "merge", None)
+    if merge is not None and has(merge, "gate", "exclusive"):
+        gate = g.chain(x, [("conv", f"gate: {conv_text(merge.gate)}, bias {merge.bias_init:g}", f"{path}.merge.gate"),
+                           ("activation", "sigmoid: g(x)", None)])
+        text = "g·F + (1−g)·h" if merge.exclusive else "F + (1−g)·h"
+        node = _add(g, branch, short, f"{path}.merge", f"gated add\n{text}")
+        g.edge(gate, node, "g", style="dashed")
+        return node
+    if merge is not None and (merge.residual_scale, merge.shortcut_scale) != (1.0, 1.0):
+        return _add(g, branch, short, f"{path}.merge", f"{merge.residual_scale:g}·F + {merge.shortcut_scale:g}·h")
+    return _add(g, branch, short, f"{path}.merge" if merge is not None else f"{path}.add")
+
+
+def _shortcut(g: Drawing, block: nn.Module, path: str, source: str) -> str:
+    short = g.node("shortcut", shortcut_text(block.shortcut), f"{path}.shortcut")
+    g.edge(source, short, style="dashed")
+    return short
+
+
+def _residual(g: Drawing, block: nn.Module, path: str, x: str) -> str:
+    """preact -> F -> SE -> stochastic depth -> merge with the shortcut -> post (ResNet, its variants, PyramidNet)."""
+    start = g.chain(x, ops(block.preact, f"{path}.preact")) if has(block, "preact") else x
+    end = g.chain(start, ops(block.residual, f"{path}.residual") + _tail(block, path))
     # Identity Mappings sec. 4.1: the net's first unit and projection shortcuts take the pre-activated input.
-    projects = "identity" not in shortcut_label(spec, in_channels, out_channels, stride)
-    shared = bool(pre) and (projects or (stage.name == "stage1" and index == 0))
-    g.edge(start if shared else x, short, style="dashed")
-    merge = _merge(g, spec, x, branch_end, short, out_channels, stride)
-    return g.chain(merge, post) if post else merge
+    short = _shortcut(g, block, path, start if getattr(block, "shared_preact", False) else x)
+    merge = _merge(g, block, path, x, end, short)
+    return g.chain(merge, ops(block.post, f"{path}.post")) if has(block, "post") else merge
 
 
-def _resnext(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    """ResNeXt Fig. 3: C paths of width d; (a) split sums C full paths, (b) concat, (c) one grouped conv."""
-    C, out_channels = spec.cardinality, stage.block_widths[index]
-    d = stage.inner_widths[index] // C
-    form = spec.resnext_form
-    shown = list(range(1, C + 1)) if C <= MAX_PATHS_DRAWN else [1, 2, C]
+def _plain(g: Drawing, block: nn.Module, path: str, x: str) -> str:
+    return g.chain(x, ops(block.residual, f"{path}.residual") + ops(block.post, f"{path}.post"))
+
+
+def _paths(g: Drawing, block: nn.Module, path: str, x: str) -> str:
+    """ResNeXt Fig. 3(a)/(b): C paths of width d, summed (each ends at the block width) or concatenated."""
+    count = len(block.paths)
+    shown = list(range(count)) if count <= MAX_PATHS_DRAWN else [0, 1, count - 1]
     ends = []
     for p in shown:
-        if C > MAX_PATHS_DRAWN and p == C:
-            gap = g.node("tensor", f"… {C - 3} more\npaths …", shape="plaintext")
+        if p == count - 1 and count > MAX_PATHS_DRAWN:
+            gap = g.node("tensor", f"… {count - 3} more\npaths …", f"{path}.paths.more", shape="plaintext")
             g.edge(x, gap, style="dotted")
-        # One node per conv with its BN and ReLU in order, so C paths stay readable side by side.
-        ops = [("conv", f"path {p}: 1×1 conv, {d}\nBN, ReLU"), ("conv", f"3×3 conv{' /2' if stride > 1 else ''}, {d}\nBN, ReLU")]
-        if form == "split":
-            ops.append(("conv", f"1×1 conv, {out_channels}\nBN"))
-        ends.append(g.chain(x, ops))
-    if form == "split":
-        join = g.node("merge", f"sum of {C} paths", shape="ellipse")
-        for e in ends:
-            g.edge(e, join)
-        branch = join
+        chain = _fused(ops(block.paths[p], f"{path}.paths.{p}"))
+        ends.append(g.chain(x, _titled(chain, f"path {p + 1}")))
+    last_conv = [m for m in block.paths[0] if isinstance(m, nn.Conv2d)][-1]
+    if has(block.paths[0], "conv3"):  # each path ends at the block width: Fig. 3(a)
+        join = g.node("merge", f"sum of {count} paths", f"{path}.sum", shape="ellipse")
     else:
-        what = "concat" if form == "concat" else f"grouped conv = concat of {C} groups"
-        join = g.node("merge", f"{what}\n{C}×{d} = {C * d} ch", shape="ellipse")
-        for e in ends:
-            g.edge(e, join)
-        branch = g.chain(join, [_conv(1, out_channels), BN])
-    branch = _tail(g, spec, branch)
-    short = g.node("shortcut", shortcut_label(spec, in_channels, out_channels, stride))
-    g.edge(x, short, style="dashed")
-    merge = _merge(g, spec, x, branch, short, out_channels, stride)
-    return g.chain(merge, [RELU])
+        d = last_conv.out_channels
+        join = g.node("merge", f"concat\n{count}×{d} = {count * d} ch", f"{path}.concat", shape="ellipse")
+    for e in ends:
+        g.edge(e, join)
+    end = g.chain(join, ops(block.conv3, f"{path}.conv3") + ops(block.bn3, f"{path}.bn3") + _tail(block, path))
+    merge = _add(g, end, _shortcut(g, block, path, x), f"{path}.add")
+    return g.chain(merge, ops(block.post, f"{path}.post"))
 
 
-def _shake_shake(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int,
-                 stride: int) -> str:
+def _shake(g: Drawing, block: nn.Module, path: str, x: str) -> str:
     """Gastaldi 2017: x + alpha·F1(x) + (1−alpha)·F2(x); backward uses beta."""
-    out_channels = stage.block_widths[index]
-    ends = []
-    for b in (1, 2):
-        ops = [RELU, _conv(3, out_channels, stride), BN, RELU, _conv(3, out_channels), BN]
-        ends.append(g.chain(x, [(k, f"branch {b}: {t}" if i == 0 else t) for i, (k, t) in enumerate(ops)]))
-    alpha = {"shake": "alpha ~ U(0,1)", "even": "alpha = 0.5"}[spec.shake_forward]
-    beta = {"shake": "beta ~ U(0,1)", "even": "beta = 0.5", "keep": "beta = alpha"}[spec.shake_backward]
-    mix = g.node("merge", f"shake-shake mix (per {spec.shake_level})\nforward: alpha·F1 + (1−alpha)·F2, {alpha}\n"
-                          f"backward: {beta}", shape="box")
-    g.edge(ends[0], mix, "F1")
-    g.edge(ends[1], mix, "F2")
-    short = g.node("shortcut", shortcut_label(spec, in_channels, out_channels, stride))
-    g.edge(x, short, style="dashed")
-    add = g.node("merge", "+", shape="circle")
-    g.edge(_tail(g, spec, mix), add)
-    g.edge(short, add, "h(x)", style="dashed")
-    return add
+    ends = [g.chain(x, _titled(ops(getattr(block, b), f"{path}.{b}"), f"branch {i}"))
+            for i, b in ((1, "branch1"), (2, "branch2"))]
+    mix = block.mix
+    alpha = {"shake": "alpha ~ U(0,1)", "even": "alpha = 0.5"}[mix.forward_mode]
+    beta = {"shake": "beta ~ U(0,1)", "even": "beta = 0.5", "keep": "beta = alpha"}[mix.backward_mode]
+    node = g.node("merge", f"shake-shake mix (per {mix.level})\nforward: alpha·F1 + (1−alpha)·F2, {alpha}\n"
+                           f"backward: {beta}\ntest: (F1 + F2) / 2", f"{path}.mix")
+    g.edge(ends[0], node, "F1")
+    g.edge(ends[1], node, "F2")
+    end = g.chain(node, _tail(block, path))
+    return _add(g, end, _shortcut(g, block, path, x), f"{path}.add")
 
 
-def _dense(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    """Huang et al. 2017: layer l sees concat(x0, ..., x_{l-1}); H = BN-ReLU-conv (B: 1×1 to 4k first)."""
-    k, count = spec.growth_rate, min(stage.num_blocks, MAX_DENSE_LAYERS_DRAWN)
-    drop = [("regularizer", f"dropout p={spec.dropout:g}")] if spec.dropout else []
-    features = [x]
-    for layer in range(count):
-        channels = stage.in_channels + k * layer
-        concat = x
-        if layer:
-            concat = g.node("merge", f"concat: {channels} ch", shape="ellipse")
-            for f in features:
-                g.edge(f, concat, style="dashed" if f is not features[-1] else "")
-        ops = [BN, RELU, _conv(1, 4 * k)] + drop if spec.block == "bottleneck" else []
-        ops = [(kind, f"layer {layer + 1}: {t}" if i == 0 else t)
-               for i, (kind, t) in enumerate(ops + [BN, RELU, _conv(3, k)] + drop)]
-        features.append(g.chain(concat, ops))
-    final = g.node("merge", f"concat: {stage.in_channels + k * count} ch", shape="ellipse")
-    for f in features:
-        g.edge(f, final, style="dashed" if f is not features[-1] else "")
-    if stage.num_blocks > count:
-        more = g.node("tensor", f"… {stage.num_blocks - count} more layers, each seeing all before it …\n"
-                                f"block output {stage.out_channels} ch", shape="plaintext")
-        g.edge(final, more)
-        return more
-    return final
-
-
-def _highway(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    """Srivastava et al. 2015: y = H(x)·T(x) + x·(1 − T(x)), T = sigmoid(conv x + b_T)."""
-    out_channels = stage.block_widths[index]
-    h = g.chain(x, [_conv(3, out_channels, stride), BN, RELU])
-    t = g.chain(x, [("conv", f"transform gate T: 3×3 conv{' /2' if stride > 1 else ''}, bias {spec.gate_bias:g}"),
-                    ("activation", "sigmoid")])
-    carry = g.node("shortcut", "carry: x" + (" (resized to match)" if in_channels != out_channels or stride > 1
-                                              else ""))
+def _highway(g: Drawing, block: nn.Module, path: str, x: str) -> str:
+    """Srivastava et al. 2015: y = H(x)·T(x) + x·(1 − T(x)), T = sigmoid(gate(x)), gate bias b_T."""
+    h = g.chain(x, ops(block.transform, f"{path}.transform"))
+    t = g.chain(x, [("conv", f"transform gate T: {conv_text(block.gate)}, bias {block.gate_bias:g}", f"{path}.gate"),
+                    ("activation", "sigmoid", None)])
+    carry = g.node("shortcut", "carry: x", f"{path}.carry")
     g.edge(x, carry, style="dashed")
-    mix = g.node("merge", "H·T + x·(1 − T)", shape="ellipse")
+    mix = g.node("merge", "H·T + x·(1 − T)", f"{path}.mix", shape="ellipse")
     g.edge(h, mix, "H(x)")
     g.edge(t, mix, "T(x)")
     g.edge(carry, mix, "x", style="dashed")
     return mix
 
 
-def _vgg(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    norm = [] if spec.stem == "imagenet" else [BN]  # torchvision's ImageNet VGG has no BN
-    ops = []
-    for w in stage.block_widths:
-        ops += [_conv(3, w)] + norm + [RELU]
-    return g.chain(x, ops + [("pool", "2×2 max-pool /2")])
+def _join(g: Drawing, join: nn.Module, path: str, inputs: list[str]) -> str:
+    """A fractal join: the mean of its inputs (one input passes through unchanged)."""
+    if len(inputs) == 1:
+        return inputs[0]
+    node = g.node("merge", f"join (mean of {len(inputs)})\nlocal drop-path p={join.drop_prob:g}", path,
+                  shape="ellipse")
+    for i in inputs:
+        g.edge(i, node)
+    return node
 
 
-def _fractal(g: DotWriter, spec: ArchSpec, stage: StagePlan, index: int, x: str, in_channels: int, stride: int) -> str:
-    """Larsson et al. 2016: f_1 = conv; f_{C+1}(z) = join(f_C(f_C(z)), conv(z)); join = mean, drop-path."""
-    width, C = stage.out_channels, spec.fractal_columns
-    depth = 2 ** (C - 1)
-    # Column c (1-based) has 2^(c-1) convs, one every depth/2^(c-1) rows; where columns end together, a join
-    # takes their mean and feeds every one of them onward.
-    cols: dict[int, str] = {}
-    last_join = x
-    prev_nodes = {c: x for c in range(1, C + 1)}
-    for row in range(1, depth + 1):
-        ending = []
-        for c in range(1, C + 1):
-            step = depth // 2 ** (c - 1)
-            if row % step == 0:
-                node = g.node("conv", f"col {c}: 3×3 conv, {width}\nBN, ReLU")
-                g.edge(prev_nodes[c], node)
-                cols[c] = node
-                ending.append(c)
-        if len(ending) > 1:
-            join = g.node("merge", f"join (mean of {len(ending)})\nlocal drop-path p={spec.drop_path_local:g}",
-                          shape="ellipse")
-            for c in ending:
-                g.edge(cols[c], join)
-                prev_nodes[c] = join
-            last_join = join
-        else:
-            prev_nodes[ending[0]] = cols[ending[0]]
-            last_join = cols[ending[0]]
-    return g.chain(last_join, [("pool", "2×2 max-pool /2")])
+def _fractal_path(g: Drawing, fp: nn.Module, path: str, z: str, columns: int) -> list[str]:
+    """f_C(z) = [conv(z)] + f_{C-1}(join(f_{C-1}(z))): the column ends, shallowest first (as its forward)."""
+    (kind, label, name), = _fused(ops(fp.conv, f"{path}.conv"))
+    unit = g.node(kind, f"col {columns - fp.columns + 1}: {label}", name)
+    g.edge(z, unit)
+    if not has(fp, "first", "join", "second"):
+        return [unit]
+    joined = _join(g, fp.join, f"{path}.join", _fractal_path(g, fp.first, f"{path}.first", z, columns))
+    return [unit] + _fractal_path(g, fp.second, f"{path}.second", joined, columns)
+
+
+def _fractal(g: Drawing, block: nn.Module, path: str, x: str) -> str:
+    """Larsson et al. 2016: widen -> f_C -> join of the C columns -> pool."""
+    z = g.chain(x, ops(block.widen, f"{path}.widen"))
+    ends = _fractal_path(g, block.path, f"{path}.path", z, block.path.columns)
+    return g.chain(_join(g, block.join, f"{path}.join", ends), ops(block.pool, f"{path}.pool"))
+
+
+def _dense(g: Drawing, stage: nn.Module, path: str, x: str, t: Traced) -> str:
+    """Huang et al. 2017: layer l sees concat(x0, ..., x_{l-1}); each layer's H is its own modules."""
+    layers = list(stage.named_children())
+    features = [x]
+    for i, (name, layer) in enumerate(layers[:MAX_DENSE_LAYERS_DRAWN]):
+        concat = x
+        if i:
+            concat = g.node("merge", f"concat: {t.shapes[f'{path}.{name}'][0][0]} ch", f"{path}.{name}.concat",
+                            shape="ellipse")
+            for f in features:
+                g.edge(f, concat, style="dashed" if f is not features[-1] else "")
+        features.append(g.chain(concat, _titled(ops(layer.residual, f"{path}.{name}.residual"), f"layer {i + 1}")))
+    drawn = layers[:MAX_DENSE_LAYERS_DRAWN][-1][0]
+    final = g.node("merge", f"concat: {t.shapes[f'{path}.{drawn}'][1][0]} ch", f"{path}.concat", shape="ellipse")
+    for f in features:
+        g.edge(f, final, style="dashed" if f is not features[-1] else "")
+    if len(layers) <= MAX_DENSE_LAYERS_DRAWN:
+        return final
+    more = g.node("tensor", f"… {len(layers) - MAX_DENSE_LAYERS_DRAWN} more layers, each seeing all before it …\n"
+                            f"block output {t.shapes[path][1][0]} ch", f"{path}.more", shape="plaintext")
+    g.edge(final, more)
+    return more
+
+
+DRAWERS = {"residual": _residual, "plain": _plain, "paths": _paths, "shake": _shake, "highway": _highway,
+           "fractal": _fractal}
+
+
+def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str:
+    """One block of one stage in detail: the branch, the shortcut and the merge, as the builder made them.
+    Dense, VGG and fractal stages are drawn whole; indices out of range are clamped."""
+    t = traced(spec)
+    stages = layout(spec).stages
+    stage_name = stages[max(0, min(stage_index, len(stages) - 1))].name
+    stage = getattr(t.model, stage_name)
+    children = list(stage.named_children())
+    blocks = [(n, m) for n, m in children if block_form(m) is not None]
+    if block_form(stage) is not None or not blocks or all(block_form(m) == "dense" for _, m in blocks):
+        where, first, drawn = stage_name, stage_name, [(stage_name, stage)]
+    else:
+        index = max(0, min(block_index, len(blocks) - 1))
+        name, block = blocks[index]
+        # The first block's view starts with whatever precedes it in the stage (a highway transition).
+        before = [(f"{stage_name}.{n}", m) for n, m in children[:children.index((name, block))]] if not index else []
+        drawn = before + [(f"{stage_name}.{name}", block)]
+        where, first = f"{stage_name}.{name}", drawn[0][0]
+    g = Drawing("block", f"{where} in detail ({FAMILY_LABELS[spec.family]})")
+    last = g.node("tensor", f"x\n{shape_of(t.shapes[first][0])}", "x", shape="ellipse")
+    for path, module in drawn:
+        form = block_form(module)
+        if form in DRAWERS:
+            last = DRAWERS[form](g, module, path, last)
+        elif blocks and all(block_form(m) == "dense" for _, m in blocks):
+            last = _dense(g, module, path, last, t)
+        else:  # a plain stack (VGG) or a transition: every operation in order
+            last = g.chain(last, ops(module, path))
+    if has(t.model, "global_fraction", "columns"):  # FractalNet: one column picked for the whole net
+        note = g.node("regularizer", f"global drop-path: {t.model.global_fraction:.0%} of training batches\n"
+                                     "use one random column in every block", "global_drop_path")
+        g.edge(note, "x", style="dotted", label="picks a column")
+    out = g.node("tensor", f"output\n{shape_of(t.shapes[where][1])}", "y", shape="ellipse")
+    g.edge(last, out)
+    return g.source()

@@ -1,7 +1,10 @@
-"""A small DOT writer shared by every drawing (overview, block detail, family tree): nodes coloured by operation
-type and a compact legend of the types a drawing uses."""
+"""The look shared by every drawing (overview, block detail, family tree): nodes coloured by operation type and a
+compact legend of the types a drawing uses, written as DOT through the `graphviz` package (its quoting, its
+`pipe` to the `dot` binary)."""
 
 from __future__ import annotations
+
+import graphviz
 
 # Fill colour per operation type; the legend lists the ones a graph uses.
 COLOURS: dict[str, str] = {
@@ -24,54 +27,62 @@ LEGEND_TEXT: dict[str, str] = {
 }
 
 
-def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def text(label: str) -> graphviz.quoting.NoHtml:
+    """A plain-text label: backslashes escaped by the package, newlines as DOT's centred line breaks, never read
+    as an HTML label."""
+    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in label.split("\n")))
 
 
-class DotWriter:
-    """A tiny DOT writer that remembers which operation types it used (for the legend)."""
+class Drawing:
+    """A `graphviz.Digraph` with the app's defaults; remembers the operation types it used (for the legend)."""
 
     def __init__(self, name: str, title: str, rankdir: str = "TB"):
-        self.lines = [f'digraph "{_esc(name)}" {{',
-                      f'  graph [rankdir={rankdir}, label="{_esc(title)}", labelloc=t, fontsize=16, '
-                      'fontname="Helvetica", nodesep=0.25, ranksep=0.3];',
-                      '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
-                      'margin="0.12,0.05"];',
-                      '  edge [fontname="Helvetica", fontsize=10, color="#495057"];']
+        self.graph = graphviz.Digraph(
+            name,
+            graph_attr=dict(rankdir=rankdir, label=text(title), labelloc="t", fontsize="16", fontname="Helvetica",
+                            nodesep="0.25", ranksep="0.3"),
+            node_attr=dict(shape="box", style="rounded,filled", fontname="Helvetica", fontsize="12",
+                           margin="0.12,0.05"),
+            edge_attr=dict(fontname="Helvetica", fontsize="10", color="#495057"))
         self.kinds: list[str] = []
         self._count = 0
 
     def node(self, kind: str, label: str, name: str | None = None, shape: str | None = None) -> str:
+        """Add a node coloured for `kind`; `name` is its DOT id (a module path where the node is one module)."""
         self._count += 1
         name = name or f"n{self._count}"
         if kind not in self.kinds:
             self.kinds.append(kind)
-        extra = f", shape={shape}" if shape else ""
-        self.lines.append(f'  "{name}" [label="{_esc(label)}", fillcolor="{COLOURS[kind]}"{extra}];')
+        extra = {"shape": shape} if shape else {}
+        self.graph.node(name, text(label), fillcolor=COLOURS[kind], **extra)
         return name
 
     def edge(self, a: str, b: str, label: str = "", style: str = "") -> None:
-        attrs = [f'label="{_esc(label)}"'] if label else []
+        attrs = {"label": text(label)} if label else {}
         if style:
-            attrs.append(f"style={style}")
-        self.lines.append(f'  "{a}" -> "{b}"' + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+            attrs["style"] = style
+        self.graph.edge(a, b, **attrs)
 
-    def chain(self, start: str, ops: list[tuple[str, str]], first_label: str = "") -> str:
-        """Append ops one after another from `start`; return the last node."""
+    def chain(self, start: str, ops: list[tuple[str, str, str | None]], first_label: str = "") -> str:
+        """Append (kind, label, name) ops one after another from `start`; return the last node."""
         last = start
-        for i, (kind, label) in enumerate(ops):
-            node = self.node(kind, label)
+        for i, (kind, label, name) in enumerate(ops):
+            node = self.node(kind, label, name)
             self.edge(last, node, first_label if i == 0 else "")
             last = node
         return last
 
-    def render(self) -> str:
-        """The graph plus one compact legend node (an HTML table) listing the operation types it uses."""
-        cells = "".join(f'<tr><td bgcolor="{COLOURS[k]}">{LEGEND_TEXT[k]}</td></tr>' for k in self.kinds)
-        legend = (f'  "legend" [shape=plaintext, fillcolor="#ffffff", fontsize=10, label=<<table border="0" '
-                  f'cellborder="1" cellspacing="0" cellpadding="3"><tr><td><b>Legend</b></td></tr>{cells}</table>>];')
-        # At the bottom, so that it does not push the first nodes down or widen the top of the drawing.
-        return "\n".join(self.lines + [legend, '  { rank=sink; "legend" }', "}"]) + "\n"
+    def source(self, legend: bool = True) -> str:
+        """The DOT text, with one compact legend node listing the operation types used. The legend is an HTML
+        table built only from the constants above, never from a label."""
+        if legend and self.kinds:
+            cells = "".join(f'<tr><td bgcolor="{COLOURS[k]}">{LEGEND_TEXT[k]}</td></tr>' for k in self.kinds)
+            self.graph.node("legend", f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
+                                      f"<tr><td><b>Legend</b></td></tr>{cells}</table>>",
+                            shape="plaintext", fillcolor="#ffffff", fontsize="10")
+            # At the bottom, so that it does not push the first nodes down or widen the top of the drawing.
+            self.graph.body.append("\t{ rank=sink; legend }\n")
+        return self.graph.source
 
 
 def shape_text(channels: int, size: int) -> str:

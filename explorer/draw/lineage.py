@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.draw.dot import DotWriter
+from explorer.draw.dot import Drawing
 
 
 # (key, label, how the Build page opens it: query parameters). Years are arXiv first versions.
@@ -35,10 +35,10 @@ FAMILY_TREE_EDGES: tuple[tuple[str, str, str], ...] = (
 
 def family_tree_dot() -> str:
     """Which paper led to which: the designs this app builds, oldest at the top."""
-    g = DotWriter("family_tree", "", rankdir="TB")
-    g.lines.append('  node [fontsize=13, width=2.6];')
+    g = Drawing("family_tree", "", rankdir="TB")
+    g.graph.node_attr.update(fontsize="13", width="2.6")
     for key, label, _ in FAMILY_TREE_NODES:
         g.node("stage" if key != "plain" else "conv", label, name=key)
     for a, b, why in FAMILY_TREE_EDGES:
         g.edge(a, b, why)
-    return "\n".join(g.lines + ["}"]) + "\n"
+    return g.source(legend=False)

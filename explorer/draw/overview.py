@@ -1,23 +1,27 @@
 """The drawings of a design, as DOT: the overview here (stem, stages collapsed to "x N", head, tensor shapes on
-the edges), one block in detail (`block_dot`, from explorer.draw.block), and `to_svg` to render either.
+the edges), one block in detail (`block_dot`, from explorer.draw.block), and `to_svg` / `to_png` to render either.
 
-Both are derived from `explorer.models.spec.layout(spec)` and the spec's own fields, the same data the builder reads,
-so the drawing cannot disagree with the model. Output is DOT text; `to_svg` renders it with the `dot` binary.
-No streamlit here: the pages display what these functions return.
+Both are read from the model the builder makes, built on the meta device (no storage): the overview walks its
+top-level modules in the order its forward pass calls them, labels each from its own modules, and puts on every
+edge the shape that a meta image's forward pass gives. The drawing cannot disagree with the model. Output is DOT
+text for `st.graphviz_chart`; rendering goes through the `graphviz` package. No streamlit here.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
-from explorer.draw.block import block_dot, branch_ops
-from explorer.draw.dot import COLOURS, LEGEND_TEXT, DotWriter, shape_text
-from explorer.models.spec import FAMILY_LABELS, ArchSpec, Layout, StagePlan, layout
+import graphviz
+from torch import nn
 
-__all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "branch_ops", "dot_available", "node_count",
-           "overview_dot", "to_svg"]
+from explorer.draw.block import block_dot
+from explorer.draw.dot import COLOURS, LEGEND_TEXT, Drawing
+from explorer.draw.modules import Traced, block_form, block_kind, has, ops, shape_of, traced
+from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
+
+__all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "dot_available", "node_count", "overview_dot",
+           "to_png", "to_svg"]
 
 
 class GraphvizMissing(RuntimeError):
@@ -27,100 +31,103 @@ class GraphvizMissing(RuntimeError):
 # ---------------------------------------------------------------- overview
 
 
-def _stem_label(spec: ArchSpec, plan: Layout) -> str:
-    if spec.family in ("vgg", "fractalnet"):
-        return ""  # these start directly with their first conv group
-    if spec.stem == "imagenet":
-        return f"stem\n7×7 conv /2, {plan.stem_channels}\n3×3 max-pool /2"
-    return f"stem\n3×3 conv, {plan.stem_channels}"
+def _brief(module: nn.Module, path: str) -> list[str]:
+    """The convolutions, pools and fc layers of a module, one line each (BN and ReLU left to the detail view)."""
+    return [text for kind, text, _ in ops(module, path) if kind in ("conv", "pool")]
 
 
-def _stage_label(spec: ArchSpec, stage: StagePlan) -> str:
-    first, last = stage.block_widths[0], stage.block_widths[-1]
-    widths = f"{first}" if first == last else f"{first}→{last}"
-    stride = f", first stride {stage.stride}" if stage.stride > 1 else ""
-    kind = {
-        "basic": "basic block", "bottleneck": "bottleneck block", "dense": "dense layer",
-        "highway": "highway layer", "conv": "3×3 conv", "fractal": "fractal block",
-    }[stage.kind]
-    if spec.family == "plain":
-        kind = f"plain {kind}"
-    if spec.family == "shake_shake":
-        kind = "shake-shake block (2 branches)"
-    if spec.family == "resnext":
-        kind = f"ResNeXt block (C={spec.cardinality})"
-    if stage.kind == "fractal":
-        return (f"{stage.name}: fractal block\nC={spec.fractal_columns} columns, "
-                f"{2 ** (spec.fractal_columns - 1)} convs deep, {last} ch\n2×2 max-pool")
-    if stage.kind == "dense":
-        return f"{stage.name}: dense block\n{kind} × {stage.num_blocks}, k={spec.growth_rate}\n{stage.in_channels}→{last} ch"
-    if stage.kind == "conv":
-        return f"{stage.name}: {kind} × {stage.num_blocks}, {widths} ch\n2×2 max-pool"
-    return f"{stage.name}: {kind} × {stage.num_blocks}\n{widths} ch{stride}"
+def _deepest(fractal_path: nn.Module) -> int:
+    """Convs on the deepest column of a fractal path: f_C's deep column runs through f_{C-1} twice."""
+    if not has(fractal_path, "first", "second"):
+        return 1
+    return _deepest(fractal_path.first) + _deepest(fractal_path.second)
 
 
-def _head_label(spec: ArchSpec, plan: Layout) -> str:
-    if spec.family == "vgg" and spec.stem == "imagenet":
-        return f"head\nfc 4096, fc 4096, fc {spec.num_classes}"
-    return f"head\nglobal avg-pool\nfc {plan.head_in}→{spec.num_classes}"
+def _stage_label(name: str, stage: nn.Module, t: Traced) -> str:
+    (c_in, h_in, _), (c_out, h_out, _) = t.shapes[name]
+    if block_form(stage) == "fractal":
+        return (f"{name}: fractal block\nC={stage.path.columns} columns, {_deepest(stage.path)} convs deep, "
+                f"{c_out} ch\n" + "\n".join(_brief(stage.pool, f"{name}.pool")))
+    children = list(stage.named_children())
+    blocks = [(n, m) for n, m in children if block_form(m) is not None]
+    if not blocks:  # a plain stack of conv units and a pool (VGG)
+        convs = [m for m in stage.modules() if isinstance(m, nn.Conv2d)]
+        widths = {c.out_channels for c in convs}
+        width = f"{convs[0].out_channels}" if len(widths) == 1 else f"{convs[0].out_channels}→{c_out}"
+        k = convs[0].kernel_size[0]
+        pools = [text for text in _brief(stage, name) if "pool" in text]
+        return f"{name}: {k}×{k} conv × {len(convs)}, {width} ch\n" + "\n".join(pools)
+    kind, count = block_kind(blocks[0][1]), len(blocks)
+    if kind == "dense layer":
+        growth = t.shapes[f"{name}.{blocks[0][0]}"][1][0] - c_in
+        return f"{name}: dense block\n{kind} × {count}, k={growth}\n{c_in}→{c_out} ch"
+    first = t.shapes[f"{name}.{blocks[0][0]}"]
+    widths = f"{first[1][0]}" if first[1][0] == c_out else f"{first[1][0]}→{c_out}"
+    stride = first[0][1] // first[1][1]
+    label = f"{name}: {kind} × {count}\n{widths} ch" + (f", first stride {stride}" if stride > 1 else "")
+    for sub, module in children:  # what else the stage runs, e.g. a highway transition before its layers
+        if block_form(module) is None:
+            label += f"\n{sub}: " + ", ".join(_brief(module, f"{name}.{sub}"))
+    return label
+
+
+def _node(name: str, module: nn.Module, t: Traced, stages: set[str]) -> tuple[str, str]:
+    """(kind, label) of one top-level module."""
+    if name in stages:
+        return "stage", _stage_label(name, module, t)
+    kind = {"stem": "conv", "head": "head"}.get(name, "pool")  # else between stages, e.g. a DenseNet transition
+    return kind, "\n".join([name] + _brief(module, name))
 
 
 def overview_dot(spec: ArchSpec) -> str:
-    """Stem -> each stage as one "x N" node -> head, with the tensor shape (C×H×W) on every edge."""
-    plan = layout(spec)
-    title = f"{FAMILY_LABELS[spec.family]}, {plan.weight_layers} weight layers"
-    g = DotWriter("overview", title)
-    last = g.node("tensor", f"input\n{shape_text(3, plan.input_size)}", name="input", shape="ellipse")
-    shape = shape_text(3, plan.input_size)
-    stem = _stem_label(spec, plan)
-    if stem:
-        node = g.node("conv", stem, name="stem")
-        g.edge(last, node, shape)
-        last, shape = node, shape_text(plan.stem_channels, plan.stem_size)
-    for i, stage in enumerate(plan.stages):
-        node = g.node("stage", _stage_label(spec, stage), name=stage.name)
-        g.edge(last, node, shape)
-        last = node
-        if stage.kind == "dense" and i < len(plan.stages) - 1:
-            shape = shape_text(stage.out_channels, stage.in_size)
-            nxt = plan.stages[i + 1].in_channels
-            node = g.node("pool", f"transition {i + 1}\n1×1 conv {stage.out_channels}→{nxt}\n2×2 avg-pool",
-                          name=f"transition{i + 1}")
-            g.edge(last, node, shape)
-            last, shape = node, shape_text(nxt, stage.out_size)
-        else:
-            shape = shape_text(stage.out_channels, stage.out_size)
-    head = g.node("head", _head_label(spec, plan), name="head")
-    g.edge(last, head, shape)
-    out = g.node("tensor", f"{spec.num_classes} class scores", name="output", shape="ellipse")
-    g.edge(head, out)
-    return g.render()
+    """Input -> each top-level module of the built model (stages as one "x N" node) -> class scores, with the
+    tensor shape (C×H×W) on every edge."""
+    t, plan = traced(spec), layout(spec)
+    stages = {s.name for s in plan.stages}
+    g = Drawing("overview", f"{FAMILY_LABELS[spec.family]}, {plan.weight_layers} weight layers")
+    last = g.node("tensor", f"input\n{shape_of(t.input_shape)}", "input", shape="ellipse")
+    shape = t.input_shape
+    for name in t.order:
+        kind, label = _node(name, getattr(t.model, name), t, stages)
+        node = g.node(kind, label, name)
+        g.edge(last, node, shape_of(shape))
+        last, shape = node, t.shapes[name][1]
+    out = g.node("tensor", f"{shape[0]} class scores", "output", shape="ellipse")
+    g.edge(last, out)
+    return g.source()
 
 
 # ---------------------------------------------------------------- helpers for pages and tests
 
+_NODE = re.compile(r'^\t("(?:[^"\\]|\\.)*"|[^\s"\[]+) \[', flags=re.M)
+
 
 def node_count(dot: str) -> int:
     """Nodes in a DOT text, not counting the legend."""
-    names = re.findall(r'^\s*"([^"]+)" \[(?:shape=\w+, )?\w*label=', dot, flags=re.M)
-    return sum(1 for n in names if n != "legend")
+    names = [n.strip('"') for n in _NODE.findall(dot)]
+    return sum(1 for n in names if n not in ("graph", "node", "edge", "legend"))
 
 
 def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def to_svg(dot: str, timeout: float = 20.0) -> str:
-    """Render DOT to SVG with the graphviz `dot` binary; GraphvizMissing when it is not installed."""
-    binary = shutil.which("dot")
-    if binary is None:
-        raise GraphvizMissing("the graphviz `dot` program is not installed; install it (apt-get install graphviz) "
-                              "to download SVG; the DOT download works without it")
+def _render(dot: str, fmt: str) -> bytes:
     try:
-        done = subprocess.run([binary, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        raise GraphvizMissing(f"graphviz took longer than {timeout:g} s to draw this graph") from None
-    if done.returncode != 0:
-        raise ValueError(f"graphviz could not draw this DOT: {done.stderr.decode(errors='replace')[:300]}")
-    return done.stdout.decode()
+        return graphviz.Source(dot).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizMissing(f"the graphviz `dot` program is not installed; install it (apt-get install graphviz) "
+                              f"to download {fmt.upper()}; the DOT download works without it") from None
+    except graphviz.CalledProcessError as err:
+        stderr = (err.stderr or b"").decode(errors="replace") if isinstance(err.stderr, bytes) else str(err.stderr)
+        raise ValueError(f"graphviz could not draw this DOT: {stderr[:300]}") from None
+
+
+def to_svg(dot: str) -> str:
+    """Render DOT to SVG with graphviz; GraphvizMissing when the `dot` binary is not installed."""
+    return _render(dot, "svg").decode()
+
+
+def to_png(dot: str) -> bytes:
+    """Render DOT to PNG with graphviz; GraphvizMissing when the `dot` binary is not installed."""
+    return _render(dot, "png")
