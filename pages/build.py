@@ -3,19 +3,20 @@ and the torchinfo summary. The design lives in the URL (explorer.models.urls) an
 
 from __future__ import annotations
 
-import dataclasses
+from typing import get_args
 
 import pandas as pd
 import streamlit as st
 
 from pages import cached_cost, cached_overview, use_app_navigation
 
-from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, SpecError
+from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, block_dot, dot_available, to_svg
-from explorer.models.presets import preset_name
+from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
+from explorer.models.presets import family_default, preset_name
 from explorer.models.published import published_for
-from explorer.models.spec import FAMILY_LABELS, MAX_DEPTH, applies, depth_rule, layout
+from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
 from explorer.draw.summary import rows_to_csv, summarize
 from explorer.models.urls import spec_from_params, spec_to_params
 
@@ -23,22 +24,7 @@ K = "b_"  # prefix of this page's widget keys: K + spec field name
 CUSTOM = "(custom)"
 DEFAULT = PRESETS["resnet20"]
 SUMMARY_AUTO_LAYERS = 400  # deeper designs compute the torchinfo summary on request (it takes seconds)
-STEM_FAMILIES = ("plain", "resnet", "wrn", "resnext", "densenet", "vgg")
-BLOCK_FAMILIES = ("plain", "resnet", "pyramidnet", "densenet")  # families where the user picks basic/bottleneck
-IMAGENET_START = {"resnet": "resnet50", "plain": "resnet34", "wrn": "wide_resnet50_2",
-                  "resnext": "resnext50_32x4d", "densenet": "densenet121", "vgg": "vgg16"}
-LABELS = {
-    "shortcut": {"A": "A: zero-padded identity", "B": "B: projection where the shape changes",
-                 "C": "C: projection everywhere"},
-    "activation": {"original": "(a) original: add, then ReLU", "bn_after_add": "(b) BN after addition",
-                   "relu_before_add": "(c) ReLU before addition", "relu_only_preact": "(d) ReLU-only pre-activation",
-                   "full_preact": "(e) full pre-activation"},
-    "shortcut_variant": {"identity": "identity", "constant_scaling": "constant scaling",
-                         "exclusive_gating": "exclusive gating", "shortcut_only_gating": "shortcut-only gating",
-                         "conv1x1": "1x1 conv shortcut", "dropout": "dropout shortcut"},
-    "resnext_form": {"grouped": "(c) grouped convolution", "split": "(a) split-transform-merge",
-                     "concat": "(b) early concatenation"},
-}
+FIRST = ("family", "stem", "block", "fractal_columns", "fractal_blocks", "depth")  # the depth rule reads these
 
 
 # ---------------------------------------------------------------- cached computations (keyed by the spec's JSON)
@@ -88,16 +74,11 @@ def on_preset() -> None:
 
 
 def on_family() -> None:
-    load(FAMILY_DEFAULTS[st.session_state[K + "family"]])
+    load(family_default(st.session_state[K + "family"]))
 
 
 def on_stem() -> None:
-    family, stem = st.session_state[K + "family"], st.session_state[K + "stem"]
-    if stem == "imagenet":
-        load(PRESETS[IMAGENET_START[family]].replace(family=family) if family == "plain"
-             else PRESETS[IMAGENET_START[family]])
-    else:
-        load(FAMILY_DEFAULTS[family])
+    load(family_default(st.session_state[K + "family"], st.session_state[K + "stem"]))
 
 
 def first_load() -> None:
@@ -113,112 +94,74 @@ def first_load() -> None:
     load(spec)
 
 
-def choose(field: str, options: list, label: str, help: str | None = None, **kw) -> None:
-    """A selectbox for one spec field; the current value is kept even if it is not a usual option."""
-    value = st.session_state.get(K + field)
-    if value not in options:
-        options = [*options, value]
-    labels = LABELS.get(field, {})
-    st.selectbox(label, options, key=K + field, format_func=lambda v: labels.get(v, str(v)), help=help, **kw)
-
-
-def number(field: str, label: str, low: float, high: float, step: float, help: str | None = None) -> None:
-    if K + field not in st.session_state:
-        st.session_state[K + field] = getattr(FAMILY_DEFAULTS[st.session_state[K + "family"]], field)
-    st.number_input(label, min_value=low, max_value=high, step=step, key=K + field, help=help)
-
-
 def ensure(field: str) -> None:
     """Give a widget that appears again (after being hidden) its family's default value."""
     if K + field not in st.session_state:
-        st.session_state[K + field] = getattr(FAMILY_DEFAULTS[st.session_state[K + "family"]], field)
+        st.session_state[K + field] = getattr(family_default(st.session_state[K + "family"]), field)
 
 
-def controls() -> dict:
-    """Draw the settings that apply to the chosen family; return them as a spec dict."""
-    st.selectbox("Start from a preset", [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
-                 help="Loads a named design from the papers; change any setting below afterwards.")
-    st.selectbox("Family", list(FAMILY_LABELS), key=K + "family", on_change=on_family,
-                 format_func=FAMILY_LABELS.get)
+def current() -> ArchSpec:
+    """The design the widgets hold so far (unvalidated): decides which widgets show and the depth rule."""
     family = st.session_state[K + "family"]
-    shown = ["family"]
-    for field in dataclasses.fields(ArchSpec):
-        if field.name != "base_width":  # None for most families; only Shake-Shake shows it
-            ensure(field.name)
-    if family in STEM_FAMILIES:
-        st.selectbox("Stem (dataset)", ["cifar", "imagenet"], key=K + "stem", on_change=on_stem,
-                     format_func={"cifar": "CIFAR: 3x3 conv, 32x32 input",
-                                  "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"}.get)
-        shown.append("stem")
-    stem = st.session_state[K + "stem"] if family in STEM_FAMILIES else "cifar"
-    if family in BLOCK_FAMILIES and stem == "cifar":
-        choose("block", ["basic", "bottleneck"], "Block")
-        shown.append("block")
-    if family == "fractalnet":
-        number("fractal_columns", "Columns C", 1, 6, 1)
-        number("fractal_blocks", "Fractal blocks B", 1, 5, 1)
-        shown += ["fractal_columns", "fractal_blocks"]
-    partial = FAMILY_DEFAULTS[family].replace(
-        stem=stem, block=st.session_state[K + "block"] if "block" in shown else FAMILY_DEFAULTS[family].block,
-        fractal_columns=st.session_state[K + "fractal_columns"], fractal_blocks=st.session_state[K + "fractal_blocks"])
-    rule, valid = depth_rule(partial)
-    valid = [d for d in valid if d <= MAX_DEPTH]
+    values = {name: st.session_state[K + name] for name in FIELD_TYPES
+              if K + name in st.session_state and applies(name, family)}
+    if not applies("stem", family):
+        values["stem"] = "cifar"
+    return family_default(family).replace(**values)
+
+
+def widget(field: str, **kw) -> None:
+    """The field's widget, drawn from the field table: a selectbox, a checkbox or a number input."""
+    s, kind, key = setting(field), FIELD_TYPES[field], K + field
+    if kind is bool:
+        st.checkbox(s.label, key=key, help=s.help)
+    elif kind in (int, float, int | None):
+        ensure(field)
+        low, high, step = widget_bounds(field)
+        st.number_input(s.label, min_value=low, max_value=high, step=step, key=key, help=s.help)
+    else:  # a Literal: the choices in the table's order; the current value is kept even if unusual
+        labels = s.choices or {}
+        options = list(labels or get_args(kind))
+        if st.session_state.get(key) not in options:
+            options.append(st.session_state.get(key))
+        st.selectbox(s.label, options, key=key, format_func=lambda v: labels.get(v, str(v)), help=s.help, **kw)
+
+
+def depth_widget() -> None:
+    rule, valid = depth_choices(current())
     if st.session_state[K + "depth"] not in valid:
         old = st.session_state[K + "depth"]
         st.session_state[K + "depth"] = min(valid, key=lambda d: (abs(d - old), d))
         st.caption(f"Depth {old} does not fit this rule; moved to {st.session_state[K + 'depth']}.")
-    st.selectbox("Depth (weight layers)", valid, key=K + "depth", help=rule, disabled=len(valid) == 1)
+    st.selectbox(setting("depth").label, valid, key=K + "depth", help=rule, disabled=len(valid) == 1)
     st.caption(rule)
+    block = imagenet_block(current())  # an ImageNet ResNet's depth fixes its block (He et al. 2015, Table 1)
+    if block is not None:
+        st.session_state[K + "block"] = block
+
+
+def controls() -> dict:
+    """Draw the settings the field table offers for the chosen design; return them as a spec dict."""
+    st.selectbox("Start from a preset", [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
+                 help="Loads a named design from the papers; change any setting below afterwards.")
+    widget("family", on_change=on_family)
+    for name in FIELD_TYPES:
+        if name != "base_width":  # None for most families; only Shake-Shake shows it
+            ensure(name)
+    shown = ["family"]
+    for name in ("stem", "block", "fractal_columns", "fractal_blocks"):
+        if offered(name, current()):
+            widget(name, **({"on_change": on_stem} if name == "stem" else {}))
+            shown.append(name)
+    depth_widget()
     shown.append("depth")
-    if stem == "imagenet" and family in ("plain", "resnet", "wrn", "resnext"):
-        from explorer.models.spec import IMAGENET_RESNET_STAGES
-
-        st.session_state[K + "block"] = IMAGENET_RESNET_STAGES[st.session_state[K + "depth"]][0]
-        shown.append("block")
-    number("num_classes", "Classes", 2, 100_000, 1)
-    shown.append("num_classes")
-    if family == "shake_shake":
-        number("base_width", "Branch width d (stage 1)", 1, 1024, 16)
-        shown.append("base_width")
-
-    def show(field: str, draw) -> None:
-        if applies(field, family):
-            draw()
-            shown.append(field)
-
-    show("width_factor", lambda: number("width_factor", "Width factor k", 1, 64, 1,
-                                        help="WRN k: multiplies every stage width"))
-    show("cardinality", lambda: number("cardinality", "Cardinality C", 1, 256, 1, help="ResNeXt: parallel paths"))
-    show("bottleneck_width", lambda: number("bottleneck_width", "Path width d", 1, 1024, 1))
-    show("resnext_form", lambda: choose("resnext_form", list(LABELS["resnext_form"]), "ResNeXt form (Fig. 3)"))
-    show("shortcut", lambda: choose("shortcut", ["A", "B", "C"], "Shortcut option"))
-    show("activation", lambda: choose("activation", list(LABELS["activation"]), "Activation placement"))
-    show("shortcut_variant", lambda: choose("shortcut_variant", list(LABELS["shortcut_variant"]),
-                                            "Shortcut variant (Identity Mappings, Table 1)"))
-    variant = st.session_state.get(K + "shortcut_variant", "identity") if family == "resnet" else "identity"
-    if variant in ("exclusive_gating", "shortcut_only_gating") or family == "highway":
-        show("gate_bias", lambda: number("gate_bias", "Gate bias init", -20.0, 20.0, 1.0))
-    if variant == "constant_scaling":
-        show("shortcut_scale", lambda: number("shortcut_scale", "Shortcut scale", 0.0, 10.0, 0.1))
-        show("residual_scale", lambda: number("residual_scale", "Residual scale", 0.0, 10.0, 0.1))
-    if variant == "dropout":
-        show("shortcut_dropout", lambda: number("shortcut_dropout", "Shortcut dropout", 0.0, 0.95, 0.05))
-    show("shake_forward", lambda: choose("shake_forward", ["shake", "even"], "Forward (alpha)"))
-    show("shake_backward", lambda: choose("shake_backward", ["shake", "even", "keep"], "Backward (beta)"))
-    show("shake_level", lambda: choose("shake_level", ["image", "batch"], "Coefficient per"))
-    show("pyramid_alpha", lambda: number("pyramid_alpha", "Widening alpha", 0, 4096, 12))
-    show("pyramid_widening", lambda: choose("pyramid_widening", ["additive", "multiplicative"], "Widening"))
-    show("growth_rate", lambda: number("growth_rate", "Growth rate k", 1, 512, 1))
-    show("compression", lambda: number("compression", "Compression theta", 0.05, 1.0, 0.05))
-    show("drop_path_local", lambda: number("drop_path_local", "Local drop-path", 0.0, 0.95, 0.05))
-    show("drop_path_global", lambda: number("drop_path_global", "Global drop-path share", 0.0, 1.0, 0.05))
-    show("dropout", lambda: number("dropout", "Dropout", 0.0, 0.95, 0.05))
-    show("stochastic_depth", lambda: number("stochastic_depth", "Stochastic depth p_L", 0.0, 0.95, 0.05))
-    show("se_reduction", lambda: number("se_reduction", "SE reduction r (0 = off)", 0, 1024, 4))
-    show("zero_init_residual", lambda: st.checkbox("Zero-init last BN of each branch", key=K + "zero_init_residual"))
+    for name in FIELD_TYPES:
+        if name not in FIRST and offered(name, current()):
+            widget(name)
+            shown.append(name)
     shown.append("block")  # where it is not a choice it follows the family, depth or loaded preset
     data = {field: st.session_state[K + field] for field in dict.fromkeys(shown)}
-    if family not in STEM_FAMILIES:
+    if not applies("stem", data["family"]):
         data["stem"] = "cifar"
     return data
 

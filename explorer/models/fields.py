@@ -9,6 +9,7 @@ next to the default. `validate()` (explorer.models.rules) and the Build page's c
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -196,6 +197,7 @@ class ArchFields:
         return dataclasses.replace(self, **changes)
 
 
+FIELD_TYPES: dict[str, Any] = typing.get_type_hints(ArchFields)  # field name -> its type, in field order
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(ArchFields)}
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ArchFields)}
 
