@@ -138,6 +138,11 @@ def _valid_data():
     (lambda d: d["presets"]["resnet20"].update(dataset="cifar100"), "presets.resnet20.dataset"),
     (lambda d: d["tables"]["se"][0].pop("source"), "tables.se[0]"),
     (lambda d: d["recipe_for_family"].update(resnet="missing"), "recipe_for_family.resnet"),
+    (lambda d: d["tables"].update(se=[]), "tables.se: expected a non-empty list"),
+    (lambda d: d["presets"]["resnet20"].update(error=True), "presets.resnet20.error: must be a finite number"),
+    (lambda d: d["presets"]["resnet20"].update(params_m=float("nan")), "presets.resnet20.params_m: must be a finite"),
+    (lambda d: d["presets"]["resnet20"].update(eror=8.75), "presets.resnet20.eror: unknown field"),
+    (lambda d: d["sources"].insert(0, 3), "sources[0]: expected a JSON object; got 3"),
 ])
 def test_malformed_file_names_the_file_and_key(break_it, key):
     data = _valid_data()

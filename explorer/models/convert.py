@@ -21,7 +21,7 @@ import types
 import typing
 from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError, create_model
 
 T = TypeVar("T")
 _STRICT_JSON = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
@@ -66,7 +66,7 @@ def check(kind: object, data: object, what: str) -> object:
     rules; returns the validated value. Errors name the path to the bad value: `tables.se[0].source`.
     (For dataclass rows, call `from_untrusted` per row.)"""
     try:
-        return _adapter(kind).validate_python(data)
+        return _wrapper(kind).model_validate({"value": data}).value
     except ValidationError as err:
         raise _spec_error(err, what, {}, flat=False) from None
 
@@ -93,8 +93,9 @@ def _model(cls: type) -> type[BaseModel]:
 
 
 @functools.cache
-def _adapter(kind: object) -> TypeAdapter:
-    return TypeAdapter(Annotated[_json_type(kind), Strict()], config=_STRICT_JSON)
+def _wrapper(kind: object) -> type[BaseModel]:
+    """A one-field model around `kind`, so the strict JSON config reaches it (TypedDicts refuse a config)."""
+    return create_model("CheckInput", __config__=_STRICT_JSON, value=(_json_type(kind), ...))
 
 
 def _whole(value: object) -> object:
@@ -132,7 +133,7 @@ def _spec_error(err: ValidationError, what: str, hints: dict[str, object], flat:
     """The first pydantic error as a SpecError naming the field (`flat`) or the dotted path, the rule, the value."""
     errors = err.errors()
     first = errors[0]
-    loc = _place(first["loc"])
+    loc = _place(first["loc"][1:] if not flat else first["loc"])  # check(): drop the wrapper's "value"
     field = (str(loc[0]) if flat else _path(loc)) if loc else what
     value = first.get("input")
     if first["type"] == "literal_error":

@@ -11,77 +11,70 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
+
+from annotated_types import MinLen
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic reads typing_extensions' TypedDict on Python 3.11
+
+from explorer.models.convert import SpecError, check, from_untrusted
 
 PUBLISHED_PATH = Path(__file__).resolve().parents[2] / "assets" / "published.json"
-DATASETS = ("cifar10", "imagenet")
-TOP_KEYS = ("sources", "presets", "tables", "recipes", "recipe_for_family", "pitfalls")
+Dataset = Literal["cifar10", "imagenet"]
 
 
 class PublishedDataError(ValueError):
     """assets/published.json is missing a key or holds a value of the wrong kind."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Published:
-    """What a paper printed for one preset."""
+    """What a paper printed for one preset (one row of the file's `presets`, checked field by field)."""
 
     preset: str
     params_m: float | None  # millions, as the paper prints them (None: not printed)
     params_text: str | None  # the printed figure, e.g. "0.85M" (ImageNet: torchvision's exact count "11,689,512")
     error: float | None  # CIFAR-10 test error % or ImageNet top-1 error %
     error_kind: str  # "best", "median of 5", "mean of 10", "top-1, single 224 crop", ...
-    dataset: str  # "cifar10" or "imagenet"
+    dataset: Dataset
     macs: float | None  # published multiply-adds per image
     source: str  # paper and table
     note: str
+    params_exact: int | None = None  # an exact count where one is published (torchvision's ImageNet models)
+    macs_source: str = ""  # where `macs` comes from when not the paper itself
+
+
+@with_config(ConfigDict(extra="allow"))
+class Sourced(TypedDict):
+    """A table row, a recipe or a pitfall: any figures, and the source they come from."""
+
+    source: str
+
+
+@with_config(ConfigDict(extra="allow"))
+class Paper(TypedDict):
+    key: str
+    arxiv: str | None  # None: a repository, not a paper
+
+
+@with_config(ConfigDict(extra="allow"))
+class PublishedFile(TypedDict):
+    """The file's shape; `presets` rows are checked as `Published`, `recipe_for_family` against `recipes`."""
+
+    sources: list[Paper]
+    presets: dict[str, dict[str, object]]
+    tables: dict[str, Annotated[list[Sourced], MinLen(1)]]
+    recipes: dict[str, Sourced]
+    recipe_for_family: dict[str, str | None]
+    pitfalls: list[Sourced]
 
 
 def _fail(key: str, problem: str) -> PublishedDataError:
     return PublishedDataError(f"{PUBLISHED_PATH}: {key}: {problem}")
 
 
-def _number_or_none(key: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(key, f"expected a number or null; got {value!r}")
-    return float(value)
-
-
-def _text(key: str, value: Any, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise _fail(key, f"expected text; got {value!r}")
-    return value
-
-
-def _parse_preset(name: str, row: Any) -> Published:
-    key = f"presets.{name}"
-    if not isinstance(row, dict):
-        raise _fail(key, f"expected an object; got {type(row).__name__}")
-    for field in ("params_m", "params_text", "error", "error_kind", "dataset", "macs", "source", "note"):
-        if field not in row:
-            raise _fail(f"{key}.{field}", "missing")
-    dataset = _text(f"{key}.dataset", row["dataset"])
-    if dataset not in DATASETS:
-        raise _fail(f"{key}.dataset", f"expected one of {', '.join(DATASETS)}; got {dataset!r}")
-    return Published(
-        preset=name,
-        params_m=_number_or_none(f"{key}.params_m", row["params_m"]),
-        params_text=_text(f"{key}.params_text", row["params_text"], optional=True),
-        error=_number_or_none(f"{key}.error", row["error"]),
-        error_kind=_text(f"{key}.error_kind", row["error_kind"]),
-        dataset=dataset,
-        macs=_number_or_none(f"{key}.macs", row["macs"]),
-        source=_text(f"{key}.source", row["source"]),
-        note=_text(f"{key}.note", row["note"]),
-    )
-
-
 @functools.lru_cache(maxsize=1)
-def _load() -> dict[str, Any]:
+def _load() -> dict[str, object]:
     """Read and validate the whole file once."""
     try:
         data = json.loads(PUBLISHED_PATH.read_text(encoding="utf-8"))
@@ -92,33 +85,22 @@ def _load() -> dict[str, Any]:
     return validate_data(data)
 
 
-def validate_data(data: Any) -> dict[str, Any]:
+def validate_data(data: object) -> dict[str, object]:
     """Check the file's structure; return it with `presets` parsed into `Published` records."""
-    if not isinstance(data, dict):
-        raise _fail("(top level)", "expected a JSON object")
-    for key in TOP_KEYS:
-        if key not in data:
-            raise _fail(key, "missing")
-    for key in ("presets", "tables", "recipes", "recipe_for_family"):
-        if not isinstance(data[key], dict):
-            raise _fail(key, f"expected an object; got {type(data[key]).__name__}")
-    for i, source in enumerate(data["sources"]):
-        if not isinstance(source, dict) or "key" not in source or "arxiv" not in source:
-            raise _fail(f"sources[{i}]", "expected an object with 'key' and 'arxiv'")
-    for name, rows in data["tables"].items():
-        if not isinstance(rows, list) or not rows:
-            raise _fail(f"tables.{name}", "expected a non-empty list of rows")
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict) or not isinstance(row.get("source"), str):
-                raise _fail(f"tables.{name}[{i}]", "expected an object with a 'source' text")
-    for family, key in data["recipe_for_family"].items():
-        if key is not None and key not in data["recipes"]:
+    try:
+        checked = check(PublishedFile, data, "(top level)")
+    except SpecError as err:
+        raise _fail(err.field, err.message) from None
+    parsed = {}
+    for name, row in checked["presets"].items():
+        try:
+            parsed[name] = from_untrusted(Published, {**row, "preset": name}, f"presets.{name}")
+        except SpecError as err:
+            raise _fail(f"presets.{name}.{err.field}", err.message) from None
+    for family, key in checked["recipe_for_family"].items():
+        if key is not None and key not in checked["recipes"]:
             raise _fail(f"recipe_for_family.{family}", f"names recipe {key!r}, which is not in 'recipes'")
-    for name, recipe in data["recipes"].items():
-        if not isinstance(recipe, dict) or not isinstance(recipe.get("source"), str):
-            raise _fail(f"recipes.{name}", "expected an object with a 'source' text")
-    parsed = {name: _parse_preset(name, row) for name, row in data["presets"].items()}
-    return {**data, "parsed_presets": parsed}
+    return {**checked, "parsed_presets": parsed}
 
 
 def published_for(name: str) -> Published | None:
