@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from explorer.lessons import measured as measured_module
@@ -33,10 +34,11 @@ def test_lesion_reference_residual_hurt_less_than_plain() -> None:
 
 
 def test_measured_returns_a_copy() -> None:
-    table = measured("lesion").table
-    table.loc[0, "net"] = "changed"
-    assert table.loc[0, "net"] == "changed"
-    assert measured("lesion").table.loc[0, "net"] == "ResNet-56"
+    first = measured("lesion").table
+    before = first.copy()
+    first.loc[0, "net"] = "changed"
+    del first[first.columns[-1]]
+    pd.testing.assert_frame_equal(measured("lesion").table, before)  # the cached table did not change
 
 
 def test_unknown_table_lists_the_known_ones() -> None:
@@ -47,11 +49,14 @@ def test_unknown_table_lists_the_known_ones() -> None:
 @pytest.mark.parametrize("content, message", [
     ("{not json", "cannot read it"),
     ("[]", "expected an object of named tables"),
-    ('{"t": {"rows": [{"a": 1}]}}', "non-empty text 'source'"),
+    ('{"t": {"rows": [{"a": 1}]}}', "t.source: missing"),
+    ('{"t": {"source": "  ", "rows": [{"a": 1}]}}', "t.source: expected non-empty text"),
+    ('{"t": []}', "t: expected a JSON object"),
     ('{"t": {"source": "s", "rows": []}}', "t.rows: expected a non-empty list"),
     ('{"t": {"source": "s", "rows": [{"a": 1}, {"b": 2}]}}', r"t.rows\[1\]: expected the columns \['a'\]"),
     ('{"t": {"source": "s", "rows": [{"a": [1]}]}}', r"t.rows\[0\].a: expected text or a number"),
     ('{"t": {"source": "s", "rows": [{"a": true}]}}', r"t.rows\[0\].a: expected text or a number"),
+    ('{"t": {"source": "s", "rows": [{"a": NaN}]}}', r"t.rows\[0\].a: expected text or a number"),
 ])
 def test_malformed_file_names_the_key(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "measured.json"

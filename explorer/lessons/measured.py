@@ -11,9 +11,14 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import pandas as pd
+from annotated_types import MinLen
+from pydantic import StringConstraints
+from typing_extensions import TypedDict  # pydantic reads typing_extensions' TypedDict on Python 3.11
+
+from explorer.models.convert import SpecError, check
 
 MEASURED_PATH = Path(__file__).resolve().parent.parent.parent / "assets" / "measured.json"
 
@@ -28,24 +33,28 @@ class Measured:
     source: str  # command, machine, recipe and date
 
 
+class Table(TypedDict):
+    """One named table of the file: where it comes from, and its rows (every row has the same columns)."""
+
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    rows: Annotated[list[dict[str, str | int | float]], MinLen(1)]
+
+
 def _fail(key: str, problem: str) -> MeasuredDataError:
     return MeasuredDataError(f"{MEASURED_PATH.name}: {key}: {problem}; fix the file or restore it from git")
 
 
-def _parse(name: str, entry: Any) -> Measured:
-    if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"].strip():
-        raise _fail(name, "expected an object with a non-empty text 'source' and a list 'rows'")
-    rows = entry.get("rows")
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise _fail(f"{name}.rows", "expected a non-empty list of objects")
+def _parse(name: str, entry: object) -> Measured:
+    try:
+        table = check(Table, entry, "(table)")
+    except SpecError as err:
+        raise _fail(name if err.field == "(table)" else f"{name}.{err.field}", err.message) from None
+    rows = table["rows"]
     columns = list(rows[0])
     for i, row in enumerate(rows):
         if list(row) != columns:
             raise _fail(f"{name}.rows[{i}]", f"expected the columns {columns}; got {list(row)}")
-        for column, value in row.items():
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                raise _fail(f"{name}.rows[{i}].{column}", f"expected text or a number; got {value!r}")
-    return Measured(pd.DataFrame(rows, columns=columns), entry["source"])
+    return Measured(pd.DataFrame(rows, columns=columns), table["source"])
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,7 +64,7 @@ def _load(path: Path = MEASURED_PATH) -> dict[str, Measured]:
     except (OSError, json.JSONDecodeError) as err:
         raise MeasuredDataError(f"{path.name}: cannot read it ({err}); restore it from git") from err
     if not isinstance(raw, dict):
-        raise _fail("(top level)", "expected an object of named tables")
+        raise _fail("(top level)", f"expected an object of named tables; got {type(raw).__name__}")
     return {name: _parse(name, entry) for name, entry in raw.items() if not name.startswith("_")}
 
 

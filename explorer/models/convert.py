@@ -124,7 +124,7 @@ _RULES = {  # pydantic error type -> our rule
     "finite_number": "must be a finite number",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false",
     "string_type": "expected text", "none_required": "must be empty (null)",
-    "tuple_type": "must be a list", "list_type": "must be a list", "dict_type": "expected a JSON object",
+    "string_too_short": "expected non-empty text", "tuple_type": "must be a list", "list_type": "must be a list", "dict_type": "expected a JSON object",
     "extra_forbidden": "unknown key", "too_short": "expected a non-empty list",
 }
 
@@ -133,7 +133,8 @@ def _spec_error(err: ValidationError, what: str, hints: dict[str, object], flat:
     """The first pydantic error as a SpecError naming the field (`flat`) or the dotted path, the rule, the value."""
     errors = err.errors()
     first = errors[0]
-    loc = _place(first["loc"][1:] if not flat else first["loc"])  # check(): drop the wrapper's "value"
+    skip = 0 if flat else 1  # check(): drop the wrapper model's "value" from every location
+    loc = _place(first["loc"][skip:])
     field = (str(loc[0]) if flat else _path(loc)) if loc else what
     value = first.get("input")
     if first["type"] == "literal_error":
@@ -142,9 +143,13 @@ def _spec_error(err: ValidationError, what: str, hints: dict[str, object], flat:
         return SpecError(field, f"unknown value {value!r}; choose from {choices}")
     if first["type"] == "missing":
         return SpecError(field, "missing")
-    branches = [e["loc"][len(loc)] for e in errors if _place(e["loc"]) == loc and len(e["loc"]) > len(loc)]
+    branches = [e["loc"][skip + len(loc)] for e in errors
+                if _place(e["loc"][skip:]) == loc and len(e["loc"]) > skip + len(loc)]
     if len(branches) > 1:  # a union: say what each branch wanted
-        rule = "expected " + " or ".join(dict.fromkeys(_noun(str(b)) for b in branches))
+        nouns = list(dict.fromkeys(_noun(str(b)) for b in branches))
+        if "a number" in nouns and "a whole number" in nouns:  # a number covers the whole ones
+            nouns.remove("a whole number")
+        rule = "expected " + " or ".join(nouns)
     else:
         rule = _RULES.get(first["type"], first["msg"])
     if len(loc) > 1 and isinstance(loc[-1], int) and flat:
