@@ -6,8 +6,9 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from explorer import PRESETS, build_model, cost
-from explorer.models.blocks import ResidualBlock, SqueezeExcitation
+from explorer.models.blocks import PLACEMENTS, ResidualBlock, placement_parts
 from explorer.models.families.highway import HighwayLayer
+from explorer.models.layers import SqueezeExcitation, make_stages
 from explorer.models.shortcuts import AddMerge, GateMerge, ProjectionShortcut, ZeroPadShortcut
 
 RESNET20 = PRESETS["resnet20"]
@@ -41,6 +42,17 @@ def test_activation_placement_calls_modules_in_fig4_order(activation, order):
     model = build_model(RESNET20.replace(activation=activation))
     block = model.stage1.block2  # a middle unit: identity shortcut, no special handling
     assert _call_order(block, torch.randn(2, 16, 32, 32)) == order.split()
+
+
+@pytest.mark.parametrize("activation, order", FIG4)
+def test_placements_table_is_fig4(activation, order):
+    # the data the builder reads is the figure itself, so reading PLACEMENTS is reading the built block
+    assert " ".join(PLACEMENTS[activation]).replace("bn", "BN").replace("relu", "ReLU") == order
+
+
+def test_unknown_placement_is_refused_by_name():
+    with pytest.raises(ValueError, match="activation must be one of .*'full_preact'.*; got 'post_relu'"):
+        placement_parts("post_relu")
 
 
 @pytest.mark.parametrize("activation, order", [
@@ -179,10 +191,26 @@ def test_zero_init_makes_every_unit_start_as_the_identity():
         assert torch.allclose(model.stage1.block2(x), torch.relu(x))
 
 
-def test_stochastic_depth_probabilities_follow_the_linear_rule():
-    model = build_model(RESNET20.replace(stochastic_depth=0.5))
+@pytest.mark.parametrize("name, blocks", [("resnet20", 9), ("pyramidnet110_a48", 54), ("shake_shake26_2x32d", 12),
+                                          ("resnext29_8x64d", 9)])
+def test_stochastic_depth_probabilities_follow_the_linear_rule(name, blocks):
+    # one stage builder for every residual family: ResDrop's p_l = l / L * p_L counts blocks across stages
+    model = build_model(PRESETS[name].replace(stochastic_depth=0.5))
     probs = [m.p for m in model.modules() if isinstance(m, StochasticDepth)]
-    assert probs == pytest.approx([0.5 * l / 9 for l in range(1, 10)])  # ResDrop: p_l = l / L * p_L
+    assert probs == pytest.approx([0.5 * l / blocks for l in range(1, blocks + 1)])
+
+
+def test_stage_builder_slots_chain_widths_and_strides():
+    from explorer import layout
+
+    plan = layout(PRESETS["pyramidnet110_a48"].replace(depth=20))
+    slots = []
+    stages = make_stages(plan.stages, lambda slot: slots.append(slot) or nn.Identity(), stochastic_depth=0.3)
+    assert [list(blocks) for _, blocks in stages] == [["block1", "block2", "block3"]] * 3
+    assert [s.number for s in slots] == list(range(1, 10)) and slots[-1].drop_prob == pytest.approx(0.3)
+    assert [s.stride for s in slots] == [1, 1, 1, 2, 1, 1, 2, 1, 1]
+    assert all(b.in_channels == a.out_channels for a, b in zip(slots, slots[1:]))  # each block feeds the next
+    assert slots[0].in_channels == plan.stem_channels and slots[-1].out_channels == plan.head_in
 
 
 def test_stochastic_depth_drops_in_train_and_not_in_eval():
@@ -220,11 +248,13 @@ def test_se_rescales_channels():
 
 
 @pytest.mark.parametrize("name", ["resnet56", "preact_resnet164", "wrn_16_4", "resnext29_8x64d", "resnet50",
-                                  "plain20"])
+                                  "plain20", "pyramidnet110_a48", "shake_shake26_2x32d", "densenet40_k12",
+                                  "highway19", "vgg16_cifar", "fractalnet20"])
 def test_he_init_on_every_conv(name):
     # He et al. 2015 (1502.01852), fan_out mode: std = sqrt(2 / (out_channels * k * k)); every conv weight must
-    # be drawn from it (the builder skips PyTorch's default conv init, so a missed conv would hold garbage).
-    model = build_model(PRESETS[name])
+    # be drawn from it (every family skips PyTorch's default conv init, so a missed conv would hold garbage).
+    spec = PRESETS[name]
+    model = build_model(spec.replace(base_width=16) if spec.family == "fractalnet" else spec)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     for conv in convs:
         w = conv.weight
@@ -233,5 +263,8 @@ def test_he_init_on_every_conv(name):
             expected = (2.0 / (w.shape[0] * w.shape[2] * w.shape[3])) ** 0.5
             assert w.std().item() == pytest.approx(expected, rel=0.1), conv
     fc = model.head.fc
+    if spec.family == "vgg":  # torchvision's VGG: N(0, 0.01)
+        assert fc.weight.std().item() == pytest.approx(0.01, rel=0.1)
+        return
     bound = 1 / fc.in_features ** 0.5  # PyTorch's default Linear init is kept
     assert fc.weight.abs().max() <= bound and fc.weight.std() > bound / 4

@@ -3,6 +3,7 @@ import torch
 import torchvision
 
 from explorer import PRESETS, build_model, cost
+from explorer.models.cost import meta_model
 
 # Huang et al. 2017, Table 2 (C10), at the rounding the paper prints.
 PAPER = [
@@ -21,17 +22,16 @@ def test_params_match_the_paper(name, changes, printed):
     assert f"{params / 1e6:.1f}M" == printed
 
 
-def test_densenet121_equals_torchvision():
+@pytest.mark.parametrize("depth, expected", [(121, 7_978_856), (169, 14_149_480), (201, 20_013_928)])
+def test_imagenet_densenets_equal_torchvision(depth, expected):
+    spec = PRESETS["densenet121"].replace(depth=depth)
     with torch.device("meta"):
-        reference = torchvision.models.densenet121(weights=None)
-    expected = sum(p.numel() for p in reference.parameters())
-    assert expected == 7_978_856
-    assert cost(PRESETS["densenet121"]).params == expected
-
-
-@pytest.mark.parametrize("depth, expected", [(169, 14_149_480), (201, 20_013_928)])
-def test_deeper_imagenet_densenets_equal_torchvision(depth, expected):
-    assert cost(PRESETS["densenet121"].replace(depth=depth)).params == expected
+        reference = getattr(torchvision.models, f"densenet{depth}")(weights=None)
+    assert sum(p.numel() for p in reference.parameters()) == expected == cost(spec).params
+    # same tensors in the same order (names differ: features.denseblock1.denselayer1.norm1 is our
+    # stage1.block1.residual.bn1), so torchvision's weights would load position by position
+    ours = [tuple(t.shape) for t in meta_model(spec).state_dict().values()]
+    assert ours == [tuple(t.shape) for t in reference.state_dict().values()]
 
 
 def test_dense_layer_concatenates_and_transition_compresses():

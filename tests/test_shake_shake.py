@@ -119,3 +119,19 @@ def test_second_shortcut_path_sees_x_shifted_right_and_down():
     # BN in eval at init is ~identity (running mean 0, var 1)
     assert torch.allclose(y[0, 0], torch.tensor([[1.0, 3.0], [9.0, 11.0]]), atol=1e-3)
     assert torch.allclose(y[0, 1], torch.tensor([[0.0, 0.0], [0.0, 6.0]]), atol=1e-3)
+
+
+def test_same_torch_seed_gives_the_same_training_step():
+    model = build_model(PRESETS["shake_shake26_2x32d"].replace(stochastic_depth=0.5)).train()
+    x = torch.randn(2, 3, 32, 32)
+
+    def step(seed):
+        torch.manual_seed(seed)
+        model.zero_grad()
+        out = model(x)
+        out.sum().backward()
+        return [out.detach()] + [p.grad.clone() for p in model.parameters()]
+
+    first, second, other = step(0), step(0), step(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert not torch.equal(first[0], other[0])  # alpha, beta and ResDrop are random draws

@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from explorer.models.blocks import PlainBlock, ResidualBlock, placement_parts
+from explorer.models.families.resnext import make_resnext_block
 from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, he_init, make_head, make_stem
 from explorer.models.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
 from explorer.models.spec import ArchSpec, layout
@@ -44,8 +45,6 @@ def make_block(spec: ArchSpec, slot: BlockSlot) -> nn.Module:
         return PlainBlock(**sizes, bottleneck=bottleneck)
     shortcut = make_shortcut_for(spec, slot.in_channels, slot.out_channels, slot.stride)
     if spec.family == "resnext" and spec.resnext_form != "grouped":
-        from explorer.models.families.resnext import make_resnext_block
-
         return make_resnext_block(spec.resnext_form, **sizes, groups=spec.cardinality, shortcut=shortcut,
                                   se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
     return ResidualBlock(**sizes, bottleneck=bottleneck, groups=spec.cardinality, shortcut=shortcut,
