@@ -20,9 +20,6 @@ PAGE_SCRIPTS = tuple(sorted(p.stem for p in (ROOT / "pages").glob("*.py") if p.s
 ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
     ("explorer/__init__.py", "explorer.models.builder"): "torch on first use, so plain-Python modules load without it",
     ("explorer/__init__.py", "explorer.models"): "torch on first use (explorer.models.cost), as above",
-    # PENDING issue 9 (models, B): delete each entry when its import goes (the test fails on a stale entry).
-    ("explorer/models/cost.py", "explorer.models.builder"): "PENDING: dodges the cost <-> builder cycle",
-    ("explorer/models/families/resnet.py", "explorer.models.families.resnext"): "PENDING: resnet <-> resnext",
 }
 
 
@@ -98,8 +95,6 @@ TORCH_FREE = ("explorer", "explorer.models.spec", "explorer.models.presets", "ex
 @pytest.mark.parametrize("module", TORCH_FREE)
 def test_plain_python_modules_load_without_torch(module: str) -> None:
     """Specs and recipes are plain data: the CLI, the run store and URL parsing must not pay torch's import."""
-    if module == "explorer.training.recipe" and not (ROOT / "explorer/training/recipe.py").exists():
-        pytest.skip("explorer/training/recipe.py is not committed yet (issue 9, training); delete this skip then")
     code = f"import sys, {module}; assert 'torch' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     if out.returncode != 0:  # name the import that pulled torch in: rerun with torch refused, for a traceback
