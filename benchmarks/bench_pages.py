@@ -2,7 +2,7 @@
 
 Measures, cold (every cache cleared) unless noted, for resnet20 (baseline), resnet110 and resnet1202:
   cost      explorer.models.cost.cost (meta-device pass; the headline numbers)
-  graph     overview_dot + block_dot (pure Python)
+  graph     overview_dot + block_dot (build on the meta device, one meta forward for the shapes, walk the modules)
   summary   explorer.draw.summary.summarize (torchinfo on the CPU)
   redraw    AppTest rerun of pages/build.py after ticking "zero-init last BN" (a new spec, so nothing cached);
             designs over 400 weight layers draw the summary only on request, so their redraw excludes it

@@ -18,7 +18,7 @@ from explorer import PRESETS, ArchSpec
 from explorer.draw import overview as graph
 from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
 from explorer.draw.overview import GraphvizMissing, block_dot, node_count, overview_dot, to_png, to_svg
-from explorer.models.builder import build_unchecked
+from explorer.models.cost import meta_model
 from explorer.models.spec import FAMILY_LABELS, layout
 
 ACTIVATIONS = ["original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"]
@@ -212,7 +212,7 @@ DESIGNS = {**{name: spec for name, spec in PRESETS.items()},
 @pytest.mark.parametrize("name", list(DESIGNS))
 def test_drawn_blocks_are_the_built_blocks(name):
     spec = DESIGNS[name]
-    model = build_unchecked(spec, device="meta")
+    model = meta_model(spec)
     stages = [getattr(model, s.name) for s in layout(spec).stages]
     total = sum(len(list(s.children())) for s in stages)
     for i, stage in enumerate(stages):
@@ -236,7 +236,7 @@ def test_drawn_blocks_are_the_built_blocks(name):
 
 def test_highway_draws_the_max_pool_and_1x1_transition_the_model_has():
     spec = PRESETS["highway19"]
-    stage = build_unchecked(spec, device="meta").stage2
+    stage = meta_model(spec).stage2
     assert [type(m).__name__ for m in stage.transition] == ["MaxPool2d", "Conv2d", "BatchNorm2d"]
     dot = block_dot(spec, 1, 0)
     assert_chain(dot, "x", steps(stage.transition, "stage2.transition") + steps(stage.block1.transform,
@@ -251,7 +251,7 @@ def test_highway_draws_the_max_pool_and_1x1_transition_the_model_has():
 
 def test_fractal_draws_its_1x1_widening_conv_and_global_drop_path():
     spec = PRESETS["fractalnet20"]
-    model = build_unchecked(spec, device="meta")
+    model = meta_model(spec)
     assert type(model.stage1.widen).__name__ == "Conv2d"
     nodes, edges = parse(block_dot(spec, 0, 0))
     assert nodes["stage1.widen"] == "1×1 conv, 64"
@@ -401,7 +401,7 @@ def test_graph_module_does_not_import_streamlit():
 
 def test_detail_counts_agree_with_model_convs():
     spec = PRESETS["preact_resnet164"]
-    block = build_unchecked(spec, device="meta").stage1.block2
+    block = meta_model(spec).stage1.block2
     convs = sum(isinstance(m, nn.Conv2d) for m in block.modules())
     assert block_dot(spec, 0, 1).count("conv, ") == convs
 

@@ -45,6 +45,7 @@ class Drawing:
                            margin="0.12,0.05"),
             edge_attr=dict(fontname="Helvetica", fontsize="10", color="#495057"))
         self.kinds: list[str] = []
+        self._legend = False  # added once, by the first `source`
         self._count = 0
 
     def node(self, kind: str, label: str, name: str | None = None, shape: str | None = None) -> str:
@@ -75,8 +76,9 @@ class Drawing:
     def source(self, legend: bool = True) -> str:
         """The DOT text, with one compact legend node listing the operation types used. The legend is an HTML
         table built only from the constants above, never from a label."""
-        if legend and self.kinds:
+        if legend and self.kinds and not self._legend:
             cells = "".join(f'<tr><td bgcolor="{COLOURS[k]}">{LEGEND_TEXT[k]}</td></tr>' for k in self.kinds)
+            self._legend = True
             self.graph.node("legend", f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
                                       f"<tr><td><b>Legend</b></td></tr>{cells}</table>>",
                             shape="plaintext", fillcolor="#ffffff", fontsize="10")
@@ -84,6 +86,3 @@ class Drawing:
             self.graph.body.append("\t{ rank=sink; legend }\n")
         return self.graph.source
 
-
-def shape_text(channels: int, size: int) -> str:
-    return f"{channels}×{size}×{size}"
