@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost, layout
 from explorer.models.builder import FAMILY_BUILDERS
+from explorer.models.fields import setting, widget_bounds
+from explorer.models.presets import IMAGENET_DEFAULTS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120  # resnet-sized pages take about a second; a loaded CI machine can be much slower
@@ -96,6 +98,28 @@ def test_settings_that_do_not_apply_are_hidden():
     at.sidebar.selectbox(key="b_family").set_value("resnext").run()
     keys = {w.key for w in at.sidebar.number_input} | {w.key for w in at.sidebar.selectbox}
     assert "b_cardinality" in keys and "b_width_factor" not in keys and "b_shortcut_variant" not in keys
+
+
+def test_widgets_follow_the_field_table():
+    at = open_page("pages/build.py")
+    keys = {w.key for w in at.sidebar.number_input}
+    assert "b_gate_bias" not in keys  # shown only with a gating shortcut variant
+    at.sidebar.selectbox(key="b_shortcut_variant").set_value("exclusive_gating").run()
+    gate = at.sidebar.number_input(key="b_gate_bias")
+    assert (gate.min, gate.max, gate.step) == widget_bounds("gate_bias") == (-20.0, 20.0, 1.0)
+    assert gate.label == setting("gate_bias").label
+    at.sidebar.selectbox(key="b_family").set_value("wrn").run()
+    dropout = at.sidebar.number_input(key="b_dropout")
+    assert (dropout.min, dropout.max) == (0.0, 0.95)  # [0, 1): the widget stops one step inside
+
+
+def test_plain_net_on_the_imagenet_stem_is_a_valid_design():
+    # It loaded ResNet-34's shortcut option B into a plain net, which validate refuses.
+    at = open_page("pages/build.py")
+    at.sidebar.selectbox(key="b_family").set_value("plain").run()
+    at.sidebar.selectbox(key="b_stem").set_value("imagenet").run()
+    assert not at.exception and not at.error
+    assert at.session_state["design"] == IMAGENET_DEFAULTS["plain"]
 
 
 def test_invalid_combination_shows_the_error_and_keeps_the_last_valid_design():

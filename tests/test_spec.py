@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import time
+from typing import Literal, get_args, get_origin
 
 import pytest
 import torch
@@ -11,8 +12,11 @@ from torch.utils._pytree import tree_flatten
 
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
-from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
-from explorer.models.spec import ArchSpec, SpecError, applies, depth_rule, layout, validate
+from explorer.models.fields import FIELD_TYPES, offered, setting, widget_bounds
+from explorer.models.presets import FAMILY_DEFAULTS, IMAGENET_DEFAULTS, PRESETS, family_default, preset_name
+from explorer.models.spec import (
+    FAMILY_LABELS, ArchSpec, SpecError, applies, depth_choices, depth_rule, imagenet_block, layout, validate,
+)
 
 # (data given to from_dict, field the error names, text the message must contain)
 BAD_DEPTHS = [
@@ -241,3 +245,71 @@ def test_resnet1202_at_width_factor_10_is_refused_with_the_estimate_without_allo
 
 def test_cost_of_an_oversized_design_still_answers():
     assert cost(PRESETS["resnet1202"].replace(width_factor=10)).params > 250_000_000
+
+
+# ---------------------------------------------------------------- the field table (explorer.models.fields)
+
+TABLE_FIELDS = [f.name for f in dataclasses.fields(ArchSpec)]
+
+
+@pytest.mark.parametrize("name", TABLE_FIELDS)
+def test_every_field_has_a_table_row_whose_choices_are_its_type(name):
+    s = setting(name)
+    assert s.label
+    kind = FIELD_TYPES[name]
+    if get_origin(kind) is Literal:
+        assert set(s.choices or get_args(kind)) == set(get_args(kind))  # labels for every value, no stray ones
+    if s.families is not None:
+        assert set(s.families) <= set(FAMILY_LABELS)
+
+
+@pytest.mark.parametrize("name", [n for n in TABLE_FIELDS if setting(n).step is not None])
+def test_widget_bounds_are_valid_values_and_one_step_past_them_is_refused(name):
+    # The Build page's number widgets and validate() read the same row, so the widget's ends validate.
+    low, high, step = widget_bounds(name)
+    family = next(f for f in FAMILY_DEFAULTS if applies(name, f))
+    base = FAMILY_DEFAULTS[family]
+    needs = setting(name).needs
+    if needs is not None:
+        base = base.replace(**{needs.field: needs.values[0]})
+    rule_free = {"num_classes", "gate_bias", "shortcut_scale", "residual_scale", "dropout", "stochastic_depth",
+                 "shortcut_dropout", "compression", "drop_path_local", "drop_path_global", "pyramid_alpha"}
+    if name in rule_free:  # fields no other rule ties to the rest of the design
+        validate(base.replace(**{name: low}))
+        validate(base.replace(**{name: high}))
+    with pytest.raises(SpecError) as err:
+        validate(base.replace(**{name: high + step}))
+    assert err.value.field == name
+
+
+def test_applies_and_offered_read_the_table():
+    resnet, highway, shake = FAMILY_DEFAULTS["resnet"], FAMILY_DEFAULTS["highway"], FAMILY_DEFAULTS["shake_shake"]
+    assert applies("width_factor", "wrn") and not applies("width_factor", "pyramidnet")
+    assert not offered("gate_bias", resnet)  # needs a gating shortcut variant
+    assert offered("gate_bias", resnet.replace(shortcut_variant="exclusive_gating"))
+    assert offered("gate_bias", highway)  # Highway has no shortcut_variant: its gate bias always shows
+    assert offered("base_width", shake) and not offered("base_width", resnet) and applies("base_width", "resnet")
+    assert offered("block", resnet) and not offered("block", PRESETS["resnet50"])  # ImageNet: depth fixes it
+    assert not offered("stem", shake)
+
+
+@pytest.mark.parametrize("family, depth, block", [("resnet", 18, "basic"), ("resnet", 50, "bottleneck"),
+                                                  ("plain", 34, "basic"), ("wrn", 101, "bottleneck")])
+def test_imagenet_depth_fixes_the_block(family, depth, block):
+    assert imagenet_block(ArchSpec(family=family, stem="imagenet", depth=depth)) == block
+    assert imagenet_block(ArchSpec(family=family, depth=20)) is None
+
+
+def test_depth_choices_stop_at_the_maximum_depth():
+    rule, valid = depth_choices(PRESETS["resnet20"])
+    assert valid[:3] == [8, 14, 20] and max(valid) <= 2000 and "6n+2" in rule
+
+
+def test_family_defaults_are_the_presets_and_the_imagenet_designs_validate():
+    for family, spec in FAMILY_DEFAULTS.items():
+        assert preset_name(spec) is not None and spec.family == family
+        assert family_default(family) == spec
+    for family in IMAGENET_DEFAULTS:
+        spec = family_default(family, "imagenet")
+        validate(spec)
+        assert (spec.family, spec.stem) == (family, "imagenet")

@@ -69,7 +69,7 @@ PRESETS: dict[str, ArchSpec] = {
 
 # Each family's ImageNet design: what the Build page loads when the stem switches to ImageNet.
 IMAGENET_DEFAULTS: dict[str, ArchSpec] = {
-    "plain": PRESETS["resnet34"].replace(family="plain"),
+    "plain": PRESETS["resnet34"].replace(family="plain", shortcut="A"),  # no shortcuts: A is the default, unused
     "resnet": PRESETS["resnet50"],
     "wrn": PRESETS["wide_resnet50_2"],
     "resnext": PRESETS["resnext50_32x4d"],
