@@ -16,7 +16,7 @@ from explorer.models.spec import FAMILY_LABELS
 from explorer.training.data import DataError, cifar10_ready, data_dir, download_cifar10
 from explorer.training.datasets import check_fits, dataset_info
 from explorer.training.queue import launch, max_concurrent, recover
-from explorer.training.recipe import Recipe, paper_recipe
+from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, default_root
 from explorer.training.speed import estimate_epoch_seconds
 from pages import use_app_navigation
@@ -116,7 +116,7 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
         m1, m2 = st.columns(2)
         split = m1.radio("Split", ["50k/10k", "45k/5k"], key="train_split",
                          help="50k/10k: train, then test. 45k/5k: the papers' train/validation split.")
-        train_size = m2.number_input("Train on the first N images (0 = all)", 0, 50_000, 0, step=256,
+        train_size = m2.number_input("Train on the first N images (0 = all)", 0, MAX_TRAIN_SIZE, 0, step=256,
                                      key="train_size")
         weight_decay = m1.number_input("Weight decay", 0.0, 0.1, base.weight_decay, format="%.5f",
                                        key=f"train_wd_{fam}")

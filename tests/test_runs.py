@@ -1,7 +1,8 @@
 """The run store and its workers: dedupe, claims, the queue, cancel, recovery after a kill, persistence.
 
 Store-level tests use fake pids and a fake engine (fast, deterministic). Worker tests start real
-`explorer.training.worker` processes on a tiny synthetic run; every one is killed in teardown, and every wait is bounded.
+`explorer.training.worker` processes on a tiny synthetic run; every one is killed in teardown, and every wait is
+bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -116,6 +116,17 @@ def test_metrics_roundtrip_and_csv(store):
     assert lines[0] == "kind,epoch,step,train_loss,train_error,test_loss,test_error,lr,images_per_sec,elapsed"
     assert lines[1] == "step,0,0,2.3,0.9,,,0.1,100.0,0.0"
     assert lines[4] == "epoch,1,3,2.0,0.8,2.1,0.85,0.1,100.0,3.0"
+
+
+def test_events_round_trip_through_json_and_old_rows_keep_their_status_words():
+    from explorer.training.events import from_dict, to_dict
+
+    end = EndEvent(status=RunStatus.DIVERGED, message="loss is nan")
+    assert to_dict(end) == {"kind": "end", "status": "diverged", "message": "loss is nan"}
+    assert from_dict(to_dict(end)) == end and from_dict(to_dict(STEP)) == STEP
+    assert from_dict({**to_dict(STEP), "seq": 7, "added_later": 1}) == STEP  # unknown keys of a newer version
+    assert [s.value for s in RunStatus] == ["queued", "running", "finished", "diverged", "failed", "cancelled"]
+    assert RunStatus("finished") == "finished" and f"{RunStatus.FAILED}" == "failed"
 
 
 def test_a_design_that_does_not_fit_the_data_is_refused_before_it_is_queued(store):

@@ -7,6 +7,9 @@ import json
 import math
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -305,3 +308,18 @@ def test_the_callers_draws_between_events_do_not_change_the_run():
         if isinstance(event, StepEvent):
             noisy.append(event.train_loss)
     assert noisy == quiet
+
+
+def test_python_m_explorer_training_is_the_cli_and_refuses_before_queueing(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "explorer.training", "--preset", "resnet18", "--runs-dir",
+                          str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 2 and out.stdout.startswith("error: stem: ") and "got 'imagenet'" in out.stdout
+    assert not (tmp_path / "runs.sqlite").exists()  # no store was even opened
+
+
+def test_recipes_events_datasets_and_the_store_load_without_torch():
+    code = ("import sys, explorer.training.recipe, explorer.training.events, explorer.training.datasets, "
+            "explorer.training.runs, explorer.training.queue; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "False"

@@ -1,10 +1,10 @@
 """The run store: every training run and its metrics, in one SQLite file shared by the app, workers and the CLI.
 
-A run is requested (a row, status "queued"; a design that does not fit the data is refused here), launched (one
-detached worker process, `python -m explorer.training.worker`), claimed by exactly one process, waits for a queue
-slot on its device, trains, and ends as finished, diverged, failed or cancelled. The store imports neither the
-worker nor the engine: it starts a worker by module name, and the worker imports the store. Nothing lives in the Streamlit server's memory, so reloading the browser or restarting the app
-neither kills nor duplicates a run: the page only reads this store.
+A run is requested (a row, status "queued"; a design that does not fit the data is refused here), then launched,
+claimed and queued by explorer.training.queue, trained by explorer.training.worker, and ends as finished,
+diverged, failed or cancelled. The store imports neither the queue, the worker nor the engine. Nothing lives in
+the Streamlit server's memory, so reloading the browser or restarting the app neither kills nor duplicates a
+run: the page only reads this store.
 
 Concurrency: SQLite in WAL mode (readers never block the one writer), a fresh connection per call (safe across
 threads and processes), and `BEGIN IMMEDIATE` wherever a decision must be atomic (attach-or-create, claim,
@@ -29,7 +29,7 @@ from explorer.models.presets import preset_name
 from explorer.models.spec import ArchSpec
 from explorer.training import events as ev
 from explorer.training.datasets import check_fits
-from explorer.training.events import ACTIVE, ENDED, EpochEvent, RunStatus, StepEvent
+from explorer.training.events import ACTIVE, EpochEvent, RunStatus, StepEvent
 from explorer.training.recipe import Recipe
 
 # A new request attaches to a run in one of these; a failed or cancelled run is not a result, so it trains again.

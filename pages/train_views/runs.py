@@ -188,7 +188,8 @@ def overlay(store: RunStore, run_ids: list[str]) -> None:
     if df.empty:
         st.caption("The selected runs have no finished epoch yet.")
         return
-    df = df.assign(**{"test error (%)": 100 * df["test_error"], "train loss": df["train_loss"]})
+    df = pd.DataFrame({"run": df["run"], "epoch": df["epoch"], "test error (%)": 100 * df["test_error"],
+                       "train loss": df["train_loss"]})
     c1, c2 = st.columns(2)
     c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch",
                     height=CHART_HEIGHT)
