@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
@@ -95,3 +95,12 @@ def test_check_names_the_path_to_the_bad_value():
         check(kind, {"t": ["a", [1]]}, "file")
     with pytest.raises(SpecError, match="^file: expected a JSON object; got 3$"):
         check(kind, 3, "file")
+
+
+def test_a_default_factory_fills_a_missing_field():
+    @dataclass(frozen=True)
+    class Listed:
+        items: list[int] = field(default_factory=list)
+
+    assert from_untrusted(Listed, {}, "listed") == Listed()
+    assert from_untrusted(Listed, {"items": [1.0, 2]}, "listed") == Listed(items=[1, 2])

@@ -21,7 +21,7 @@ import types
 import typing
 from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, create_model
 
 T = TypeVar("T")
 _STRICT_JSON = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
@@ -51,9 +51,9 @@ def from_untrusted(cls: type[T], data: object, what: str, *, base: T | None = No
     unknown = sorted(str(k) for k in data if k not in names)
     if unknown:
         raise SpecError(unknown[0], f"unknown {noun}; choose from {', '.join(names)}")
-    values = {**_values(base), **data}
     if text:
-        values = {k: (None if isinstance(v, str) and v.lower() == "none" else v) for k, v in values.items()}
+        data = {k: (None if isinstance(v, str) and v.lower() == "none" else v) for k, v in data.items()}
+    values = {**_values(base), **data}
     try:
         model = _model(cls).model_validate(values, strict=False if text else None)
     except ValidationError as err:
@@ -87,7 +87,10 @@ def _model(cls: type) -> type[BaseModel]:
     """A pydantic model with `cls`'s fields, types and defaults (the dataclass itself stays plain Python)."""
     fields = {}
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else ...
+        if f.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=f.default_factory)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else ...
         fields[f.name] = (_json_type(_hints(cls)[f.name]), default)
     return create_model(f"{cls.__name__}Input", __config__=_STRICT_JSON, **fields)
 
@@ -107,6 +110,9 @@ def _json_type(hint: object) -> object:
     if hint is int:
         return Annotated[int, BeforeValidator(_whole)]
     origin = get_origin(hint)
+    if origin is Annotated:  # keep the constraints (MinLen, StringConstraints) around the converted type
+        inner, *constraints = get_args(hint)
+        return Annotated[(_json_type(inner), *constraints)]
     if origin in (Union, types.UnionType):
         return Union[tuple(_json_type(a) for a in get_args(hint))]
     if origin is tuple:
