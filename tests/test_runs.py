@@ -307,6 +307,18 @@ def test_an_injected_nan_is_stored_as_diverged(store, monkeypatch):
     assert not store.checkpoint_path(run_id).exists()  # nothing a lesson could load as a trained net
 
 
+def test_a_stored_design_that_does_not_fit_fails_in_the_worker_before_training(store):
+    """A row written by an older version, which request() would now refuse: the worker ends it with the rule."""
+    run_id, _ = store.request(TINY, tiny_recipe())
+    with store.connect() as db:
+        db.execute("UPDATE runs SET spec=? WHERE id=?", (PRESETS["resnet18"].to_json(), run_id))
+    seen = []
+    assert execute(store, run_id, on_event=seen.append, device="cpu") == "failed"
+    run = store.get(run_id)
+    assert run.error.startswith("stem: Synthetic shapes (not CIFAR-10) has 32x32 images") and "got 'imagenet'" in run.error
+    assert seen == [EndEvent(status=RunStatus.FAILED, message=run.error)] and store.metrics(run_id) == []
+
+
 # -- real worker processes -------------------------------------------------------------------------------------
 
 WAIT = 120.0  # seconds: a worker imports torch (a few seconds on a busy 2-core machine), then trains a tiny net
