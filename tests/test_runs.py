@@ -315,7 +315,8 @@ def test_a_stored_design_that_does_not_fit_fails_in_the_worker_before_training(s
     seen = []
     assert execute(store, run_id, on_event=seen.append, device="cpu") == "failed"
     run = store.get(run_id)
-    assert run.error.startswith("stem: Synthetic shapes (not CIFAR-10) has 32x32 images") and "got 'imagenet'" in run.error
+    assert run.error.startswith("stem: Synthetic shapes (not CIFAR-10) has 32x32 images")
+    assert "got 'imagenet'" in run.error
     assert seen == [EndEvent(status=RunStatus.FAILED, message=run.error)] and store.metrics(run_id) == []
 
 
