@@ -1,1 +1,13 @@
-"""Training: recipes, data, the engine, the run store, its workers and multi-process runs."""
+"""Training, lowest layer first (plain Python down to `runs`, torch from `data` up):
+
+  datasets  what the data are: split sizes, classes, steps per epoch, check_fits(spec, dataset)
+  recipe    Recipe (the SGD recipe), its validation, paper_recipe (from assets/published.json), lr_at
+  events    StepEvent, EpochEvent, EndEvent, RunStatus, frame() (events -> DataFrame)
+  runs      RunStore: runs and metrics in SQLite (refuses a design that does not fit its data)
+  queue     claims, queue slots per device, cancel, recover, launch (a worker by module name)
+  data      CIFAR-10 and the synthetic set on the device, augmentation
+  engine    train(spec, recipe) -> events; checkpoints
+  worker    execute a run in this process; `python -m explorer.training.worker RUN_ID`
+  speed     the measured training rate behind the Train page's time estimate
+  cli       `python -m explorer.training --preset resnet20 ...`
+"""
