@@ -257,6 +257,7 @@ def test_fractal_draws_its_1x1_widening_conv_and_global_drop_path():
     assert nodes["stage1.widen"] == "1×1 conv, 64"
     assert ("x", "stage1.widen") in edges
     assert f"global drop-path: {model.global_fraction:.0%} of training batches" in nodes["global_drop_path"]
+    assert "global drop-path" not in block_dot(spec.replace(drop_path_global=0.0), 0, 0)
 
 
 @pytest.mark.parametrize("columns, joins", [(1, 0), (2, 1), (3, 2), (4, 4)])

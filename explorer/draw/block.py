@@ -203,7 +203,8 @@ def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str
     stage = getattr(t.model, stage_name)
     children = list(stage.named_children())
     blocks = [(n, m) for n, m in children if block_form(m) is not None]
-    if block_form(stage) is not None or not blocks or all(block_form(m) == "dense" for _, m in blocks):
+    dense = bool(blocks) and all(block_form(m) == "dense" for _, m in blocks)
+    if block_form(stage) is not None or not blocks or dense:
         where, first, drawn = stage_name, stage_name, [(stage_name, stage)]
     else:
         index = max(0, min(block_index, len(blocks) - 1))
@@ -218,11 +219,11 @@ def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str
         form = block_form(module)
         if form in DRAWERS:
             last = DRAWERS[form](g, module, path, last)
-        elif blocks and all(block_form(m) == "dense" for _, m in blocks):
+        elif dense:
             last = _dense(g, module, path, last, t)
         else:  # a plain stack (VGG) or a transition: every operation in order
             last = g.chain(last, ops(module, path))
-    if has(t.model, "global_fraction", "columns"):  # FractalNet: one column picked for the whole net
+    if has(t.model, "global_fraction", "columns") and t.model.global_fraction:  # FractalNet: one column, whole net
         note = g.node("regularizer", f"global drop-path: {t.model.global_fraction:.0%} of training batches\n"
                                      "use one random column in every block", "global_drop_path")
         g.edge(note, "x", style="dotted", label="picks a column")
