@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.lessons import LESSON_KEYS, lesson
@@ -63,7 +65,11 @@ def test_every_lesson_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("key", LESSON_KEYS)
 def test_every_lesson_renders(key: str) -> None:
+    torch.manual_seed(1234)  # a state no lesson's own seed reproduces
+    random.seed(1234)
+    rng = torch.get_rng_state(), random.getstate()
     at = run_lesson(key)
+    assert torch.equal(torch.get_rng_state(), rng[0]) and random.getstate() == rng[1]  # the server's, shared
     item = lesson(key)
     assert at.query_params["lesson"] == key
     assert [h.value for h in at.header] == [item.title]
