@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import graphviz  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 import torchinfo  # noqa: E402
@@ -67,7 +66,10 @@ def redraw(name: str, with_summary: bool) -> tuple[float, float]:
 
 
 def machine() -> str:
-    dot = subprocess.run(["dot", "-V"], capture_output=True, text=True).stderr.strip() if shutil.which("dot") else "-"
+    try:
+        dot = "graphviz " + ".".join(map(str, graphviz.version())) + f" (python package {graphviz.__version__})"
+    except graphviz.ExecutableNotFound:
+        dot = f"no dot binary (python package graphviz {graphviz.__version__})"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (load {load}), "
             f"Python {platform.python_version()}, torch {torch.__version__}, streamlit {st.__version__}, "
