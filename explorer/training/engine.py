@@ -88,9 +88,9 @@ class RunRandomness:
 
     def __init__(self, seed: int, device: torch.device):
         self.cuda = device if device.type == "cuda" else None
-        with torch.random.fork_rng(devices=[self.cuda] if self.cuda else []):
-            torch.manual_seed(seed)
-            self.state = self._get()
+        # torch.manual_seed(seed)'s state, made on private generators: the global ones are never seeded
+        self.state = (torch.Generator().manual_seed(seed).get_state(),
+                      torch.Generator(device=device).manual_seed(seed).get_state() if self.cuda else None)
         self.order = torch.Generator(device=device).manual_seed(seed)  # the same order on every rank
         self.augment = torch.Generator(device=device).manual_seed(seed * 1009 + distributed.rank() + 1)
 
