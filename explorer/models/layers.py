@@ -6,8 +6,9 @@ A family's file defines only its blocks and how its layout maps onto them; the s
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,10 +16,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from explorer.models.spec import StagePlan
+from explorer.models.spec import ArchSpec, StagePlan, layout
 
-
-Op = Literal["bn", "relu", "dropout"]
+Op = Literal["bn", "relu"]
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -29,15 +29,13 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
-def make_op(op: Op, channels: int, *, inplace: bool = True, dropout: float = 0.0) -> nn.Module:
-    """One non-conv op by its short name: "bn" (BatchNorm2d), "relu", "dropout" (rate `dropout`)."""
+def make_op(op: Op, channels: int, *, inplace: bool = True) -> nn.Module:
+    """One op of an op sequence by its short name: "bn" (BatchNorm2d on `channels`) or "relu"."""
     if op == "bn":
         return nn.BatchNorm2d(channels)
     if op == "relu":
         return nn.ReLU(inplace=inplace)
-    if op == "dropout":
-        return nn.Dropout(dropout)
-    raise ValueError(f"unknown op {op!r}; expected 'bn', 'relu' or 'dropout'")
+    raise ValueError(f"unknown op {op!r}; expected 'bn' or 'relu'")
 
 
 def named_ops(ops: Iterable[Op], channels: int, suffix: str = "") -> list[tuple[str, nn.Module]]:
@@ -112,8 +110,8 @@ class SkipDefaultConvInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def he_init(model: nn.Module, zero_init_residual: bool = False, *,
-            fan: Literal["fan_out", "fan_in"] = "fan_out", linear: Literal["default", "he"] | float = "default") -> None:
+def he_init(model: nn.Module, zero_init_residual: bool = False, *, fan: Literal["fan_out", "fan_in"] = "fan_out",
+            linear: Literal["default", "he"] | float = "default") -> None:
     """He et al. 2015 (1502.01852) init: N(0, 2/fan) for convs, biases 0, BN (and GroupNorm) to (1, 0).
 
     fan: "fan_out" as torchvision's ResNet and VGG; "fan_in" preserves the forward variance (eq. 10).
@@ -141,6 +139,15 @@ def he_init(model: nn.Module, zero_init_residual: bool = False, *,
         for m in model.modules():
             for bn in m.last_bns() if callable(getattr(m, "last_bns", None)) else ():
                 nn.init.zeros_(bn.weight)
+
+
+@contextlib.contextmanager
+def he_initialised(model: nn.Module, zero_init_residual: bool = False, **options) -> Iterator[None]:
+    """Build `model`'s modules inside this block: PyTorch's default conv init is skipped and `he_init(model,
+    zero_init_residual, **options)` runs at the end, so every conv weight is drawn once."""
+    with SkipDefaultConvInit():
+        yield
+    he_init(model, zero_init_residual, **options)
 
 
 def make_stem(imagenet: bool, out_channels: int, ops: Sequence[Op] = ("bn", "relu")) -> nn.Sequential:
@@ -211,6 +218,16 @@ class StagedNet(nn.Module):
         """One nn.Sequential of blocks per stage, named as the layout names the stage."""
         for stage, blocks in make_stages(stages, make_block, stochastic_depth):
             self.add_stage(stage.name, nn.Sequential(blocks))
+
+    def build(self, spec: ArchSpec, make_block: Callable[[ArchSpec, BlockSlot], nn.Module], *,
+              stem_ops: Sequence[Op], head_ops: Sequence[Op]) -> None:
+        """The usual net: stem (conv, `stem_ops`) -> one Sequential of `make_block(spec, slot)` per stage, with
+        ResDrop at spec.stochastic_depth -> head (`head_ops`, pool, fc); He-initialised."""
+        plan = layout(spec)
+        with he_initialised(self, spec.zero_init_residual):
+            self.stem = make_stem(spec.stem == "imagenet", plan.stem_channels, stem_ops)
+            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
+            self.head = make_head(plan.head_in, spec.num_classes, head_ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -12,14 +12,14 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, Transition, he_init, make_head, \
-    make_stem, make_stages
+from explorer.models.layers import (BlockSlot, StagedNet, Transition, he_initialised, make_head, make_stages,
+                                    make_stem, named_ops)
 from explorer.models.spec import ArchSpec, layout
 
 
 def _bn_relu_conv(in_channels: int, out_channels: int, kernel: int, dropout: float, n: int) -> list:
-    layers = [(f"bn{n}", nn.BatchNorm2d(in_channels)), (f"relu{n}", nn.ReLU(inplace=True)),
-              (f"conv{n}", nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False))]
+    layers = named_ops(("bn", "relu"), in_channels, suffix=str(n)) + [
+        (f"conv{n}", nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False))]
     if dropout > 0:  # sec. 4.2: dropout 0.2 after each conv when training without augmentation
         layers.append((f"dropout{n}", nn.Dropout(dropout)))
     return layers
@@ -42,7 +42,7 @@ class DenseLayer(nn.Module):
         return torch.cat([x, self.residual(x)], 1)
 
 
-def make_layer(spec: ArchSpec, slot: BlockSlot) -> DenseLayer:
+def make_block(spec: ArchSpec, slot: BlockSlot) -> DenseLayer:
     return DenseLayer(in_channels=slot.in_channels, growth_rate=spec.growth_rate, inner_channels=slot.inner_channels,
                       bottleneck=spec.block == "bottleneck", dropout=spec.dropout)
 
@@ -53,14 +53,13 @@ class DenseNet(StagedNet):
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        with SkipDefaultConvInit():
+        with he_initialised(self):
             imagenet = spec.stem == "imagenet"
             self.stem = make_stem(imagenet, plan.stem_channels, ("bn", "relu") if imagenet else ())
-            stages = make_stages(plan.stages, lambda slot: make_layer(spec, slot))
+            stages = make_stages(plan.stages, lambda slot: make_block(spec, slot))
             for i, (stage, layers) in enumerate(stages):
                 self.add_stage(stage.name, nn.Sequential(layers))
                 if i + 1 < len(stages):  # BN-ReLU-conv1x1 to floor(theta * m) channels, 2x2 average pool
                     self.add_stage(f"transition{i + 1}", Transition(
                         stage.out_channels, plan.stages[i + 1].in_channels, 2, dropout=spec.dropout))
             self.head = make_head(plan.head_in, spec.num_classes, ("bn", "relu"))
-        he_init(self)

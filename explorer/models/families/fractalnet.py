@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.models.layers import ConvUnit, SkipDefaultConvInit, conv1x1, he_init, make_head
+from explorer.models.layers import ConvUnit, conv1x1, he_initialised, make_head
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -99,13 +99,12 @@ class FractalNet(nn.Module):
         self.columns = spec.fractal_columns
         self.global_fraction = spec.drop_path_global
         self.stage_names = [s.name for s in plan.stages]
-        with SkipDefaultConvInit():
+        with he_initialised(self):
             for stage in plan.stages:
                 setattr(self, stage.name, FractalBlock(in_channels=stage.in_channels,
                                                        out_channels=stage.block_widths[0],
                                                        columns=spec.fractal_columns, drop_prob=spec.drop_path_local))
             self.head = make_head(plan.head_in, spec.num_classes)
-        he_init(self)
 
     def pick_column(self) -> int | None:
         """Global drop-path: for this fraction of training batches, one random column (0 = shallowest).

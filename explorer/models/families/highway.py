@@ -15,8 +15,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.layers import ConvUnit, SkipDefaultConvInit, StagedNet, Transition, he_init, make_head, \
-    make_stages, make_stem
+from explorer.models.layers import (BlockSlot, ConvUnit, StagedNet, Transition, he_initialised, make_head,
+                                    make_stages, make_stem)
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -41,16 +41,19 @@ class HighwayLayer(nn.Module):
         return f"gate_bias={self.gate_bias}"
 
 
+def make_block(spec: ArchSpec, slot: BlockSlot) -> HighwayLayer:
+    return HighwayLayer(slot.out_channels, spec.gate_bias)
+
+
 class HighwayNet(StagedNet):
     """stem (conv3x3-BN-ReLU) -> stages of highway layers, each after a transition -> head (pool-fc)."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        with SkipDefaultConvInit():
+        with he_initialised(self):  # and HighwayLayer.reset_gate: b_T back to spec.gate_bias
             self.stem = make_stem(False, plan.stem_channels)
-            for stage, layers in make_stages(plan.stages, lambda slot: HighwayLayer(slot.out_channels,
-                                                                                     spec.gate_bias)):
+            for stage, layers in make_stages(plan.stages, lambda slot: make_block(spec, slot)):
                 width = stage.block_widths[0]
                 if stage.stride > 1 or stage.in_channels != width:
                     # 2x2 max-pool (as the paper's CIFAR nets), then 1x1 conv + BN to the next stage's width
@@ -59,4 +62,3 @@ class HighwayNet(StagedNet):
                     layers = OrderedDict([("transition", transition), *layers.items()])
                 self.add_stage(stage.name, nn.Sequential(layers))
             self.head = make_head(plan.head_in, spec.num_classes)
-        he_init(self)  # and HighwayLayer.reset_gate: b_T back to spec.gate_bias

@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 from explorer.models.blocks import ResidualUnit
-from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, conv1x1, conv3x3, he_init, make_head, \
-    make_stem
+from explorer.models.layers import BlockSlot, StagedNet, conv1x1, conv3x3
 from explorer.models.shortcuts import ZeroPadShortcut
-from explorer.models.spec import ArchSpec, layout
+from explorer.models.spec import ArchSpec
 
 
 class PyramidBlock(ResidualUnit):
@@ -58,9 +57,4 @@ class PyramidNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        plan = layout(spec)
-        with SkipDefaultConvInit():  # he_init below draws every conv weight; drawing them twice is wasted time
-            self.stem = make_stem(False, plan.stem_channels, ("bn",))
-            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
-            self.head = make_head(plan.head_in, spec.num_classes, ("bn", "relu"))
-        he_init(self, spec.zero_init_residual)
+        self.build(spec, make_block, stem_ops=("bn",), head_ops=("bn", "relu"))

@@ -10,9 +10,9 @@ from torch import nn
 
 from explorer.models.blocks import PlainBlock, ResidualBlock, placement_parts
 from explorer.models.families.resnext import make_resnext_block
-from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, he_init, make_head, make_stem
+from explorer.models.layers import BlockSlot, StagedNet
 from explorer.models.shortcuts import AddMerge, DropoutShortcut, GateMerge, ProjectionShortcut, make_shortcut
-from explorer.models.spec import ArchSpec, layout
+from explorer.models.spec import ArchSpec
 
 
 def make_shortcut_for(spec: ArchSpec, in_channels: int, out_channels: int, stride: int) -> nn.Module:
@@ -59,12 +59,7 @@ class ResNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        plan = layout(spec)
         pre, _, _, _ = placement_parts(spec.activation)
-        with SkipDefaultConvInit():
-            # The stem's conv is followed by BN-ReLU, less what the first unit's pre-activation already does;
-            # pre-activation nets end with that pre-activation, after the last addition.
-            self.stem = make_stem(spec.stem == "imagenet", plan.stem_channels, ("bn", "relu")[:2 - len(pre)])
-            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
-            self.head = make_head(plan.head_in, spec.num_classes, pre)
-        he_init(self, spec.zero_init_residual)  # initialises every Conv2d, so none keeps uninitialised memory
+        # The stem's conv is followed by BN-ReLU, less what the first unit's pre-activation already does;
+        # pre-activation nets end with that pre-activation, after the last addition (Identity Mappings sec. 4.1).
+        self.build(spec, make_block, stem_ops=("bn", "relu")[:2 - len(pre)], head_ops=pre)

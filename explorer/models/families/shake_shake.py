@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.models.blocks import ResidualUnit
-from explorer.models.layers import BlockSlot, SkipDefaultConvInit, StagedNet, conv3x3, he_init, make_head, make_stem
-from explorer.models.spec import ArchSpec, layout
+from explorer.models.layers import BlockSlot, StagedNet, conv3x3
+from explorer.models.spec import ArchSpec
 
 
 class ShakeFunction(torch.autograd.Function):
@@ -120,9 +120,4 @@ class ShakeShakeNet(StagedNet):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        plan = layout(spec)
-        with SkipDefaultConvInit():
-            self.stem = make_stem(False, plan.stem_channels, ("bn",))
-            self.add_stages(plan.stages, lambda slot: make_block(spec, slot), spec.stochastic_depth)
-            self.head = make_head(plan.head_in, spec.num_classes, ("relu",))
-        he_init(self, spec.zero_init_residual)
+        self.build(spec, make_block, stem_ops=("bn",), head_ops=("relu",))

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.layers import ConvUnit, SkipDefaultConvInit, StagedNet, he_init, make_head, make_stages
+from explorer.models.layers import ConvUnit, StagedNet, he_initialised, make_head, make_stages
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -33,7 +33,7 @@ class VGG(StagedNet):
         super().__init__()
         plan = layout(spec)
         imagenet = spec.stem == "imagenet"
-        with SkipDefaultConvInit():
+        with he_initialised(self, linear=0.01):  # as torchvision's VGG: He for convs, N(0, 0.01) for the fc layers
             units = make_stages(plan.stages, lambda slot: ConvUnit(slot.in_channels, slot.out_channels,
                                                                    norm=not imagenet))
             for stage, layers in units:
@@ -41,7 +41,6 @@ class VGG(StagedNet):
                                                                       ("pool", nn.MaxPool2d(2, stride=2))])))
             self.head = (_imagenet_head(plan.head_in, spec.num_classes) if imagenet
                          else make_head(plan.head_in, spec.num_classes))
-        he_init(self, linear=0.01)  # as torchvision's VGG: He for convs, N(0, 0.01) for the fc layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.stage_names:
