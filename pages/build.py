@@ -149,7 +149,7 @@ def controls() -> dict:
         if name != "base_width":  # None for most families; only Shake-Shake shows it
             ensure(name)
     shown = ["family"]
-    for name in ("stem", "block", "fractal_columns", "fractal_blocks"):
+    for name in FIRST[1:-1]:  # family and depth have their own widgets
         if offered(name, current()):
             widget(name, **({"on_change": on_stem} if name == "stem" else {}))
             shown.append(name)
