@@ -14,7 +14,7 @@ from explorer.models.cost import check_budget
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
 from explorer.training.data import DataError, cifar10_ready, data_dir, download_cifar10
-from explorer.training.datasets import check_fits, dataset_info
+from explorer.training.datasets import check_fits, dataset_info, fits
 from explorer.training.queue import launch, max_concurrent, recover
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, default_root
@@ -25,7 +25,8 @@ from pages.train_views.runs import dataset_label, duration, overlay, plural, run
 use_app_navigation()
 
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
-CIFAR_PRESETS = [name for name, spec in PRESETS.items() if spec.stem == "cifar" and spec.num_classes == 10]
+# Both datasets are 32x32 images of 10 classes, so one list of presets serves both.
+CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 
 
 @st.cache_resource

@@ -18,7 +18,7 @@ import explorer.training.engine as engine
 from explorer import PRESETS, SpecError, build_model
 from explorer.models.presets import FAMILY_DEFAULTS
 from explorer.training import cli
-from explorer.training.datasets import check_fits, steps_per_epoch
+from explorer.training.datasets import check_fits, fits, steps_per_epoch
 from explorer.training.engine import CheckpointError, load_checkpoint, train
 from explorer.training.events import EndEvent, EpochEvent, Event, RunStatus, StepEvent, frame, to_dict
 from explorer.training.recipe import Recipe, lr_at, paper_recipe
@@ -253,6 +253,7 @@ def test_cli_refuses_an_imagenet_design_before_requesting_a_run(tmp_path, capsys
 ])
 @pytest.mark.parametrize("dataset", ["synthetic", "cifar10"])
 def test_a_design_must_fit_the_data(spec, field, words, dataset):
+    assert fits(PRESETS["resnet20"], dataset) and not fits(spec, dataset)
     with pytest.raises(SpecError) as err:
         check_fits(spec, dataset)
     assert err.value.field == field and words in str(err.value)

@@ -81,3 +81,12 @@ def check_fits(spec: ArchSpec, dataset: str) -> None:
         raise SpecError("num_classes", f"{info.label} has {len(info.classes)} classes, so the classifier needs "
                                        f"{len(info.classes)} outputs; got {spec.num_classes}, try "
                                        f"{len(info.classes)}")
+
+
+def fits(spec: ArchSpec, dataset: str) -> bool:
+    """Whether check_fits passes: for lists of trainable presets."""
+    try:
+        check_fits(spec, dataset)
+    except SpecError:
+        return False
+    return True
