@@ -243,3 +243,7 @@ def evaluate(model: nn.Module, data: Any, device: torch.device, memory_format: t
     seen = len(ys) * distributed.world_size()
     model.train()
     return loss_sum / max(seen, 1), wrong / max(seen, 1)
+
+
+if __name__ == "__main__":  # the old entry point: point to the new one instead of exiting silently
+    raise SystemExit("the training command line is now `python -m explorer.training` (explorer/training/cli.py)")
