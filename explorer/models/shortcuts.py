@@ -38,6 +38,7 @@ class ProjectionShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, norm: bool = True):
         super().__init__()
+        self.in_channels, self.out_channels, self.stride, self.norm = in_channels, out_channels, stride, norm
         self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=not norm)
         self.bn = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
 
