@@ -350,7 +350,7 @@ def test_resnext_draws_parallel_paths_and_collapses_many(cardinality, form):
 
 def test_grouped_resnext_draws_the_grouped_conv_of_fig_3c():
     dot = block_dot(PRESETS["resnext29_8x64d"], 0, 0)
-    assert "3×3 conv, 512, groups 8" in dot and "path 1" not in dot
+    assert "3×3 conv, 512, groups 8\\n= 8 paths of 64→64 ch" in dot and "path 1" not in dot
 
 
 def test_legend_lists_the_colours_used():

@@ -73,8 +73,11 @@ def has(module: nn.Module, *names: str) -> bool:
 def conv_text(conv: nn.Conv2d) -> str:
     k, s = conv.kernel_size[0], conv.stride[0]
     stride = f" /{s}" if s > 1 else ""
-    groups = f", groups {conv.groups}" if conv.groups > 1 else ""
-    return f"{k}×{k} conv{stride}, {conv.out_channels}{groups}"
+    if conv.groups == 1:
+        return f"{k}×{k} conv{stride}, {conv.out_channels}"
+    # ResNeXt Fig. 3(c): a grouped conv is C paths side by side, each seeing only its own slice of channels
+    return (f"{k}×{k} conv{stride}, {conv.out_channels}, groups {conv.groups}\n"
+            f"= {conv.groups} paths of {conv.in_channels // conv.groups}→{conv.out_channels // conv.groups} ch")
 
 
 def _pool_text(pool: nn.Module, kind: str) -> str:
