@@ -200,7 +200,7 @@ def blocks_to_check(stage: nn.Module, total: int) -> list[int]:
     return list(range(count)) if total <= 40 else sorted({0, 1, count - 1})
 
 
-DESIGNS = {**{name: spec for name, spec in PRESETS.items()},
+DESIGNS = {**PRESETS,
            **{f"resnet110_{v['shortcut_variant']}": PRESETS["resnet110"].replace(**v) for v in VARIANTS},
            **{f"resnet110_{a}": PRESETS["resnet110"].replace(activation=a) for a in ACTIVATIONS},
            "resnext29_split": PRESETS["resnext29_8x64d"].replace(resnext_form="split", cardinality=2),
@@ -226,8 +226,10 @@ def test_drawn_blocks_are_the_built_blocks(name):
             path = f"{stage_name}.block{b + 1}"
             dot = block_dot(spec, i, b)
             if type(block).__name__ == "HighwayLayer":  # the first layer's view starts with the stage's transition
-                check_highway(dot, block, path, f"{stage_name}.transition.bn" if b == 0 and hasattr(
-                    stage, "transition") else "x")
+                start = "x"
+                if b == 0 and hasattr(stage, "transition"):
+                    start = f"{stage_name}.transition.{list(stage.transition.named_children())[-1][0]}"
+                check_highway(dot, block, path, start)
                 continue
             check = {"ShakeBlock": check_shake, "ResNeXtPathBlock": check_paths}.get(type(block).__name__,
                                                                                     check_residual)
