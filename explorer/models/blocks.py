@@ -6,7 +6,7 @@ Activation placements follow Identity Mappings (1603.05027), Fig. 4, written out
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

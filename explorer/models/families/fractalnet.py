@@ -20,7 +20,6 @@ block input to each column's first conv, which gives 33.7M.
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
