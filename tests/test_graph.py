@@ -17,7 +17,8 @@ from torch import nn
 from explorer import PRESETS, ArchSpec
 from explorer.draw import overview as graph
 from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
-from explorer.draw.overview import GraphvizMissing, block_dot, node_count, overview_dot, to_png, to_svg
+from explorer.draw.overview import (GraphvizMissing, block_dot, detail_blocks, node_count, overview_dot, to_png,
+                                    to_svg)
 from explorer.models.cost import meta_model
 from explorer.models.spec import FAMILY_LABELS, layout
 
@@ -234,6 +235,15 @@ def test_drawn_blocks_are_the_built_blocks(name):
             check = {"ShakeBlock": check_shake, "ResNeXtPathBlock": check_paths}.get(type(block).__name__,
                                                                                     check_residual)
             check(dot, block, path)
+
+
+@pytest.mark.parametrize("name, stage, count", [
+    ("resnet56", 1, 9), ("resnext29_8x64d", 0, 3), ("shake_shake26_2x32d", 2, 4), ("pyramidnet110_a48", 2, 18),
+    ("highway19", 1, 6), ("densenet40_k12", 0, 1), ("vgg16_cifar", 2, 1), ("fractalnet20", 0, 1), ("resnet56", 7, 9),
+])
+def test_detail_blocks_counts_what_the_detail_view_can_pick(name, stage, count):
+    # Dense, VGG and fractal stages are drawn whole; a highway stage's transition is not a block.
+    assert detail_blocks(PRESETS[name], stage) == count
 
 
 def test_highway_draws_the_max_pool_and_1x1_transition_the_model_has():

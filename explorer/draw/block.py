@@ -194,21 +194,37 @@ DRAWERS = {"residual": _residual, "plain": _plain, "paths": _paths, "shake": _sh
            "fractal": _fractal}
 
 
+def _stage(t: Traced, spec: ArchSpec, stage_index: int) -> tuple[str, nn.Module]:
+    stages = layout(spec).stages
+    name = stages[max(0, min(stage_index, len(stages) - 1))].name
+    return name, getattr(t.model, name)
+
+
+def _blocks(stage: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The blocks a stage's detail view shows one at a time; none when it is drawn whole (dense, VGG, fractal)."""
+    blocks = [(n, m) for n, m in stage.named_children() if block_form(m) is not None]
+    if block_form(stage) is not None or all(block_form(m) == "dense" for _, m in blocks):
+        return []
+    return blocks
+
+
+def detail_blocks(spec: ArchSpec, stage_index: int) -> int:
+    """How many blocks of a stage `block_dot` can show one at a time; 1 where it draws the stage whole."""
+    return len(_blocks(_stage(traced(spec), spec, stage_index)[1])) or 1
+
+
 def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str:
     """One block of one stage in detail: the branch, the shortcut and the merge, as the builder made them.
     Dense, VGG and fractal stages are drawn whole; indices out of range are clamped."""
     t = traced(spec)
-    stages = layout(spec).stages
-    stage_name = stages[max(0, min(stage_index, len(stages) - 1))].name
-    stage = getattr(t.model, stage_name)
-    children = list(stage.named_children())
-    blocks = [(n, m) for n, m in children if block_form(m) is not None]
-    dense = bool(blocks) and all(block_form(m) == "dense" for _, m in blocks)
-    if block_form(stage) is not None or not blocks or dense:
+    stage_name, stage = _stage(t, spec, stage_index)
+    blocks = _blocks(stage)
+    if not blocks:
         where, first, drawn = stage_name, stage_name, [(stage_name, stage)]
     else:
         index = max(0, min(block_index, len(blocks) - 1))
         name, block = blocks[index]
+        children = list(stage.named_children())
         # The first block's view starts with whatever precedes it in the stage (a highway transition).
         before = [(f"{stage_name}.{n}", m) for n, m in children[:children.index((name, block))]] if not index else []
         drawn = before + [(f"{stage_name}.{name}", block)]
@@ -219,7 +235,7 @@ def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str
         form = block_form(module)
         if form in DRAWERS:
             last = DRAWERS[form](g, module, path, last)
-        elif dense:
+        elif any(block_form(m) == "dense" for m in module.children()):
             last = _dense(g, module, path, last, t)
         else:  # a plain stack (VGG) or a transition: every operation in order
             last = g.chain(last, ops(module, path))

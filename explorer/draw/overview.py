@@ -15,13 +15,13 @@ import shutil
 import graphviz
 from torch import nn
 
-from explorer.draw.block import block_dot
+from explorer.draw.block import block_dot, detail_blocks
 from explorer.draw.dot import COLOURS, LEGEND_TEXT, Drawing
 from explorer.draw.modules import Traced, block_form, block_kind, has, ops, shape_of, traced
 from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
 
-__all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "dot_available", "node_count", "overview_dot",
-           "to_png", "to_svg"]
+__all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "detail_blocks", "dot_available", "node_count",
+           "overview_dot", "to_png", "to_svg"]
 
 
 class GraphvizMissing(RuntimeError):
