@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from explorer.models.layers import ConvUnit, StagedNet, he_initialised, make_head, make_stages
+from explorer.models.layers import BlockSlot, ConvUnit, StagedNet, he_initialised, make_head, make_stages
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -26,20 +26,21 @@ def _imagenet_head(in_channels: int, num_classes: int) -> nn.Sequential:
     ]))
 
 
+def make_block(spec: ArchSpec, slot: BlockSlot) -> ConvUnit:
+    return ConvUnit(slot.in_channels, slot.out_channels, norm=spec.stem != "imagenet")  # torchvision's has no BN
+
+
 class VGG(StagedNet):
     """stage1 .. stage5 (each: convs, then `pool`) -> head. No stem and no shortcuts anywhere."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
         plan = layout(spec)
-        imagenet = spec.stem == "imagenet"
         with he_initialised(self, linear=0.01):  # as torchvision's VGG: He for convs, N(0, 0.01) for the fc layers
-            units = make_stages(plan.stages, lambda slot: ConvUnit(slot.in_channels, slot.out_channels,
-                                                                   norm=not imagenet))
-            for stage, layers in units:
-                self.add_stage(stage.name, nn.Sequential(OrderedDict([*layers.items(),
-                                                                      ("pool", nn.MaxPool2d(2, stride=2))])))
-            self.head = (_imagenet_head(plan.head_in, spec.num_classes) if imagenet
+            for stage, layers in make_stages(plan.stages, lambda slot: make_block(spec, slot)):
+                layers["pool"] = nn.MaxPool2d(2, stride=2)
+                self.add_stage(stage.name, nn.Sequential(layers))
+            self.head = (_imagenet_head(plan.head_in, spec.num_classes) if spec.stem == "imagenet"
                          else make_head(plan.head_in, spec.num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
