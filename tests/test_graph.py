@@ -96,7 +96,7 @@ def shortcut_words(s: nn.Module) -> list[str]:
     if kind == "DropoutShortcut":
         return shortcut_words(s.inner) + [f"then dropout p={s.dropout.p:g}"]
     assert kind == "ShakeShortcut", kind
-    return ["2 × (ReLU, avg-pool", "1×1 conv), concat, BN", f"{s.conv1.out_channels} + {s.conv2.out_channels} ch"]
+    return ["ReLU, 2 × (avg-pool", "1×1 conv), concat, BN", f"{s.conv1.out_channels} + {s.conv2.out_channels} ch"]
 
 
 def merge_words(block: nn.Module) -> str:

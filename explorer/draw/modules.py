@@ -141,7 +141,7 @@ def shortcut_text(shortcut: nn.Module) -> str:
         return f"{shortcut_text(shortcut.inner)}\nthen dropout p={shortcut.dropout.p:g}"
     if has(shortcut, "conv1", "conv2", "bn", "stride"):  # Shake-Shake sec. 2.3: two shifted 1x1 paths
         s = f" /{shortcut.stride}" if shortcut.stride > 1 else ""
-        return (f"shortcut: 2 × (ReLU, avg-pool{s}, 1×1 conv), concat, BN\n"
+        return (f"shortcut: ReLU, 2 × (avg-pool{s}, 1×1 conv), concat, BN\n"
                 f"{shortcut.conv1.out_channels} + {shortcut.conv2.out_channels} ch, the second shifted one pixel")
     if has(shortcut, "conv", "bn"):
         norm = "BN" if isinstance(shortcut.bn, nn.BatchNorm2d) else "no BN"
