@@ -130,7 +130,8 @@ _RULES = {  # pydantic error type -> our rule
     "finite_number": "must be a finite number",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false",
     "string_type": "expected text", "none_required": "must be empty (null)",
-    "string_too_short": "expected non-empty text", "tuple_type": "must be a list", "list_type": "must be a list", "dict_type": "expected a JSON object",
+    "string_too_short": "expected non-empty text", "tuple_type": "must be a list", "list_type": "must be a list",
+    "dict_type": "expected a JSON object",
     "extra_forbidden": "unknown key", "too_short": "expected a non-empty list",
 }
 

@@ -148,7 +148,8 @@ class ArchFields:
     # Table 1 "dropout shortcut": drop probability on the shortcut
     shortcut_dropout: float = _s(0.5, label="Shortcut dropout", unit="probability", low=0.0, high=1.0, step=0.05,
                                  open_high=True, rule="is a probability in [0, 1)", fix=0.0, families=("resnet",),
-                                 needs=Needs("shortcut_variant", ("dropout",), "only used by shortcut_variant 'dropout'"))
+                                 needs=Needs("shortcut_variant", ("dropout",),
+                                             "only used by shortcut_variant 'dropout'"))
     # Identity Mappings Table 2: where BN/ReLU sit around the addition
     activation: Activation = _s("original", label="Activation placement", choices=_LABELS_ACTIVATION,
                                 families=("resnet", "wrn"))
