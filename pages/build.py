@@ -12,7 +12,7 @@ from pages import cached_cost, cached_overview, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
-from explorer.draw.overview import GraphvizMissing, block_dot, dot_available, to_svg
+from explorer.draw.overview import GraphvizMissing, block_dot, detail_blocks, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
 from explorer.models.presets import family_default, preset_name
 from explorer.models.published import published_for
@@ -206,10 +206,9 @@ def graphs(spec: ArchSpec) -> None:
             del st.session_state["b_detail_stage"]  # the previous design had more stages
         stage = a.selectbox("Stage", range(len(names)), format_func=names.__getitem__, key="b_detail_stage",
                             index=min(1, len(names) - 1))
-        count = plan.stages[stage].num_blocks
+        count = detail_blocks(spec, stage)  # 1 where the stage is drawn whole (dense, VGG, fractal)
         block = 0
-        # Dense, VGG and fractal stages are drawn whole; residual stages one block at a time.
-        if count > 1 and spec.family not in ("densenet", "vgg", "fractalnet"):
+        if count > 1:
             block = b.selectbox("Block", [0, 1], key="b_detail_block",
                                 format_func=["block1 (first)", f"block2..{count} (later)"].__getitem__)
         detail = cached_block(spec.to_json(), stage, block)

@@ -240,3 +240,11 @@ def test_every_preset_opens_on_build(name):
     assert all(f"\t{stage.name} [label=" in overview for stage in layout(spec).stages)
     deep = layout(spec).weight_layers > 400  # summary on request only
     assert len(at.toggle) == int(deep) and len(at.dataframe) == int(not deep)
+
+
+@pytest.mark.parametrize("preset, has_block_choice", [("resnet20", True), ("densenet40_k12", False),
+                                                      ("vgg16_cifar", False), ("highway19", True)])
+def test_block_detail_offers_a_block_only_where_the_stage_has_blocks(preset, has_block_choice):
+    at = open_page("pages/build.py", query={"preset": preset})
+    keys = {w.key for w in at.selectbox}
+    assert ("b_detail_block" in keys) == has_block_choice
