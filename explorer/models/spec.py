@@ -11,7 +11,6 @@ Imports run one way: convert, fields <- layout <- rules <- spec <- presets <- ur
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from explorer.models.convert import SpecError, from_untrusted
 from explorer.models.fields import (
@@ -43,7 +42,7 @@ class ArchSpec(ArchFields):
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Any) -> ArchSpec:
+    def from_dict(cls, data: object) -> ArchSpec:
         """Build and validate a spec from untrusted data; missing fields take the family's canonical design."""
         family = data.get("family", "resnet") if isinstance(data, dict) else None
         base = FAMILY_DEFAULTS[family] if isinstance(family, str) and family in FAMILY_DEFAULTS else None
