@@ -10,9 +10,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from explorer.models.builder import build_model
+from explorer.models.builder import FAMILY_BUILDERS, build_model
 from explorer.models.cost import cost
-from explorer.models.fields import FIELD_TYPES, offered, setting, widget_bounds
+from explorer.models.fields import FIELD_TYPES, IMAGENET_FAMILIES, Family, offered, setting, widget_bounds
+from explorer.models.plans import PLANS
 from explorer.models.presets import FAMILY_DEFAULTS, IMAGENET_DEFAULTS, PRESETS, family_default, preset_name
 from explorer.models.spec import (
     FAMILY_LABELS, ArchSpec, SpecError, applies, depth_choices, depth_rule, imagenet_block, layout, validate,
@@ -313,3 +314,17 @@ def test_family_defaults_are_the_presets_and_the_imagenet_designs_validate():
         spec = family_default(family, "imagenet")
         validate(spec)
         assert (spec.family, spec.stem) == (family, "imagenet")
+
+
+def test_every_family_has_a_plan_a_builder_a_default_and_a_label():
+    """Adding a family to the Literal without its plan, builder or label fails here, not in a user's session."""
+    families = set(get_args(Family))
+    assert set(PLANS) == families, "explorer.models.plans.PLANS"
+    assert set(FAMILY_BUILDERS) == families, "explorer.models.families.FAMILY_BUILDERS"
+    assert set(FAMILY_DEFAULTS) == families, "explorer.models.spec.FAMILY_DEFAULTS (from PLANS)"
+    assert set(FAMILY_LABELS) == families, "explorer.models.fields.FAMILY_LABELS"
+    assert set(IMAGENET_DEFAULTS) == set(IMAGENET_FAMILIES), "presets.IMAGENET_DEFAULTS vs fields.IMAGENET_FAMILIES"
+    for family, plan in PLANS.items():
+        spec = FAMILY_DEFAULTS[family]
+        assert "family" not in plan.default and spec.depth in plan.depth_rule(spec)[1], family
+        assert layout(spec).weight_layers == spec.depth, family  # the canonical design's layout counts its depth

@@ -16,6 +16,24 @@ from typing import Any, Literal, Self
 Family = Literal[
     "plain", "resnet", "wrn", "resnext", "shake_shake", "pyramidnet", "densenet", "highway", "fractalnet", "vgg"
 ]
+# A new family adds its name to `Family`, its label to FAMILY_LABELS (the Build page's choices, the messages' name),
+# itself to the named groups below that it belongs to, and to `families=` of any other field that applies to it.
+# Its facts live in its plan (explorer.models.plans), its builder in explorer.models.families.
+FAMILY_LABELS: dict[str, str] = {
+    "plain": "Plain (no shortcuts)",
+    "vgg": "VGG",
+    "highway": "Highway",
+    "resnet": "ResNet / pre-activation",
+    "wrn": "Wide ResNet",
+    "resnext": "ResNeXt",
+    "shake_shake": "Shake-Shake",
+    "pyramidnet": "PyramidNet",
+    "densenet": "DenseNet",
+    "fractalnet": "FractalNet",
+}
+RESIDUAL_FAMILIES = ("resnet", "wrn", "resnext", "shake_shake", "pyramidnet")  # the residual-branch options apply
+IMAGENET_FAMILIES = ("plain", "resnet", "wrn", "resnext", "densenet", "vgg")  # with an ImageNet design (presets)
+
 Block = Literal["basic", "bottleneck"]
 Stem = Literal["cifar", "imagenet"]
 ShortcutOption = Literal["A", "B", "C"]  # He et al. 2015, sec. 4.1: A zero-pad, B project on change, C project all
@@ -31,19 +49,6 @@ ShakeBackward = Literal["shake", "even", "keep"]
 ShakeLevel = Literal["batch", "image"]
 Widening = Literal["additive", "multiplicative"]
 
-FAMILY_LABELS: dict[str, str] = {
-    "plain": "Plain (no shortcuts)",
-    "vgg": "VGG",
-    "highway": "Highway",
-    "resnet": "ResNet / pre-activation",
-    "wrn": "Wide ResNet",
-    "resnext": "ResNeXt",
-    "shake_shake": "Shake-Shake",
-    "pyramidnet": "PyramidNet",
-    "densenet": "DenseNet",
-    "fractalnet": "FractalNet",
-}
-RESIDUAL_FAMILIES = ("resnet", "wrn", "resnext", "shake_shake", "pyramidnet")
 MAX_DEPTH = 2000  # deepest published CIFAR net is 1202 layers
 GATED = ("exclusive_gating", "shortcut_only_gating")
 
@@ -116,9 +121,9 @@ class ArchFields:
     depth: int = _s(20, label="Depth (weight layers)", unit="layers", low=1, high=MAX_DEPTH,
                     rule=f"must be between 1 and {MAX_DEPTH} layers", fix=20)
     # "cifar": 3x3 conv on 32x32; "imagenet": 7x7/2 conv + 3x3/2 max-pool on 224x224
-    stem: Stem = _s("cifar", label="Stem (dataset)", families=("plain", "resnet", "wrn", "resnext", "densenet", "vgg"),
-                    outside="is a CIFAR design", choices={"cifar": "CIFAR: 3x3 conv, 32x32 input",
-                                                          "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"})
+    stem: Stem = _s("cifar", label="Stem (dataset)", families=IMAGENET_FAMILIES, outside="is a CIFAR design",
+                    choices={"cifar": "CIFAR: 3x3 conv, 32x32 input",
+                             "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"})
     num_classes: int = _s(10, label="Classes", low=2, high=100_000, step=1)  # CIFAR-10: 10, ImageNet: 1000
     # stage-1 width before k; None: the paper's (16 CIFAR, 64 ImageNet, 32 Shake). The page offers it for
     # Shake-Shake (the branch width d); a link may set it for any family.

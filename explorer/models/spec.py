@@ -5,7 +5,7 @@ Everything the app shows (graph, summary, costs, training) starts from an ArchSp
 per-stage widths; `validate()` (explorer.models.rules) holds the rules. This module adds the constructors for
 untrusted data and each family's canonical design, and re-exports the names other modules import from here.
 
-Imports run one way: convert, fields <- layout <- rules <- spec <- presets <- urls.
+Imports run one way: convert, fields <- plans (each family's facts) <- layout <- rules <- spec <- presets <- urls.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from explorer.models.layout import (
     FRACTAL_WIDTHS, HIGHWAY_WIDTHS, IMAGENET_DENSENET_BLOCKS, IMAGENET_RESNET_STAGES, VGG_CONFIGS, Layout, StagePlan,
     blocks_per_stage, default_base_width, layout,
 )
+from explorer.models.plans import PLANS
 from explorer.models.rules import (
     MAX_ACTIVATION_BYTES, MAX_PARAMS, depth_choices, depth_rule, imagenet_block, validate,
 )
@@ -59,17 +60,6 @@ class ArchSpec(ArchFields):
         return cls.from_dict(data)
 
 
-# The canonical design of each family: what `ArchSpec.from_dict` fills missing fields from (and the presets
-# of the same name in explorer.models.presets).
-FAMILY_DEFAULTS: dict[str, ArchSpec] = {
-    "plain": ArchSpec(family="plain", depth=20),  # plain20
-    "resnet": ArchSpec(depth=20),  # resnet20
-    "wrn": ArchSpec(family="wrn", depth=16, width_factor=4, shortcut="B", activation="full_preact"),  # wrn_16_4
-    "resnext": ArchSpec(family="resnext", block="bottleneck", depth=29, cardinality=8, shortcut="B"),
-    "shake_shake": ArchSpec(family="shake_shake", depth=26, base_width=32),  # shake_shake26_2x32d
-    "pyramidnet": ArchSpec(family="pyramidnet", depth=110, pyramid_alpha=48),  # pyramidnet110_a48
-    "densenet": ArchSpec(family="densenet", depth=40, growth_rate=12),  # densenet40_k12
-    "highway": ArchSpec(family="highway", depth=19, gate_bias=-2.0),  # highway19
-    "fractalnet": ArchSpec(family="fractalnet", depth=20),  # fractalnet20
-    "vgg": ArchSpec(family="vgg", depth=16),  # vgg16_cifar
-}
+# The canonical design of each family, from its plan: what `ArchSpec.from_dict` fills missing fields from (and
+# the presets of the same name in explorer.models.presets).
+FAMILY_DEFAULTS: dict[str, ArchSpec] = {family: ArchSpec(family=family, **plan.default) for family, plan in PLANS.items()}

@@ -1,0 +1,40 @@
+"""FractalNet's facts (Larsson et al. 2016, 1605.07648): B fractal blocks of C columns, each block followed by a
+2x2 max-pool; the deepest column has 2^(C-1) convs, so depth = B x 2^(C-1)."""
+
+from __future__ import annotations
+
+from explorer.models.convert import SpecError
+from explorer.models.fields import ArchFields
+from explorer.models.plans.base import Layout, Plan, StagePlan, check_one_block_type, input_size, stage1_width
+
+FRACTAL_WIDTHS = (64, 128, 256, 512, 512, 512, 512, 512)  # sec. 4.1: doubles, capped at 512
+
+
+def depth_rule(spec: ArchFields) -> tuple[str, list[int]]:
+    d = spec.fractal_blocks * 2 ** (spec.fractal_columns - 1)
+    return f"FractalNet depth is B x 2^(C-1) = {d} for B={spec.fractal_blocks}, C={spec.fractal_columns}", [d]
+
+
+def check_depth(spec: ArchFields) -> None:
+    rule, (depth,) = depth_rule(spec)
+    if spec.depth != depth:
+        raise SpecError("depth", f"{rule}; got {spec.depth}, set depth to {depth} or change B and C")
+
+
+def layout(spec: ArchFields) -> Layout:
+    base = stage1_width(spec, FRACTAL_WIDTHS[0])
+    size = input_size(spec)
+    stages, in_ch, cur = [], 3, size
+    for i in range(spec.fractal_blocks):
+        w = FRACTAL_WIDTHS[i] * base // FRACTAL_WIDTHS[0]  # base_width scales the paper's widths
+        stages.append(StagePlan(name=f"stage{i + 1}", kind="fractal", num_blocks=spec.fractal_columns,
+                                in_channels=in_ch, block_widths=(w,) * spec.fractal_columns,
+                                inner_widths=(w,) * spec.fractal_columns, stride=1, in_size=cur, out_size=cur // 2))
+        in_ch, cur = w, cur // 2
+    return Layout(input_size=size, stem_channels=3, stem_size=size, stages=tuple(stages), head_in=in_ch,
+                  weight_layers=spec.depth)
+
+
+FRACTALNET = Plan(default=dict(depth=20),  # fractalnet20
+                  base_width=FRACTAL_WIDTHS[0], depth_rule=depth_rule, check_depth=check_depth, layout=layout,
+                  check=check_one_block_type)
