@@ -29,7 +29,7 @@ from torch import nn  # noqa: E402
 
 from explorer import PRESETS, cost, layout  # noqa: E402
 from explorer.models.builder import FAMILY_BUILDERS, build_unchecked  # noqa: E402
-from explorer.models.cost import _macs_hook  # noqa: E402
+from explorer.models.cost import _macs_hook, trace  # noqa: E402
 from explorer.models.published import published_for  # noqa: E402
 
 CIFAR_TARGET_S = 0.3
@@ -65,6 +65,7 @@ def naive_count(spec) -> int:
 
 def _count_once(spec) -> None:
     cost.cache_clear()
+    trace.cache_clear()  # cost reads the cached meta build
     cost(spec)
 
 

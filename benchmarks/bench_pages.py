@@ -1,9 +1,9 @@
 """How fast the Build page redraws after a setting change (issue 3: <= 1 s for resnet110, <= 3 s for resnet1202).
 
 Measures, cold (every cache cleared) unless noted, for resnet20 (baseline), resnet110 and resnet1202:
-  cost      explorer.models.cost.cost (meta-device pass; the headline numbers)
-  graph     overview_dot + block_dot (build on the meta device, one meta forward for the shapes, walk the modules)
-  summary   explorer.draw.summary.summarize (torchinfo on the CPU)
+  cost      explorer.models.cost.cost (cost.trace: one meta-device build and forward; the headline numbers)
+  graph     overview_dot + block_dot right after it (they read the same cached trace, then walk the modules)
+  summary   explorer.draw.summary.summarize right after it (torchinfo over the same meta model)
   redraw    AppTest rerun of pages/build.py after ticking "zero-init last BN" (a new spec, so nothing cached);
             designs over 400 weight layers draw the summary only on request, so their redraw excludes it
   +summary  the same redraw with the torchinfo summary switched on
@@ -30,7 +30,7 @@ import torchinfo  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explorer import PRESETS  # noqa: E402
-from explorer.models.cost import cost  # noqa: E402
+from explorer.models.cost import cost, trace  # noqa: E402
 from explorer.draw.overview import block_dot, overview_dot  # noqa: E402
 from explorer.draw.summary import summarize  # noqa: E402
 
@@ -45,6 +45,7 @@ def timed(fn) -> float:
 
 def cold() -> None:
     cost.cache_clear()
+    trace.cache_clear()
     st.cache_data.clear()
 
 

@@ -34,7 +34,7 @@ def cached_block(spec_json: str, stage: int, block: int) -> str:
     return block_dot(ArchSpec.from_json(spec_json), stage, block)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running torchinfo on the CPU ...")
+@st.cache_data(max_entries=32, show_spinner="Running torchinfo ...")
 def cached_summary(spec_json: str):
     return summarize(ArchSpec.from_json(spec_json))
 
@@ -234,7 +234,7 @@ def summary(spec: ArchSpec) -> None:
                              help="1: stem, stages, head; deeper levels show blocks and their layers")
     result = cached_summary(spec.to_json())
     rows = result.at_depth(depth)
-    st.caption(f"Input {'x'.join(map(str, result.input_shape))} on the CPU · total {result.total_params:,} "
+    st.caption(f"Input {'x'.join(map(str, result.input_shape))} (shapes only) · total {result.total_params:,} "
                f"parameters · {result.total_mult_adds:,} multiply-adds (torchinfo, BN included) · {len(rows)} rows")
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=320, column_config={
         "params": st.column_config.NumberColumn("params", format="localized"),

@@ -19,7 +19,7 @@ from explorer.draw import overview as graph
 from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
 from explorer.draw.overview import (GraphvizMissing, block_dot, detail_blocks, node_count, overview_dot, to_png,
                                     to_svg)
-from explorer.models.cost import meta_model
+from explorer.models.cost import meta_model, trace
 from explorer.models.spec import FAMILY_LABELS, layout
 
 ACTIVATIONS = ["original", "bn_after_add", "relu_before_add", "relu_only_preact", "full_preact"]
@@ -419,15 +419,15 @@ def test_detail_counts_agree_with_model_convs():
     assert block_dot(spec, 0, 1).count("conv, ") == convs
 
 
-def test_a_changed_block_changes_its_drawing():
-    # The drawing follows the module, not the spec: swap a built block's ReLU for a Dropout and redraw.
-    from explorer.draw import modules
+def test_a_changed_block_changes_its_drawing(monkeypatch):
+    # The drawing follows the module, not the spec: swap a built block's ReLU for a Dropout and redraw. On a
+    # private build (trace uncached): the cached model is shared with cost and the summary, and never edited.
+    from explorer.draw import block
 
     spec = ArchSpec(depth=20)
-    t = modules.traced(spec)
-    original = t.model.stage1.block1.residual.relu1
-    try:
-        t.model.stage1.block1.residual.relu1 = nn.Dropout(0.25)
-        assert "dropout p=0.25" in block_dot(spec, 0, 0)
-    finally:
-        t.model.stage1.block1.residual.relu1 = original
+    private = trace.__wrapped__(spec)
+    private.model.stage1.block1.residual.relu1 = nn.Dropout(0.25)
+    monkeypatch.setattr(block, "trace", lambda _: private)
+    assert "dropout p=0.25" in block_dot(spec, 0, 0)
+    monkeypatch.undo()
+    assert "dropout" not in block_dot(spec, 0, 0)

@@ -9,6 +9,7 @@ import pytest
 
 from explorer import PRESETS, cost
 from explorer.draw.summary import rows_to_csv, summarize
+from explorer.models.cost import trace
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,15 @@ def test_other_families_total_params_match_cost(name):
 def test_densenet_rows_show_transitions():
     rows = summarize(PRESETS["densenet40_k12"]).at_depth(1)
     assert [r["layer"] for r in rows][:4] == ["stem", "stage1", "transition1", "stage2"]
+
+
+@pytest.mark.parametrize("name", ["resnet56", "densenet40_k12", "fractalnet20"])
+def test_the_summary_leaves_the_shared_model_as_it_found_it(name):
+    # summarize runs torchinfo on cost.trace's cached model, which the counts and drawings share: no hook may
+    # stay behind, it must stay in eval mode on the meta device, and a second summary must read the same.
+    first = summarize(PRESETS[name])
+    model = trace(PRESETS[name]).model
+    assert all(not m._forward_hooks and not m._forward_pre_hooks and not m.training for m in model.modules())
+    assert all(p.is_meta for p in model.parameters())
+    assert summarize(PRESETS[name]) == first
+    assert first.total_params == trace(PRESETS[name]).cost.params == cost(PRESETS[name]).params

@@ -12,7 +12,8 @@ from __future__ import annotations
 from torch import nn
 
 from explorer.draw.dot import Drawing
-from explorer.draw.modules import Traced, block_form, conv_text, has, ops, shape_of, shortcut_text, traced
+from explorer.draw.modules import block_form, conv_text, has, ops, shape_of, shortcut_text
+from explorer.models.cost import Trace, trace
 from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
 
 MAX_PATHS_DRAWN = 3  # ResNeXt: with more paths, draw paths 1, 2, "..." and C
@@ -166,7 +167,7 @@ def _fractal(g: Drawing, block: nn.Module, path: str, x: str) -> str:
     return g.chain(_join(g, block.join, f"{path}.join", ends), ops(block.pool, f"{path}.pool"))
 
 
-def _dense(g: Drawing, stage: nn.Module, path: str, x: str, t: Traced) -> str:
+def _dense(g: Drawing, stage: nn.Module, path: str, x: str, t: Trace) -> str:
     """Huang et al. 2017: layer l sees concat(x0, ..., x_{l-1}); each layer's H is its own modules."""
     layers = list(stage.named_children())
     features = [x]
@@ -194,7 +195,7 @@ DRAWERS = {"residual": _residual, "plain": _plain, "paths": _paths, "shake": _sh
            "fractal": _fractal}
 
 
-def _stage(t: Traced, spec: ArchSpec, stage_index: int) -> tuple[str, nn.Module]:
+def _stage(t: Trace, spec: ArchSpec, stage_index: int) -> tuple[str, nn.Module]:
     stages = layout(spec).stages
     name = stages[max(0, min(stage_index, len(stages) - 1))].name
     return name, getattr(t.model, name)
@@ -210,13 +211,13 @@ def _blocks(stage: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def detail_blocks(spec: ArchSpec, stage_index: int) -> int:
     """How many blocks of a stage `block_dot` can show one at a time; 1 where it draws the stage whole."""
-    return len(_blocks(_stage(traced(spec), spec, stage_index)[1])) or 1
+    return len(_blocks(_stage(trace(spec), spec, stage_index)[1])) or 1
 
 
 def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str:
     """One block of one stage in detail: the branch, the shortcut and the merge, as the builder made them.
     Dense, VGG and fractal stages are drawn whole; indices out of range are clamped."""
-    t = traced(spec)
+    t = trace(spec)
     stage_name, stage = _stage(t, spec, stage_index)
     blocks = _blocks(stage)
     if not blocks:

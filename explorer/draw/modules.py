@@ -1,5 +1,6 @@
-"""Reading a built model for the drawings: the model on the meta device with every top-level module's and every
-block's input and output shape, and the text of one module from its own attributes.
+"""Reading a built model for the drawings: the text of one module from its own attributes, and its role from its
+module tree. The model and its shapes come from `explorer.models.cost.trace`, the one meta build and forward pass
+that also gives the design's counts; the drawings only read it.
 
 Modules are recognised by their module tree (child names such as `residual`, `shortcut`, `merge`) and their
 attributes (`stride`, `drop_prob`, `exclusive`), which the builder keeps stable, not by class names, which move
@@ -8,56 +9,9 @@ between modules. Nothing here reads the spec's fields: what is drawn is what was
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-
-import torch
 from torch import nn
 
-from explorer.models.cost import _ShapesOnly, meta_model
-from explorer.models.spec import ArchSpec, layout
-
-Shape = tuple[int, ...]  # (channels, height, width) of one image
-
-
-@dataclass(frozen=True)
-class Traced:
-    model: nn.Module
-    order: tuple[str, ...]  # top-level modules in the order the forward pass calls them
-    shapes: dict[str, tuple[Shape, Shape]]  # path -> (input, output) per image, for top-level modules and blocks
-    input_shape: Shape
-
-
-@functools.lru_cache(maxsize=8)
-def traced(spec: ArchSpec) -> Traced:
-    """The spec's model on the meta device and the shapes one forward pass of a meta image gives its top two
-    module levels. Cached: the overview and the block detail of one design share one build (resnet1202: ~1 s)."""
-    model = meta_model(spec).eval()
-    size = layout(spec).input_size
-    shapes: dict[str, tuple[Shape, Shape]] = {}
-    order: list[str] = []
-
-    def record(path: str, top: bool):
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            if isinstance(output, torch.Tensor) and isinstance(inputs[0], torch.Tensor):  # not a fractal join's list
-                shapes[path] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
-            if top:
-                order.append(path)
-        return hook
-
-    handles = []
-    for name, child in model.named_children():
-        handles.append(child.register_forward_hook(record(name, True)))
-        for sub, block in child.named_children():
-            handles.append(block.register_forward_hook(record(f"{name}.{sub}", False)))
-    try:
-        # cost's mode skips batch norm's value work on meta tensors, ~90% of this pass for resnet1202
-        with torch.no_grad(), _ShapesOnly():
-            model(torch.empty(1, 3, size, size, device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
-    return Traced(model, tuple(order), shapes, (3, size, size))
+from explorer.models.cost import Shape
 
 
 def shape_of(shape: Shape) -> str:

@@ -17,7 +17,8 @@ from torch import nn
 
 from explorer.draw.block import block_dot, detail_blocks
 from explorer.draw.dot import COLOURS, LEGEND_TEXT, Drawing
-from explorer.draw.modules import Traced, block_form, block_kind, has, ops, shape_of, traced
+from explorer.draw.modules import block_form, block_kind, has, ops, shape_of
+from explorer.models.cost import Trace, trace
 from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
 
 __all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "detail_blocks", "dot_available", "node_count",
@@ -43,7 +44,7 @@ def _deepest(fractal_path: nn.Module) -> int:
     return _deepest(fractal_path.first) + _deepest(fractal_path.second)
 
 
-def _stage_label(name: str, stage: nn.Module, t: Traced) -> str:
+def _stage_label(name: str, stage: nn.Module, t: Trace) -> str:
     (c_in, h_in, _), (c_out, h_out, _) = t.shapes[name]
     if block_form(stage) == "fractal":
         return (f"{name}: fractal block\nC={stage.path.columns} columns, {_deepest(stage.path)} convs deep, "
@@ -71,7 +72,7 @@ def _stage_label(name: str, stage: nn.Module, t: Traced) -> str:
     return label
 
 
-def _node(name: str, module: nn.Module, t: Traced, stages: set[str]) -> tuple[str, str]:
+def _node(name: str, module: nn.Module, t: Trace, stages: set[str]) -> tuple[str, str]:
     """(kind, label) of one top-level module."""
     if name in stages:
         return "stage", _stage_label(name, module, t)
@@ -82,7 +83,7 @@ def _node(name: str, module: nn.Module, t: Traced, stages: set[str]) -> tuple[st
 def overview_dot(spec: ArchSpec) -> str:
     """Input -> each top-level module of the built model (stages as one "x N" node) -> class scores, with the
     tensor shape (C×H×W) on every edge."""
-    t, plan = traced(spec), layout(spec)
+    t, plan = trace(spec), layout(spec)
     stages = {s.name for s in plan.stages}
     g = Drawing("overview", f"{FAMILY_LABELS[spec.family]}, {plan.weight_layers} weight layers")
     last = g.node("tensor", f"input\n{shape_of(t.input_shape)}", "input", shape="ellipse")
