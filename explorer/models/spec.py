@@ -3,7 +3,8 @@
 Everything the app shows (graph, summary, costs, training) starts from an ArchSpec. The fields and their table
 (labels, bounds, families) are in explorer.models.fields; `layout()` (explorer.models.layout) derives the
 per-stage widths; `validate()` (explorer.models.rules) holds the rules. This module adds the constructors for
-untrusted data and each family's canonical design, and re-exports the names other modules import from here.
+untrusted data and each family's canonical design (from its plan, explorer.models.plans), and re-exports the
+names other modules import from here.
 
 Imports run one way: convert, fields <- plans (each family's facts) <- layout <- rules <- spec <- presets <- urls.
 """
@@ -62,4 +63,6 @@ class ArchSpec(ArchFields):
 
 # The canonical design of each family, from its plan: what `ArchSpec.from_dict` fills missing fields from (and
 # the presets of the same name in explorer.models.presets).
-FAMILY_DEFAULTS: dict[str, ArchSpec] = {family: ArchSpec(family=family, **plan.default) for family, plan in PLANS.items()}
+FAMILY_DEFAULTS: dict[str, ArchSpec] = {
+    family: ArchSpec(family=family, **plan.default) for family, plan in PLANS.items()
+}

@@ -1,6 +1,8 @@
-"""One module per network family: its blocks and its layout; the shared skeleton is in explorer.models.layers.
+"""One module per network family: its blocks and its network (torch); the shared skeleton is in
+explorer.models.layers. The family's plain-data facts (depth rule, layout, rules, canonical design) are its plan,
+explorer.models.plans, which the network reads through `layout(spec)`.
 
-`FAMILY_BUILDERS` is the one list of families: `ArchSpec.family` -> the network class, built from the spec.
+`FAMILY_BUILDERS`: `ArchSpec.family` -> the network class, built from the spec (one line per family).
 """
 
 from __future__ import annotations

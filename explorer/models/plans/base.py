@@ -7,7 +7,7 @@ the one dict `explorer.models.plans.PLANS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from explorer.models.convert import SpecError
@@ -65,8 +65,8 @@ class Plan:
     depth_rule: Callable[[ArchFields], tuple[str, list[int]]]  # the rule in the paper's words, first valid depths
     check_depth: Callable[[ArchFields], None]  # raise SpecError for a depth the rule refuses
     layout: Callable[[ArchFields], Layout]  # per-stage widths, counts and sizes of a valid spec
-    check: Callable[[ArchFields], None] = field(default=no_rules)  # the family's rules across fields
-    imagenet_block: Callable[[ArchFields], Block | None] = field(default=no_imagenet_block)  # block a depth fixes
+    check: Callable[[ArchFields], None] = no_rules  # the family's rules across fields, after the depth's
+    imagenet_block: Callable[[ArchFields], Block | None] = no_imagenet_block  # the block an ImageNet depth fixes
 
 
 # ---------------------------------------------------------------- sizes and widths

@@ -8,7 +8,11 @@ import math
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import CifarDepth, Layout, Plan, StagePlan, SteppedDepth, input_size, stem_size
 
-IMAGENET_DENSENET_BLOCKS: dict[int, tuple[int, ...]] = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
+IMAGENET_DENSENET_BLOCKS: dict[int, tuple[int, ...]] = {  # Table 1: layers per dense block
+    121: (6, 12, 24, 16),
+    169: (6, 12, 32, 32),
+    201: (6, 12, 48, 32),
+}
 
 
 def _cifar_depth(spec: ArchFields) -> CifarDepth:
@@ -39,8 +43,9 @@ def layout(spec: ArchFields) -> Layout:
         in_ch = out if last else int(math.floor(out * spec.compression))
         cur = cur if last else cur // 2
     layers = 1 + sum(counts) * (2 if bottleneck else 1) + (len(counts) - 1) + 1
-    return Layout(input_size=input_size(spec), stem_channels=2 * k if spec.stem == "imagenet" else stages[0].in_channels,
-                  stem_size=stem_size(spec), stages=tuple(stages), head_in=in_ch, weight_layers=layers)
+    stem_channels = 2 * k if spec.stem == "imagenet" else stages[0].in_channels
+    return Layout(input_size=input_size(spec), stem_channels=stem_channels, stem_size=stem_size(spec),
+                  stages=tuple(stages), head_in=in_ch, weight_layers=layers)
 
 
 DENSENET = Plan(default=dict(depth=40, growth_rate=12),  # densenet40_k12

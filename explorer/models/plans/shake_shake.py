@@ -5,7 +5,8 @@ from __future__ import annotations
 from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import (
-    CifarDepth, Layout, Plan, SteppedDepth, basic_or_bottleneck, check_one_block_type, input_size, stage1_width, strided_stages,
+    CifarDepth, Layout, Plan, SteppedDepth, basic_or_bottleneck, check_one_block_type, input_size, stage1_width,
+    strided_stages,
 )
 
 BRANCH_WIDTH = 32  # the paper's smallest d (2x32d); stages double it
