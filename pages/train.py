@@ -13,8 +13,8 @@ from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.cost import check_budget
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
-from explorer.training.data import DataError, cifar10_ready, data_dir, download_cifar10
-from explorer.training.datasets import check_fits, dataset_info, fits
+from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir, download_cifar
+from explorer.training.datasets import check_fits, dataset_info, fits, follow_classes
 from explorer.training.queue import launch, max_concurrent, recover
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, default_root
@@ -25,7 +25,7 @@ from pages.train_views.runs import dataset_label, duration, overlay, plural, run
 use_app_navigation()
 
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
-# Both datasets are 32x32 images of 10 classes, so one list of presets serves both.
+# Every dataset is 32x32 images, so one list of presets serves all; the class count follows the dataset.
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 
 
@@ -37,9 +37,14 @@ def open_store(root: str) -> RunStore:
     return store
 
 
-@st.cache_data(ttl=600, show_spinner="Checking the CIFAR-10 files ...")
-def cifar_status(folder: str) -> bool:
-    return cifar10_ready(folder)  # MD5 of 170 MB: cached, and cleared after a download
+@st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
+def cifar_problem(name: str, folder: str) -> str | None:
+    """What is wrong with the dataset's files (what to do about it), or None when they are all there."""
+    try:
+        check_cifar(name, folder)  # MD5 of 170 MB: cached, and cleared after a download
+    except DataError as err:
+        return str(err)
+    return None
 
 
 @st.cache_data(show_spinner="Measuring this CPU ...")
@@ -79,24 +84,26 @@ def choose_design() -> ArchSpec | None:
 
 
 def choose_dataset() -> str:
-    dataset = st.radio("Dataset", ["synthetic", "cifar10"], format_func=dataset_label, horizontal=True,
+    dataset = st.radio("Dataset", ["synthetic", *CIFAR], format_func=dataset_label, horizontal=True,
                        key="train_dataset")
     if dataset == "synthetic":
         st.caption(dataset_info("synthetic").description)
         return dataset
-    folder = data_dir()
-    if cifar_status(str(folder)):
-        st.caption(f"CIFAR-10 is in `{folder}` (checksums match the published ones).")
+    files, folder = CIFAR[dataset], data_dir()
+    problem = cifar_problem(dataset, str(folder))
+    if problem is None:
+        st.caption(f"{files.label} is in `{folder}` (checksums match the published ones). "
+                   f"{dataset_info(dataset).description}")
         return dataset
-    st.warning(f"CIFAR-10 is not in `{folder}` yet (set EXPLORER_DATA_DIR to use another folder).")
-    if st.button("Download CIFAR-10 (170 MB)", key="train_download"):
-        with st.spinner("Downloading and checking CIFAR-10 ..."):
+    st.warning(problem)
+    if st.button(f"Download {files.label} ({files.size_mb} MB)", key=f"train_download_{dataset}"):
+        with st.spinner(f"Downloading and checking {files.label} ..."):
             try:
-                download_cifar10(folder)
+                download_cifar(dataset, folder)
             except DataError as err:
                 st.error(f"{err}")
             else:
-                cifar_status.clear()
+                cifar_problem.clear()
                 st.rerun()
     return dataset
 
@@ -165,6 +172,9 @@ with setup:
     spec = choose_design()
     dataset = choose_dataset()
     if spec is not None:
+        spec, note = follow_classes(spec, dataset)  # the class count follows the dataset; the page says so
+        if note:
+            st.info(note)
         try:
             check_fits(spec, dataset)
         except SpecError as err:

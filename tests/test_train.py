@@ -18,7 +18,8 @@ import explorer.training.engine as engine
 from explorer import PRESETS, SpecError, build_model
 from explorer.models.presets import FAMILY_DEFAULTS
 from explorer.training import cli
-from explorer.training.datasets import check_fits, fits, steps_per_epoch
+from explorer.training.cifar import CIFAR100
+from explorer.training.datasets import check_fits, fits, follow_classes, steps_per_epoch
 from explorer.training.engine import CheckpointError, load_checkpoint, train
 from explorer.training.events import EndEvent, EpochEvent, Event, RunStatus, StepEvent, frame, to_dict
 from explorer.training.recipe import Recipe, lr_at, paper_recipe
@@ -38,7 +39,7 @@ def test_recipe_round_trips_through_json():
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("dataset", "mnist", "choose from cifar10, synthetic"),
+    ("dataset", "mnist", "choose from cifar10, cifar100, synthetic"),
     ("split", "40k/10k", "choose from 45k/5k, 50k/10k"),
     ("epochs", 0, "between 1 and 2000; got 0, try 5"),
     ("batch_size", 10_000, "between 1 and 4096"),
@@ -233,6 +234,22 @@ def test_cli_trains_and_stores_the_run_like_the_app(tmp_path, capsys):
     assert len(RunStore(tmp_path).list_runs()) == 1  # nothing was requested for the bad device
 
 
+def test_cli_gives_a_10_class_preset_cifar100s_100_classes_and_says_so(tmp_path, capsys, monkeypatch):
+    from explorer.training.runs import RunStore
+
+    monkeypatch.delenv("EXPLORER_DATA_DIR", raising=False)  # the CLI sets it for its worker; restored afterwards
+
+    code = cli.main(["--preset", "resnet20", "--dataset", "cifar100", "--epochs", "1", "--device", "cpu",
+                     "--data-dir", str(tmp_path / "data"), "--runs-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 1 and out.startswith("note: CIFAR-100 has 100 classes, so this run's classifier has 100 outputs "
+                                        "instead of the design's 10 (num_classes=100)")
+    (stored,) = RunStore(tmp_path / "runs").list_runs()
+    assert stored.spec["num_classes"] == 100 and stored.recipe["dataset"] == "cifar100"
+    assert stored.status == "failed" and stored.error.startswith(f"CIFAR-100 is not in {tmp_path / 'data'}")
+    assert "--download --dataset cifar100" in stored.error
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--preset", "resnet18"], "error: stem: Synthetic shapes (not CIFAR-10) has 32x32 images, which need the CIFAR "
                                "stem (a 3x3 conv); got 'imagenet', try 'cifar'"),
@@ -259,6 +276,52 @@ def test_a_design_must_fit_the_data(spec, field, words, dataset):
     assert err.value.field == field and words in str(err.value)
     (end,) = list(train(spec, Recipe(dataset=dataset, epochs=1, train_size=32)))  # refused before loading data
     assert end == EndEvent(status=RunStatus.FAILED, message=str(err.value))
+
+
+def test_the_library_refuses_a_10_class_design_on_cifar100(tmp_path):
+    """Explicit there: train() and the run store never change a design; the page and the CLI do, and say so."""
+    from explorer.training.runs import RunStore
+
+    message = "num_classes: CIFAR-100 has 100 classes, so the classifier needs 100 outputs; got 10, try 100"
+    assert not fits(PRESETS["resnet20"], "cifar100") and fits(PRESETS["resnet20"].replace(num_classes=100), "cifar100")
+    (end,) = list(train(PRESETS["resnet20"], Recipe(dataset="cifar100", epochs=1, train_size=32)))
+    assert end == EndEvent(status=RunStatus.FAILED, message=message)
+    with pytest.raises(SpecError, match=f"^{message}$"):
+        RunStore(tmp_path).request(PRESETS["resnet20"], Recipe(dataset="cifar100"))
+
+
+@pytest.mark.parametrize("classes, dataset, trained, note", [
+    (10, "cifar100", 100, "CIFAR-100 has 100 classes, so this run's classifier has 100 outputs instead of the "
+                          "design's 10 (num_classes=100); the rest of the design is unchanged."),
+    (100, "cifar10", 10, "CIFAR-10 has 10 classes, so this run's classifier has 10 outputs instead of the design's "
+                         "100 (num_classes=10); the rest of the design is unchanged."),
+    (1000, "synthetic", 10, "Synthetic shapes (not CIFAR-10) has 10 classes, so this run's classifier has 10 outputs "
+                            "instead of the design's 1000 (num_classes=10); the rest of the design is unchanged."),
+    (10, "cifar10", 10, None),
+    (100, "cifar100", 100, None),
+])
+def test_the_class_count_follows_the_dataset(classes, dataset, trained, note):
+    design = PRESETS["wrn_16_4"].replace(num_classes=classes)
+    spec, said = follow_classes(design, dataset)
+    assert (spec.num_classes, said) == (trained, note)
+    assert spec == design.replace(num_classes=trained) and fits(spec, dataset)
+
+
+def test_two_cpu_steps_on_tiny_cifar100_files_with_100_classes(tmp_path, monkeypatch):
+    from test_data import write_fake_cifar
+
+    md5, _ = write_fake_cifar(tmp_path, CIFAR100, per_batch=64)
+    for name, digest in md5.items():  # the tiny files stand in for the published ones
+        monkeypatch.setitem(CIFAR100.md5, name, digest)
+    spec = TINY.replace(num_classes=100)
+    path = str(tmp_path / "ckpt.pt")
+    recipe = Recipe(dataset="cifar100", epochs=1, batch_size=32, train_size=64)
+    events = list(train(spec, recipe, data_dir=str(tmp_path), checkpoint_path=path))
+    assert events[-1].status == RunStatus.FINISHED and "2 steps" in events[-1].message, events[-1]
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert epoch.step == 2 and math.isfinite(epoch.test_loss) and 0 <= epoch.test_error <= 1
+    assert epoch.train_loss > math.log(100) / 2  # 2 steps on random labels: near chance over 100 classes
+    assert load_checkpoint(path)["model"]["head.fc.weight"].shape == (100, 64)
 
 
 @pytest.mark.parametrize("images, batch, steps", [(50_000, 128, 390), (45_000, 128, 351), (64, 32, 2), (40, 128, 1),

@@ -5,7 +5,8 @@
   events    StepEvent, EpochEvent, EndEvent, RunStatus, frame() (events -> DataFrame)
   runs      RunStore: runs and metrics in SQLite (refuses a design that does not fit its data)
   queue     claims, queue slots per device, cancel, recover, launch (a worker by module name)
-  data      CIFAR-10 and the synthetic set on the device, augmentation
+  cifar     CIFAR-10 and CIFAR-100 files: layouts, published checksums, download, loading
+  data      a recipe's data (CIFAR or the synthetic set) on the device, augmentation
   engine    train(spec, recipe) -> events; checkpoints
   worker    execute a run in this process; `python -m explorer.training.worker RUN_ID`
   speed     the measured training rate behind the Train page's time estimate

@@ -2,7 +2,8 @@
 
 One process stores the run like the app does (the run store, then `explorer.training.worker.execute` in this
 process); under `torchrun --nproc-per-node=N` every rank trains its shard with DDP and rank 0 prints the progress
-(the run store is for one-process runs). The design is checked against the data before anything is requested.
+(the run store is for one-process runs). The design is checked against the data before anything is requested;
+its class count follows the dataset's (resnet20 on --dataset cifar100 trains with 100 outputs, and says so).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training import distributed
 from explorer.training.data import ENV_VAR
-from explorer.training.datasets import Dataset, Split, check_fits, dataset_info, steps_per_epoch
+from explorer.training.datasets import Dataset, Split, check_fits, dataset_info, follow_classes, steps_per_epoch
 from explorer.training.engine import train
 from explorer.training.events import EndEvent, EpochEvent, Event, StepEvent, describe, frame
 from explorer.training.queue import canonical_device
@@ -49,8 +50,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def design_and_recipe(args: argparse.Namespace) -> tuple[ArchSpec, Recipe]:
-    """The design and the family's paper recipe with the command line's changes; SpecError or OSError if bad."""
+def design_and_recipe(args: argparse.Namespace) -> tuple[ArchSpec, Recipe, str | None]:
+    """The design as it trains on the dataset, the family's paper recipe with the command line's changes, and a
+    note when the design's class count was changed to the dataset's; SpecError or OSError if bad."""
     if args.spec:
         with open(args.spec) as f:
             spec = ArchSpec.from_json(f.read())
@@ -63,19 +65,22 @@ def design_and_recipe(args: argparse.Namespace) -> tuple[ArchSpec, Recipe]:
                  "warmup_steps": args.warmup_steps, "compile": args.compile or None}
     recipe = Recipe.from_dict({**paper_recipe(spec, args.epochs).to_dict(),
                                **{k: v for k, v in overrides.items() if v is not None}})
+    spec, note = follow_classes(spec, recipe.dataset)
     check_fits(spec, recipe.dataset)
-    return spec, recipe
+    return spec, recipe, note
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        spec, recipe = design_and_recipe(args)
+        spec, recipe, note = design_and_recipe(args)
         device = args.device or default_device()
         canonical_device(device)  # refuse "gpu" before a run is requested; DDP ranks keep "cuda" (their own GPU)
     except (OSError, ValueError) as err:  # SpecError is a ValueError
         print(f"error: {err}")
         return 2
+    if note and distributed.rank() == 0:
+        print(f"note: {note}")
     total = steps_per_epoch(dataset_info(recipe).train_size, recipe.batch_size) * recipe.epochs
     bar = tqdm(total=max(total, 1), unit="step", disable=distributed.rank() != 0)
     seen: list[Event] = []

@@ -1,4 +1,5 @@
-"""Training data held on the training device: CIFAR-10 (python-batch files) and an offline synthetic set.
+"""Training data held on the training device: CIFAR-10 or CIFAR-100 (files: explorer.training.cifar) or an
+offline synthetic set.
 
 Everything lives as uint8 tensors on the device; a batch is one gather (4-px zero-pad random crop and
 horizontal flip at once) and one normalize, with no per-image Python (the recipe of He et al. 2015, sec. 4.2).
@@ -7,125 +8,19 @@ horizontal flip at once) and one normalize, with no per-image Python (the recipe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
-import pickle
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from explorer.training.cifar import CIFAR, ENV_VAR, DataError, check_cifar, data_dir, download_cifar, load_cifar
+from explorer.training.cifar import cifar10_ready  # noqa: F401 - the lessons ask this module whether CIFAR-10 is here
 from explorer.training.datasets import SPLITS, DatasetInfo, dataset_info
 
-CIFAR_FOLDER = "cifar-10-batches-py"
-CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR_TGZ_MD5 = "c58f30108f718f92721af3b95e74349a"
-# Published checksums, as torchvision's datasets/cifar.py lists them.
-CIFAR_MD5: dict[str, str] = {
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "test_batch": "40351d587109b95175f43aff81a1287e",
-    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
-}
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean and std of the 50k training images, in [0, 1]
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
 SYNTHETIC_SEED = 2015  # fixed: every run sees the same synthetic images, so runs compare; the recipe seed varies
-ENV_VAR = "EXPLORER_DATA_DIR"
 PAD = 4  # pixels of zero padding before the random 32x32 crop
-
-
-class DataError(ValueError):
-    """Data that is missing or corrupt. The message says what to do; the UI shows it as is."""
-
-
-def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder: the argument, else $EXPLORER_DATA_DIR, else ./data."""
-    return Path(path or os.environ.get(ENV_VAR) or "data")
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fix_hint(root: Path) -> str:
-    return (f"press 'Download CIFAR-10' on the Train page, run `python -m explorer.training.data --download`, or set "
-            f"{ENV_VAR} to a folder holding {CIFAR_FOLDER}/; or train on the synthetic dataset")
-
-
-def check_cifar10(root: str | os.PathLike | None = None, md5: dict[str, str] | None = None) -> None:
-    """Raise DataError unless every CIFAR-10 file is present with its published checksum (or `md5`'s)."""
-    root = data_dir(root)
-    folder = root / CIFAR_FOLDER
-    for name, expected in (md5 or CIFAR_MD5).items():
-        path = folder / name
-        if not path.is_file():
-            raise DataError(f"CIFAR-10 is not in {folder}: {name} is missing; {_fix_hint(root)}")
-        if _md5(path) != expected:
-            raise DataError(f"CIFAR-10 file {path} is corrupt (its MD5 checksum is not the published one); "
-                            f"delete {folder} and download it again")
-
-
-def cifar10_ready(root: str | os.PathLike | None = None) -> bool:
-    try:
-        check_cifar10(root)
-    except DataError:
-        return False
-    return True
-
-
-def _read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    try:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="bytes")
-        data = torch.frombuffer(bytearray(entry[b"data"]), dtype=torch.uint8).reshape(-1, 3, 32, 32)
-        labels = torch.tensor(entry[b"labels"], dtype=torch.int64)
-    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError, EOFError) as err:
-        raise DataError(f"cannot read CIFAR-10 file {path} ({err}); delete it and download CIFAR-10 again") from None
-    if len(labels) != len(data):
-        raise DataError(f"CIFAR-10 file {path} has {len(data)} images but {len(labels)} labels; download it again")
-    return data, labels
-
-
-def load_cifar10(root: str | os.PathLike | None = None, md5: dict[str, str] | None = None,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(train images, train labels, test images, test labels): uint8 N x 3 x 32 x 32 and int64, on the CPU.
-
-    Checks the checksums first (`md5` overrides the published ones, for tests writing their own files).
-    """
-    root = data_dir(root)
-    check_cifar10(root, md5)
-    folder = root / CIFAR_FOLDER
-    parts = [_read_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
-    test_x, test_y = _read_batch(folder / "test_batch")
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), test_x, test_y
-
-
-def download_cifar10(root: str | os.PathLike | None = None) -> Path:
-    """Download and unpack CIFAR-10 (170 MB) with torchvision, checking the archive's published MD5."""
-    # torchvision only for this one download: training and the app never need it loaded
-    from torchvision.datasets.utils import download_and_extract_archive
-
-    root = data_dir(root)
-    if not cifar10_ready(root):
-        try:
-            download_and_extract_archive(CIFAR_URL, str(root), filename="cifar-10-python.tar.gz", md5=CIFAR_TGZ_MD5)
-        except Exception as err:  # network errors come in many types; all mean the same to the user
-            raise DataError(f"could not download CIFAR-10 from {CIFAR_URL} ({err}); check the internet "
-                            f"connection, or copy {CIFAR_FOLDER}/ into {root} by hand, or use the synthetic "
-                            "dataset") from None
-    check_cifar10(root)
-    return root / CIFAR_FOLDER
-
-
 SYNTHETIC_CHUNK = 1000  # images drawn per generator seed; chunks keep the temporaries in cache (2x faster)
 
 
@@ -220,7 +115,7 @@ def load_data(recipe: Any, device: str | torch.device = "cpu", root: str | os.Pa
         sample = train_x[:5000].float()
         mean, std = sample.mean(dim=(0, 2, 3)) / 255, sample.std(dim=(0, 2, 3)) / 255
     else:
-        train_x, train_y, test_x, test_y = load_cifar10(root, md5)
+        train_x, train_y, test_x, test_y = load_cifar(info.name, root, md5)
         if recipe.split == "45k/5k":  # He et al. 2015 sec. 4.2: the last 5k training images validate
             cut = SPLITS["45k/5k"][0]
             train_x, train_y, eval_x, eval_y = train_x[:cut], train_y[:cut], train_x[cut:], train_y[cut:]
@@ -228,7 +123,7 @@ def load_data(recipe: Any, device: str | torch.device = "cpu", root: str | os.Pa
             eval_x, eval_y = test_x, test_y
         train_x, train_y = train_x[:info.train_size], train_y[:info.train_size]
         eval_x, eval_y = eval_x[:info.eval_size], eval_y[:info.eval_size]
-        mean, std = torch.tensor(CIFAR_MEAN), torch.tensor(CIFAR_STD)
+        mean, std = torch.tensor(CIFAR[info.name].mean), torch.tensor(CIFAR[info.name].std)
     to = lambda t: t.to(device, non_blocking=True)  # noqa: E731
     return DeviceData(to(train_x), to(train_y), to(eval_x), to(eval_y),
                       to((mean * 255).view(1, 3, 1, 1)), to((std * 255).view(1, 3, 1, 1)), info)
@@ -259,18 +154,23 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, flip: boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m explorer.training.data [--download] [--data-dir DIR]`: check CIFAR-10, or download it."""
+    """`python -m explorer.training.data [--download] [--dataset cifar100] [--data-dir DIR]`: check or download."""
     parser = argparse.ArgumentParser(prog="python -m explorer.training.data",
-                                     description="Check or download CIFAR-10 for ResNet Explorer.")
+                                     description="Check or download CIFAR-10 or CIFAR-100 for ResNet Explorer.")
+    parser.add_argument("--dataset", choices=list(CIFAR), default="cifar10")
     parser.add_argument("--data-dir", default=None, help=f"data folder (default ${ENV_VAR} or ./data)")
-    parser.add_argument("--download", action="store_true", help="download CIFAR-10 (170 MB) if missing")
+    parser.add_argument("--download", action="store_true", help="download the dataset (about 170 MB) if missing")
     args = parser.parse_args(argv)
     try:
-        download_cifar10(args.data_dir) if args.download else check_cifar10(args.data_dir)
+        if args.download:
+            download_cifar(args.dataset, args.data_dir)
+        else:
+            check_cifar(args.dataset, args.data_dir)
     except DataError as err:
         print(f"error: {err}")
         return 2
-    print(f"CIFAR-10 is ready in {data_dir(args.data_dir) / CIFAR_FOLDER}")
+    files = CIFAR[args.dataset]
+    print(f"{files.label} is ready in {data_dir(args.data_dir) / files.folder}")
     return 0
 
 

@@ -11,20 +11,33 @@ from typing import Any, Literal
 
 from explorer.models.spec import ArchSpec, SpecError
 
-Dataset = Literal["cifar10", "synthetic"]
+Dataset = Literal["cifar10", "cifar100", "synthetic"]
 Split = Literal["45k/5k", "50k/10k"]
 # (train images, evaluation images) of each split. He et al. 2015 sec. 4.2 tunes on 45k/5k train/validation;
-# 50k/10k is CIFAR-10's own train/test. The synthetic set is drawn in the same sizes.
+# 50k/10k is CIFAR's own train/test (CIFAR-10 and CIFAR-100 alike). The synthetic set is drawn in the same sizes.
 SPLITS: dict[str, tuple[int, int]] = {"45k/5k": (45_000, 5_000), "50k/10k": (50_000, 10_000)}
-IMAGE_SIZE = 32  # pixels: both datasets are 32x32 colour images
+IMAGE_SIZE = 32  # pixels: every dataset here is 32x32 colour images
 MIN_EVAL_IMAGES = 200  # a run on a subset evaluates on a fifth of its images, but never fewer than this
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# CIFAR-100's 100 fine classes in label order, as its `meta` file's fine_label_names (the loader checks they agree).
+CIFAR100_CLASSES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
+    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
+    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
+    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger",
+    "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+)
 SYNTHETIC_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "bar", "checker", "two dots", "stripes")
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    name: str  # "cifar10" | "synthetic"
+    name: str  # "cifar10" | "cifar100" | "synthetic"
     label: str  # what the UI prints; says "synthetic" for the synthetic set
     description: str
     synthetic: bool
@@ -42,6 +55,8 @@ _ABOUT = {
                   True, SYNTHETIC_CLASSES),
     "cifar10": ("CIFAR-10", "60k 32x32 colour images of 10 classes (Krizhevsky 2009); the papers' benchmark.",
                 False, CIFAR_CLASSES),
+    "cifar100": ("CIFAR-100", "60k 32x32 colour images of 100 classes, 500 training images each (Krizhevsky 2009); "
+                              "the labels are its 100 fine classes, not its 20 superclasses.", False, CIFAR100_CLASSES),
 }
 
 
@@ -53,7 +68,8 @@ def dataset_info(recipe_or_name: Any) -> DatasetInfo:
     else:
         name, split, train_size = recipe_or_name.dataset, recipe_or_name.split, recipe_or_name.train_size
     if name not in _ABOUT:
-        raise SpecError("dataset", f"unknown dataset {name!r}; choose {' or '.join(_ABOUT)}")
+        *others, last = _ABOUT
+        raise SpecError("dataset", f"unknown dataset {name!r}; choose {', '.join(others)} or {last}")
     full_train, full_eval = SPLITS[split]
     n_train = min(train_size, full_train) if train_size else full_train
     n_eval = full_eval if not train_size else min(full_eval, max(MIN_EVAL_IMAGES, n_train // 5))
@@ -90,3 +106,18 @@ def fits(spec: ArchSpec, dataset: str) -> bool:
     except SpecError:
         return False
     return True
+
+
+def follow_classes(spec: ArchSpec, dataset: str) -> tuple[ArchSpec, str | None]:
+    """The design as it trains on `dataset`, with a sentence for the user when that changed it.
+
+    The class count is the one part of a design the data decides (it sizes only the classifier), so the Train
+    page and the CLI give the design the dataset's count instead of refusing it; train() and the run store still
+    refuse a mismatch, so a run's stored design is always the one that trained."""
+    info = dataset_info(dataset)
+    if spec.num_classes == len(info.classes):
+        return spec, None
+    return spec.replace(num_classes=len(info.classes)), (
+        f"{info.label} has {len(info.classes)} classes, so this run's classifier has {len(info.classes)} outputs "
+        f"instead of the design's {spec.num_classes} (num_classes={len(info.classes)}); the rest of the design is "
+        "unchanged.")

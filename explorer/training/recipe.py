@@ -25,7 +25,7 @@ MAX_TRAIN_SIZE = max(train for train, _ in SPLITS.values())
 class Recipe:
     """How to train: the papers' SGD recipe. Defaults are He et al. 2015's CIFAR-10 recipe, scaled to 5 epochs."""
 
-    dataset: Dataset = "synthetic"  # "cifar10" or the offline "synthetic" shapes (labelled synthetic everywhere)
+    dataset: Dataset = "synthetic"  # "cifar10", "cifar100" or the offline "synthetic" shapes (labelled synthetic)
     split: Split = "50k/10k"  # He et al. sec. 4.2 tunes on "45k/5k" train/validation; "50k/10k" = train/test
     epochs: int = 5  # passes over the training split (the papers: 164 for ResNet, 200 WRN, 300 DenseNet)
     batch_size: int = 128  # images per SGD step, over all GPUs together (papers: 128; DenseNet 64)
@@ -65,7 +65,7 @@ def _check(ok: bool, name: str, rule: str, value: Any, fix: Any) -> None:
 
 def validate_recipe(r: Recipe) -> None:
     """Raise SpecError naming the field, rule, value and a fix for the first bad setting."""
-    _check(r.dataset in get_args(Dataset), "dataset", "choose cifar10 or synthetic", r.dataset, "synthetic")
+    _check(r.dataset in get_args(Dataset), "dataset", "choose cifar10, cifar100 or synthetic", r.dataset, "synthetic")
     _check(r.split in get_args(Split), "split", "choose 45k/5k or 50k/10k", r.split, "50k/10k")
     _check(r.schedule in get_args(Schedule), "schedule", "choose step, cosine or constant", r.schedule, "step")
     _check(1 <= r.epochs <= 2000, "epochs", "must be between 1 and 2000", r.epochs, 5)
