@@ -1,5 +1,6 @@
 """The Train page under streamlit.testing: a tiny synthetic run from Start to its final status and charts,
-a reload returning to it through `?run=`, an identical Start attaching to it, and bad input shown plainly."""
+a reload returning to it through `?run=`, an identical Start attaching to it, bad input shown plainly, and
+CIFAR-100 (missing, present, and a run whose class count followed it)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer import PRESETS
+from explorer.training.cifar import CIFAR100
 from explorer.training.queue import claim
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
@@ -176,3 +178,60 @@ def test_stop_cancels_a_running_run(runs_dir):
         at.run()
     run = RunStore(runs_dir).get(run_id)
     assert run.status == "cancelled" and "stopped by the user" in run.error
+
+
+CLASS_NOTE = ("CIFAR-100 has 100 classes, so this run's classifier has 100 outputs instead of the design's 10 "
+              "(num_classes=100); the rest of the design is unchanged.")
+
+
+@pytest.fixture
+def empty_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_cifar100_without_its_files_shows_the_download_hint(runs_dir, empty_data_dir):
+    at = page()
+    at.radio(key="train_dataset").set_value("cifar100").run()
+    assert not at.exception and not at.error
+    (warning,) = [t for t in texts(at.warning) if "CIFAR-100" in t]
+    assert warning.startswith(f"CIFAR-100 is not in {empty_data_dir / 'cifar-100-python'}: train is missing; "
+                              "press 'Download CIFAR-100' on the Train page, run `python -m explorer.training.data "
+                              "--download --dataset cifar100`")
+    assert at.button(key="train_download_cifar100").label == "Download CIFAR-100 (169 MB)"
+    assert CLASS_NOTE in texts(at.info)  # resnet20 (10 classes) trains with 100 outputs, and the page says so
+    assert not at.button(key="train_start").disabled
+    at.radio(key="train_dataset").set_value("cifar10").run()  # CIFAR-10 keeps its own button and the design's 10
+    assert at.button(key="train_download_cifar10").label == "Download CIFAR-10 (170 MB)"
+    assert CLASS_NOTE not in texts(at.info) and not at.exception
+
+
+def test_cifar100_files_that_check_out_are_ready(runs_dir, empty_data_dir, monkeypatch):
+    from test_data import write_fake_cifar
+
+    md5, _ = write_fake_cifar(empty_data_dir, CIFAR100)
+    for name, digest in md5.items():  # the tiny files stand in for the published ones
+        monkeypatch.setitem(CIFAR100.md5, name, digest)
+    at = page()
+    at.radio(key="train_dataset").set_value("cifar100").run()
+    assert not at.exception and not at.error and not [t for t in texts(at.warning) if "CIFAR-100" in t]
+    assert any(t.startswith(f"CIFAR-100 is in `{empty_data_dir}` (checksums match the published ones). 60k")
+               for t in texts(at.caption))
+
+
+@pytest.mark.slow
+def test_a_cifar100_run_without_the_files_fails_with_the_download_hint(runs_dir, empty_data_dir):
+    at = set_tiny_run(page())
+    at.radio(key="train_dataset").set_value("cifar100").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    stored = RunStore(runs_dir).get(run_id)
+    assert stored.spec["num_classes"] == 100 and stored.recipe["dataset"] == "cifar100"
+    deadline = time.monotonic() + WAIT
+    while not any(t.startswith("Failed") for t in texts(at.error)):
+        assert time.monotonic() < deadline, RunStore(runs_dir).get(run_id)
+        time.sleep(0.5)
+        at.run()
+    (failed,) = [t for t in texts(at.error) if t.startswith("Failed")]
+    assert "CIFAR-100 is not in" in failed and "Download CIFAR-100" in failed and not at.exception
