@@ -31,7 +31,7 @@ def _resnet_depth(spec: ArchFields) -> CifarDepth:
 
 
 def _wrn_depth(spec: ArchFields) -> CifarDepth:
-    return CifarDepth(6, 4, "Wide ResNet")  # WRN-d-k: 6n+4, counting the 1x1 projections of stages 2 and 3
+    return CifarDepth(6, 4, "Wide ResNet")  # WRN-d-k counts its 1x1 projections: 6n+4
 
 
 def _resnext_depth(spec: ArchFields) -> CifarDepth:
