@@ -1,6 +1,7 @@
 """Helpers shared by the page scripts. Streamlit's legacy page discovery skips __init__.py."""
 
 import dataclasses
+import re
 
 import streamlit as st
 
@@ -23,6 +24,30 @@ def use_app_navigation() -> None:
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+SHOWN_CHARS = 300  # untrusted text is cut to this many characters: a 100 kB link is not echoed in full
+_MARKUP = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark lets each be escaped
+
+
+def plain(value: object, limit: int = SHOWN_CHARS) -> str:
+    """Untrusted text (a URL value, a file, a run's message, an exception) as Markdown that shows it literally.
+
+    Streamlit's alerts and captions render Markdown: a link's `[x](http://evil)` would be a live link and
+    `![x](http://evil/p.png)` an image every visitor's browser fetches. Every ASCII punctuation character is
+    backslash-escaped (links, images, HTML, entities, emphasis, LaTeX `$`, Streamlit's `:color[...]`), line breaks
+    become spaces (no headings, lists or code blocks), and the text is cut to `limit` characters with "…".
+    """
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return _MARKUP.sub(r"\\\1", text)
+
+
+def say(kind: str, fixed: str, *untrusted: object) -> None:
+    """An alert (`kind`: "error", "warning", "info", "success", "caption") with fixed Markdown `fixed`, whose `{}`
+    placeholders are filled with the untrusted values shown as plain text (`plain`)."""
+    getattr(st, kind)(fixed.format(*(plain(v) for v in untrusted)))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

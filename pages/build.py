@@ -8,12 +8,13 @@ from typing import get_args
 import pandas as pd
 import streamlit as st
 
-from pages import cached_cost, cached_overview, use_app_navigation
+from pages import cached_cost, cached_overview, say, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, block_dot, detail_blocks, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
+from explorer.models.plans import PLANS
 from explorer.models.presets import family_default, preset_name
 from explorer.models.published import published_for
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
@@ -118,6 +119,9 @@ def widget(field: str, **kw) -> None:
     elif kind in (int, float, int | None):
         ensure(field)
         low, high, step = widget_bounds(field)
+        value = st.session_state[key]
+        if value is not None:  # a link's 0.01 or 0.97 stays as it is (the widget's open bounds stop a step inside)
+            low, high = min(low, value), max(high, value)
         st.number_input(s.label, min_value=low, max_value=high, step=step, key=key, help=s.help)
     else:  # a Literal: the choices in the table's order; the current value is kept even if unusual
         labels = s.choices or {}
@@ -129,6 +133,8 @@ def widget(field: str, **kw) -> None:
 
 def depth_widget() -> None:
     rule, valid = depth_choices(current())
+    if st.session_state[K + "depth"] not in valid and depth_fits(current()):
+        valid = sorted({*valid, st.session_state[K + "depth"]})  # a valid depth past the offered list stays
     if st.session_state[K + "depth"] not in valid:
         old = st.session_state[K + "depth"]
         st.session_state[K + "depth"] = min(valid, key=lambda d: (abs(d - old), d))
@@ -138,6 +144,21 @@ def depth_widget() -> None:
     block = imagenet_block(current())  # an ImageNet ResNet's depth fixes its block (He et al. 2015, Table 1)
     if block is not None:
         st.session_state[K + "block"] = block
+
+
+def depth_fits(spec: ArchSpec) -> bool:
+    try:
+        PLANS[spec.family].check_depth(spec)
+    except SpecError:
+        return False
+    return True
+
+
+def kept(name: str, spec: ArchSpec) -> bool:
+    """A setting the page does not offer for this design but a link set (base_width outside Shake-Shake):
+    shown, so that the design is the link's."""
+    return (setting(name).offered is not None and applies(name, spec.family)
+            and getattr(spec, name) != getattr(family_default(spec.family), name))
 
 
 def controls() -> dict:
@@ -156,7 +177,7 @@ def controls() -> dict:
     depth_widget()
     shown.append("depth")
     for name in FIELD_TYPES:
-        if name not in FIRST and offered(name, current()):
+        if name not in FIRST and (offered(name, current()) or kept(name, current())):
             widget(name)
             shown.append(name)
     shown.append("block")  # where it is not a choice it follows the family, depth or loaded preset
@@ -258,7 +279,7 @@ st.title("Build a design")
 if K + "family" not in st.session_state:
     first_load()
 if "url_error" in st.session_state:
-    st.warning(f"The link's design is not valid ({st.session_state.pop('url_error')}). Showing ResNet-20 instead.")
+    say("warning", "The link's design is not valid ({}). Showing ResNet-20 instead.", st.session_state.pop("url_error"))
 
 with st.sidebar:
     st.header("Design")
@@ -271,8 +292,13 @@ try:
                                   "choose another family")
     cached_cost(design.to_json())  # refuses designs over the parameter / memory budget
 except SpecError as err:
-    st.error(f"This combination is not valid. {err}")
+    say("error", "This combination is not valid. {}", err)
     last = st.session_state.get("design")
+    try:  # the session's design may come from another page's link: show it only if it can be counted
+        if last is not None:
+            cached_cost(ArchSpec.from_json(last.to_json()).to_json())
+    except SpecError:
+        last = None
     if last is not None:
         st.caption(f"Below: the last valid design ({preset_name(last) or FAMILY_LABELS[last.family]}).")
         show_results(last)

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages import cached_cost, cached_overview, use_app_navigation
+from pages import cached_cost, cached_overview, say, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
@@ -50,12 +50,14 @@ def first_load() -> None:
     bad = [n for n in names if n not in chosen]
     if "custom" in params:
         try:
-            st.session_state["design"] = spec_from_params(dict(parse_qsl(params["custom"])))
+            custom = spec_from_params(dict(parse_qsl(params["custom"])))
+            cached_cost(custom.to_json())  # over the budget: refused here, so Build never opens it
+            st.session_state["design"] = custom
             chosen = [*chosen, BUILD][:4] if BUILD not in chosen else chosen
         except SpecError as err:
             bad.append(f"custom ({err})")
     if bad:
-        st.warning(f"Ignored from the link: {', '.join(bad)}. Choose designs below.")
+        say("warning", "Ignored from the link: {}. Choose designs below.", ", ".join(bad))
     if not chosen:
         chosen = st.session_state.get("c_last", DEFAULT_CHOICE)
     st.session_state["c_designs"] = chosen
@@ -94,7 +96,7 @@ for name in chosen:
     try:
         c = cached_cost(spec.to_json())
     except (SpecError, KeyError) as err:
-        st.error(f"{label}: cannot be built here ({err}).")
+        say("error", "{}: cannot be built here ({}).", label, err)
         continue
     specs[label] = spec
     paper = published_for(preset_name(spec) or "")

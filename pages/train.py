@@ -19,7 +19,7 @@ from explorer.training.queue import launch, max_concurrent, recover
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, default_root
 from explorer.training.speed import estimate_epoch_seconds
-from pages import use_app_navigation
+from pages import say, use_app_navigation
 from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
 
 use_app_navigation()
@@ -71,12 +71,12 @@ def choose_design() -> ArchSpec | None:
         try:
             spec = ArchSpec.from_json(text)
         except SpecError as err:
-            st.error(f"This design is not valid. {err}")
+            say("error", "This design is not valid. {}", err)
             return None
     try:
         c = check_budget(spec)
     except SpecError as err:
-        st.error(str(err))
+        say("error", "{}", err)
         return None
     st.caption(f"{c.params / 1e6:.2f}M parameters, {c.macs / 1e6:,.0f}M multiply-adds per image, "
                f"{c.weight_layers} weight layers.")
@@ -95,13 +95,13 @@ def choose_dataset() -> str:
         st.caption(f"{files.label} is in `{folder}` (checksums match the published ones). "
                    f"{dataset_info(dataset).description}")
         return dataset
-    st.warning(problem)
+    say("warning", "{}", problem)
     if st.button(f"Download {files.label} ({files.size_mb} MB)", key=f"train_download_{dataset}"):
         with st.spinner(f"Downloading and checking {files.label} ..."):
             try:
                 download_cifar(dataset, folder)
             except DataError as err:
-                st.error(f"{err}")
+                say("error", "{}", err)
             else:
                 cifar_problem.clear()
                 st.rerun()
@@ -142,7 +142,7 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
     try:
         return Recipe.from_dict({**base.to_dict(), **changes})
     except SpecError as err:
-        st.error(f"This recipe is not valid. {err}")
+        say("error", "This recipe is not valid. {}", err)
         return None
 
 
@@ -178,7 +178,7 @@ with setup:
         try:
             check_fits(spec, dataset)
         except SpecError as err:
-            st.error(f"This design cannot train on this dataset. {err}")
+            say("error", "This design cannot train on this dataset. {}", err)
             spec = None
     recipe = choose_recipe(spec, dataset) if spec is not None else None
     if spec is not None and recipe is not None:
@@ -202,6 +202,8 @@ with live:
     if current in ids and st.session_state.get("train_pick") not in ids:
         st.session_state["train_pick"] = current
     if ids:
+        if current and current not in ids:
+            say("warning", "There is no run {} in this store; showing the newest run instead.", repr(current))
         picked = st.selectbox("Run", ids, key="train_pick",
                               format_func=lambda i: f"{i} ({runs[ids.index(i)].status})")
         if picked != current:
@@ -209,7 +211,7 @@ with live:
         run = runs[ids.index(picked)]
         st.fragment(run_every=REFRESH_SECONDS if run.is_active else None)(show_run)(store, picked)
     elif current:
-        st.warning(f"There is no run {current!r} in `{store.root}`; start one on the left.")
+        say("warning", "There is no run {} in {}; start one on the left.", repr(current), store.root)
     else:
         st.info("No runs yet. Choose a design and press **Start training**.")
 

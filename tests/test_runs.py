@@ -430,10 +430,9 @@ def test_a_killed_worker_leaves_a_failed_run_with_its_metrics(store, workers):
     pid = store.get(run_id).worker_pid
     os.kill(pid, signal.SIGKILL)
     workers[0].wait(timeout=10)
-    assert store.get(run_id).status == "running"  # nothing noticed yet: the worker could not say goodbye
-    assert recover(RunStore(store.root)) == [run_id]
-    run = store.get(run_id)
-    assert run.status == "failed" and f"pid {pid}" in run.error
+    run = store.get(run_id)  # the worker could not say goodbye: reading the run notices (no restart needed)
+    assert run.status == "failed" and f"pid {pid}" in run.error and "without saying why" in run.error
+    assert recover(RunStore(store.root)) == []
     assert len(store.metrics(run_id, "epoch")) >= 1
 
 

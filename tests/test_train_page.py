@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -47,7 +48,8 @@ def page(**query) -> AppTest:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """The elements' text as shown: untrusted parts come backslash-escaped (pages.plain)."""
+    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value) for e in elements]
 
 
 def charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:

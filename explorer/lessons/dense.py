@@ -12,12 +12,15 @@ import pandas as pd
 from torch import nn
 
 from explorer.lessons.budget import published_chart
+from explorer.lessons.lesion import Skipped, load_run
 from explorer.lessons.seeding import seeded
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.families.densenet import DenseLayer
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, layout
+from explorer.training.engine import CheckpointError
+from explorer.training.runs import Run, RunStore
 
 FAMILIES = ("resnet", "densenet")
 
@@ -83,3 +86,15 @@ def fresh(spec: ArchSpec = PRESETS["densenet40_k12"], seed: int = 0) -> nn.Modul
     """An untrained DenseNet, for the page to fall back on when the store has no trained one."""
     with seeded(seed):
         return build_model(spec).eval()
+
+
+def trained_model(store: RunStore, runs: list[Run]) -> tuple[nn.Module | None, str | None, list[Skipped]]:
+    """(the model, the id) of the first of `runs` whose checkpoint loads, or (None, None), and the runs skipped
+    with their reasons (a truncated, malicious or mismatched checkpoint must not break the lesson for the class)."""
+    skipped = []
+    for run in runs:
+        try:
+            return load_run(store, run.id).model, run.id, skipped
+        except CheckpointError as err:
+            skipped.append(Skipped(run.id, str(err)))
+    return None, None, skipped

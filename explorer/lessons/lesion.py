@@ -8,6 +8,7 @@ identity where shapes change, so the deletion is shape-correct).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,9 +18,9 @@ from torch import nn
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
 from explorer.models.shortcuts import ZeroPadShortcut
-from explorer.models.spec import ArchSpec
+from explorer.models.spec import ArchSpec, SpecError
 from explorer.training.data import load_data, normalize
-from explorer.training.engine import load_checkpoint, use_bf16
+from explorer.training.engine import CheckpointError, load_checkpoint, use_bf16
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
 
@@ -35,17 +36,49 @@ class TrainedRun:
     recipe: Recipe
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A run a lesson could not use, and why (for the page to list as plain text)."""
+
+    run_id: str
+    reason: str
+
+
 def load_run(store: RunStore, run_id: str, device: str = "cpu") -> TrainedRun:
-    """The model of a run from its last checkpoint (weights only, no code is unpickled)."""
+    """The model of a run from its last checkpoint (weights only, no code is unpickled). Raises CheckpointError
+    for a missing, truncated or malicious file, or weights that do not fit the design stored with them."""
     path = store.checkpoint_path(run_id)
     if not path.exists():
-        raise FileNotFoundError(f"run {run_id} has no checkpoint yet; wait for its first epoch to finish")
+        raise CheckpointError(f"run {run_id} has no checkpoint yet; wait for its first epoch to finish")
     state = load_checkpoint(str(path), device)
-    spec = ArchSpec.from_dict(state["spec"])
-    recipe = Recipe.from_dict(state["recipe"])
-    model = build_model(spec, device)
-    model.load_state_dict(state["model"])
+    try:
+        spec = ArchSpec.from_dict(state["spec"])
+        recipe = Recipe.from_dict(state["recipe"])
+        model = build_model(spec, device)
+        model.load_state_dict(state["model"])
+    except (SpecError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(f"{path}: its weights do not fit its design ({first_line})") from None
     return TrainedRun(model.eval(), spec, recipe)
+
+
+def study_run(store: RunStore, run_id: str) -> pd.DataFrame:
+    """The lesion study of one stored run on its own evaluation images. Raises CheckpointError (see load_run)."""
+    trained = load_run(store, run_id)
+    images, labels = eval_batch(trained.recipe)
+    return lesion_study(trained.model, images, labels)
+
+
+def studies(run_ids: list[str], study: Callable[[str], pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Skipped]]:
+    """Each run's lesion study (`study`: study_run, or the page's cached wrapper of it), and the runs whose
+    checkpoint could not be used, with the reason, instead of one broken run failing the lesson for the class."""
+    frames, skipped = {}, []
+    for run_id in run_ids:
+        try:
+            frames[run_id] = study(run_id)
+        except CheckpointError as err:
+            skipped.append(Skipped(run_id, str(err)))
+    return frames, skipped
 
 
 def default_runs(runs: list[Run]) -> list[str]:

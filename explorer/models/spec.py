@@ -58,6 +58,9 @@ class ArchSpec(ArchFields):
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError, RecursionError) as err:
             raise SpecError("spec", f"not valid JSON ({err}); paste the JSON that 'Download spec' gives") from None
+        except ValueError:  # an integer over Python's 4300-digit limit for int(str)
+            raise SpecError("spec", "a number has thousands of digits, more than any setting takes; paste the "
+                                    "JSON that 'Download spec' gives") from None
         return cls.from_dict(data)
 
 

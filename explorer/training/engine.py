@@ -10,8 +10,9 @@ Randomness: the run's own generators, so that two runs with one seed agree and t
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
-import math
+import os
 import pickle
 import time
 from typing import Any, Callable, Iterator
@@ -24,8 +25,8 @@ from explorer.models.builder import build_model
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training import distributed
 from explorer.training.data import DataError, augment, load_data, normalize
-from explorer.training.datasets import check_fits, steps_per_epoch
-from explorer.training.events import EndEvent, EpochEvent, Event, RunStatus, StepEvent
+from explorer.training.datasets import check_fits, dataset_info, steps_per_epoch
+from explorer.training.events import DivergenceWatch, EndEvent, EpochEvent, Event, RunStatus, StepEvent
 from explorer.training.recipe import Recipe, lr_at, validate_recipe
 
 # torch.compile mode per device type. CUDA graphs ("reduce-overhead") replay a whole step in one launch: a
@@ -46,13 +47,39 @@ class CheckpointError(ValueError):
 
 
 def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """A checkpoint as saved by train(): tensors and plain data only (weights_only=True refuses code)."""
+    """A checkpoint as saved by train(): tensors and plain data only (weights_only=True refuses code).
+    Raises CheckpointError for anything else: code, a truncated or foreign file, a missing file."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a checkpoint of this app (it holds code, not only tensors and data, "
                               f"and weights_only loading refused it: {first_line})") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as err:  # truncated: "failed finding central directory"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: cannot be read as a checkpoint (truncated or damaged: {first_line})") from None
+    if not isinstance(state, dict) or not {"model", "spec", "recipe"} <= state.keys():
+        raise CheckpointError(f"{path}: not a checkpoint of this app (no model, spec and recipe in it)")
+    return state
+
+
+def save_checkpoint(state: dict[str, Any], path: str) -> None:
+    """Save to a temporary file in the same folder, then rename it over `path`: a full disk or a crash leaves the
+    previous checkpoint whole instead of a truncated one (torch.save writes in place)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def no_space(err: OSError, path: str, epoch: int) -> EndEvent:
+    return EndEvent(status=RunStatus.FAILED,
+                    message=f"no space left on the device: the checkpoint of epoch {epoch} could not be saved to "
+                            f"{path} (the previous one is kept, and the metrics up to epoch {epoch}); free some "
+                            "disk space and press Start again")
 
 
 class Objective(nn.Module):
@@ -168,6 +195,7 @@ def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir:
     sums = torch.zeros(2, device=device, dtype=torch.float64)  # loss sum, wrong count: read at log time only
     epoch_sums = torch.zeros(2, device=device, dtype=torch.float64)
     window_start, window_images, step = time.perf_counter(), 0, 0
+    watch = DivergenceWatch(recipe, len(dataset_info(recipe).classes))
 
     for epoch in range(1, recipe.epochs + 1):
         model.train()
@@ -201,11 +229,8 @@ def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir:
                                   train_error=wrong_sum / window_images, lr=lr,
                                   images_per_sec=window_images / (now - window_start), elapsed=now - start)
                 window_start, window_images = now, 0
-                if not math.isfinite(event.train_loss):
-                    yield EndEvent(status=RunStatus.DIVERGED,
-                                   message=f"the training loss became {event.train_loss} at step {step}; try a "
-                                           f"lower learning rate than {recipe.lr} (e.g. {recipe.lr / 10:g})"
-                                           + ("" if recipe.warmup else " or turn on warm-up"))
+                if diverged := watch.step(event.train_loss, step):
+                    yield diverged
                     return
                 # He et al.'s warm-up ends once the net is learning: train error under 80%, or ~400 iterations.
                 if warming and (event.train_error < 0.8 or step >= min(WARMUP_MAX_STEPS, max(1, total // 10))):
@@ -218,8 +243,17 @@ def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir:
         yield EpochEvent(epoch=epoch, step=step, train_loss=loss_sum / seen, train_error=wrong_sum / seen,
                          test_loss=test_loss, test_error=test_error, lr=lr, images_per_sec=seen / train_seconds,
                          elapsed=time.perf_counter() - start)
+        if diverged := watch.epoch(loss_sum / seen):
+            yield diverged
+            return
         if checkpoint_path and distributed.rank() == 0:
-            torch.save(checkpoint_state(model, optimizer, spec, recipe, step), checkpoint_path)
+            try:
+                save_checkpoint(checkpoint_state(model, optimizer, spec, recipe, step), checkpoint_path)
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                yield no_space(err, checkpoint_path, epoch)
+                return
     yield EndEvent(status=RunStatus.FINISHED,
                    message=f"trained {recipe.epochs} epochs ({total} steps) in {time.perf_counter() - start:.1f} s")
 

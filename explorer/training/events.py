@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,7 +23,7 @@ class RunStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"  # trained every epoch: the only status whose weights count as trained
-    DIVERGED = "diverged"  # the loss became NaN or infinite; its last checkpoint is not a trained net
+    DIVERGED = "diverged"  # the loss became NaN, exploded or stayed high (DivergenceWatch); not a trained net
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -108,3 +109,49 @@ def describe(event: Event) -> str | None:
     if isinstance(event, EndEvent):
         return f"end: {event.status.value} {event.message}".rstrip()
     return None
+
+
+class DivergenceWatch:
+    """Tells the engine when a run has diverged, from the losses it logs; `step` and `epoch` return the end event.
+
+    Three rules, each a loss no learning net shows:
+    - a logged loss that is NaN or infinite;
+    - EXPLODED_WINDOWS logged windows in a row above max(20, 10x the first window's loss). At initialisation the
+      loss is about ln(classes) (2.3 for CIFAR-10); a healthy net's spikes (ResNet-110 without warm-up) stay under
+      10 and fall back within a window or two, while lr=10 reaches 1e12 within an epoch;
+    - a whole epoch's mean training loss above 3 ln(classes): uniform guessing costs ln(classes), so three times
+      that for an epoch is a net that is confidently wrong, a slow divergence that never turns NaN.
+    A diverged run stays a result of its recipe (the same seed diverges again): identical requests attach to it
+    and the advice to lower the learning rate changes the request.
+    """
+
+    EXPLODED_WINDOWS = 5
+
+    def __init__(self, recipe: Any, classes: int):
+        self.recipe, self.epoch_limit = recipe, 3 * math.log(max(classes, 2))
+        self.first: float | None = None
+        self.high = 0
+
+    def _end(self, what: str) -> EndEvent:
+        lr = self.recipe.lr
+        advice = f"; try a lower learning rate than {lr} (e.g. {lr / 10:g})"
+        return EndEvent(status=RunStatus.DIVERGED,
+                        message=what + advice + ("" if self.recipe.warmup else " or turn on warm-up"))
+
+    def step(self, loss: float, step: int) -> EndEvent | None:
+        if not math.isfinite(loss):
+            return self._end(f"the training loss became {loss} at step {step}")
+        if self.first is None:
+            self.first = loss
+        ceiling = max(20.0, 10 * self.first)
+        self.high = self.high + 1 if loss > ceiling else 0
+        if self.high >= self.EXPLODED_WINDOWS:
+            return self._end(f"the training loss exploded: {loss:.3g} at step {step}, above {ceiling:.3g} for "
+                             f"{self.high} logged windows in a row")
+        return None
+
+    def epoch(self, mean_loss: float) -> EndEvent | None:
+        if not math.isfinite(mean_loss) or mean_loss > self.epoch_limit:
+            return self._end(f"the training loss stayed high: {mean_loss:.3g} on average over a whole epoch, "
+                             f"above 3 ln(classes) = {self.epoch_limit:.3g} (chance is a third of that)")
+        return None

@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 
 from explorer.training.events import ENDED, RunStatus
+from explorer.training.liveness import pid_alive, worker_alive
 from explorer.training.runs import RunStore
+
+
+# The worker's entry: SIGTERM is blocked before Python imports torch (seconds), so a Stop in that time waits for
+# the worker's handler (explorer.training.worker.main unblocks it) and ends the run as cancelled, not killed.
+BOOT = ("import runpy, signal; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}); "
+        "runpy.run_module('explorer.training.worker', run_name='__main__', alter_sys=True)")
 
 
 def canonical_device(device: str) -> str:
@@ -38,36 +45,19 @@ def max_concurrent() -> int:
         return 1
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process exists and is not a zombie (a killed child nobody has reaped yet is dead to us)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): trust kill(0)
-    return state not in ("Z", "X")
-
-
 def claim(store: RunStore, run_id: str, device: str, device_name: str | None = None, pid: int | None = None) -> bool:
     """Make this process the run's only worker. False if the run is not queued or a live process owns it,
     which is what makes a second launch of the same run a no-op."""
     pid = pid or os.getpid()
     device = canonical_device(device)
     with store.transaction() as db:
-        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = db.execute("SELECT status, worker_pid, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None or row["status"] != "queued":
             return False
-        if row["worker_pid"] not in (None, pid) and pid_alive(row["worker_pid"]):
+        if row["worker_pid"] not in (None, pid) and worker_alive(row["worker_pid"], row["heartbeat"], time.time()):
             return False
-        db.execute("UPDATE runs SET worker_pid=?, device=?, device_name=? WHERE id=?",
-                   (pid, device, device_name, run_id))
+        db.execute("UPDATE runs SET worker_pid=?, device=?, device_name=?, heartbeat=? WHERE id=?",
+                   (pid, device, device_name, time.time(), run_id))
     return True
 
 def try_start(store: RunStore, run_id: str) -> bool:
@@ -78,9 +68,10 @@ def try_start(store: RunStore, run_id: str) -> bool:
         me = db.execute("SELECT status, device, created FROM runs WHERE id=?", (run_id,)).fetchone()
         if me is None or me["status"] != "queued":
             return False
-        rows = db.execute("SELECT id, status, worker_pid FROM runs WHERE device=? AND status IN "
+        rows = db.execute("SELECT id, status, worker_pid, heartbeat FROM runs WHERE device=? AND status IN "
                           "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
-        live = [r for r in rows if pid_alive(r["worker_pid"])]
+        now = time.time()
+        live = [r for r in rows if worker_alive(r["worker_pid"], r["heartbeat"], now)]
         running = sum(r["status"] == "running" for r in live)
         waiting_before = 0
         for r in live:
@@ -89,7 +80,8 @@ def try_start(store: RunStore, run_id: str) -> bool:
             waiting_before += r["status"] == "queued"
         if running + waiting_before >= limit:
             return False
-        db.execute("UPDATE runs SET status='running', started=? WHERE id=?", (time.time(), run_id))
+        db.execute("UPDATE runs SET status='running', started=?, heartbeat=? WHERE id=?", (now, now, run_id))
+    store.save_run_json(run_id)
     return True
 
 def queue_position(store: RunStore, run_id: str) -> int:
@@ -98,13 +90,13 @@ def queue_position(store: RunStore, run_id: str) -> int:
         me = db.execute("SELECT device, created FROM runs WHERE id=?", (run_id,)).fetchone()
         if me is None or me["device"] is None:
             return 0
-        rows = db.execute("SELECT id, worker_pid FROM runs WHERE device=? AND status IN ('queued','running') "
-                          "ORDER BY created, id", (me["device"],)).fetchall()
-    ahead = 0
+        rows = db.execute("SELECT id, worker_pid, heartbeat FROM runs WHERE device=? AND status IN "
+                          "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
+    ahead, now = 0, time.time()
     for r in rows:
         if r["id"] == run_id:
             break
-        ahead += pid_alive(r["worker_pid"])
+        ahead += worker_alive(r["worker_pid"], r["heartbeat"], now)
     return ahead
 
 def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) -> None:
@@ -113,14 +105,17 @@ def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) ->
     then kill a worker that has not stopped (for an engine stuck inside one long step)."""
     now = time.time()
     with store.transaction() as db:
-        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = db.execute("SELECT status, worker_pid, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None or row["status"] in ENDED:
             return
         db.execute("UPDATE runs SET cancel_requested=COALESCE(cancel_requested, ?) WHERE id=?", (now, run_id))
-        if not pid_alive(row["worker_pid"]):
+        ended = not worker_alive(row["worker_pid"], row["heartbeat"], now)
+        if ended:
             db.execute("UPDATE runs SET status='cancelled', ended=?, error='stopped before it started' "
                        "WHERE id=?", (now, run_id))
-            return
+    if ended:
+        store.save_run_json(run_id)
+        return
     if force_after is None:
         return
     deadline = time.monotonic() + force_after
@@ -137,21 +132,10 @@ def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) ->
 
 
 def recover(store: RunStore) -> list[str]:
-    """At start-up: a queued or running run whose worker process is gone is marked failed (its metrics stay).
-    A queued run nobody ever claimed is left queued; the next Start (or launch) picks it up. Returns ids."""
-    failed = []
-    with store.transaction() as db:
-        rows = db.execute("SELECT id, worker_pid FROM runs WHERE status IN ('queued','running') "
-                          "AND worker_pid IS NOT NULL").fetchall()
-        now = time.time()
-        for r in rows:
-            if not pid_alive(r["worker_pid"]):
-                db.execute("UPDATE runs SET status='failed', ended=?, error=? WHERE id=?",
-                           (now, f"the worker process (pid {r['worker_pid']}) died: killed, crashed or the "
-                                 "machine restarted. Its metrics up to then are kept; press Start to train "
-                                 "it again.", r["id"]))
-                failed.append(r["id"])
-    return failed
+    """A queued or running run whose worker is gone (liveness.py) is marked failed (its metrics stay). A queued
+    run nobody ever claimed is left queued; the next Start (or launch) picks it up. Returns ids. Reading the store
+    does the same (RunStore.reap); the app also calls this at start-up."""
+    return store.reap()
 
 
 def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
@@ -164,15 +148,16 @@ def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
     store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
     with store.transaction() as db:
-        row = db.execute("SELECT status, worker_pid FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is None or row["status"] != RunStatus.QUEUED or pid_alive(row["worker_pid"]):
+        row = db.execute("SELECT status, worker_pid, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
+        if (row is None or row["status"] != RunStatus.QUEUED
+                or worker_alive(row["worker_pid"], row["heartbeat"], time.time())):
             return None
         with open(store.log_path(run_id), "ab") as log:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "explorer.training.worker", run_id, "--root", str(store.root.resolve())],
+                [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve())],
                 cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         # The worker's claim accepts its own pid (the child is the worker: no shell in between).
-        db.execute("UPDATE runs SET worker_pid=? WHERE id=?", (worker.pid, run_id))
+        db.execute("UPDATE runs SET worker_pid=?, heartbeat=? WHERE id=?", (worker.pid, time.time(), run_id))
     return worker

@@ -9,6 +9,11 @@ run: the page only reads this store.
 Concurrency: SQLite in WAL mode (readers never block the one writer), a fresh connection per call (safe across
 threads and processes), and `BEGIN IMMEDIATE` wherever a decision must be atomic (attach-or-create, claim,
 take a queue slot), because IMMEDIATE takes the write lock before the first read.
+
+Faults: opening the store checks the file (explorer.training.storefile); a corrupt, truncated or emptied one is
+moved aside and rebuilt from the run folders' run.json, and `RunStore.notice` says so. Reads never need a write
+(a full disk still lists the runs). Reading or requesting runs marks those whose worker is gone as failed
+(explorer.training.liveness: pid and heartbeat), so a request never attaches to a dead run.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from typing import Any
 from explorer.models.presets import preset_name
 from explorer.models.spec import ArchSpec
 from explorer.training import events as ev
+from explorer.training import storefile
 from explorer.training.datasets import check_fits
 from explorer.training.events import ACTIVE, EpochEvent, RunStatus, StepEvent
+from explorer.training.liveness import DIED, worker_alive
 from explorer.training.recipe import Recipe
 
 # A new request attaches to a run in one of these; a failed or cancelled run is not a result, so it trains again.
@@ -52,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs (
     ended REAL,
     worker_pid INTEGER,             -- the process that claimed the run
     error TEXT,                     -- why it failed, diverged or was cancelled
-    cancel_requested REAL           -- unix seconds of the Stop press; the worker polls it
+    cancel_requested REAL,          -- unix seconds of the Stop press; the worker polls it
+    heartbeat REAL                  -- unix seconds of the worker's latest sign of life (liveness.py)
 );
 CREATE INDEX IF NOT EXISTS runs_request_key ON runs(request_key);
 CREATE TABLE IF NOT EXISTS metrics (
@@ -85,6 +93,7 @@ class Run:
     worker_pid: int | None
     error: str | None
     cancel_requested: float | None
+    heartbeat: float | None = None
 
     @property
     def trained(self) -> bool:
@@ -109,16 +118,73 @@ def run_label(spec: ArchSpec) -> str:
     return preset_name(spec) or f"{spec.family}{spec.depth}"
 
 
+class StoreError(OSError):
+    """The runs folder cannot hold a run store (missing rights, not a folder). The message names it and a fix."""
+
+
 class RunStore:
-    """Runs and metrics in `root/runs.sqlite`; each run's files (checkpoint, worker log) in `root/<run id>/`."""
+    """Runs and metrics in `root/runs.sqlite`; each run's files (checkpoint, worker log, run.json) in
+    `root/<run id>/`. `notice`: what a repair of a broken store did, for the pages to show (else None)."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "runs.sqlite"
+        fix = "make it writable, or set EXPLORER_RUNS_DIR to a writable folder"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with storefile.locked(self.root):
+                problem = storefile.check_database(self.path, ("runs", "metrics"))
+                moved = storefile.quarantine(self.path, problem) if problem else None
+                with self.connect() as db:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+                    if db.execute("SELECT count(*) FROM sqlite_master WHERE name='metrics_run'").fetchone()[0] == 0:
+                        db.executescript(_SCHEMA)  # only a new store is written to: reads work on a full disk
+                    if "heartbeat" not in {r["name"] for r in db.execute("PRAGMA table_info(runs)")}:
+                        db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")  # a store from before heartbeats
+                if moved is not None:
+                    self._rebuild(moved, problem)
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"the run store {self.path} cannot be opened ({err}): {fix}") from None
+        except OSError as err:
+            raise StoreError(f"the runs folder {self.root} cannot be used ({err.strerror or err}): {fix}") from None
+
+    @property
+    def notice(self) -> str | None:
+        return storefile.notice(self.path)
+
+    def _rebuild(self, moved: Path, problem: str) -> None:
+        """Re-attach the run folders to a new, empty store from their run.json files, and write the notice."""
+        found, missing = storefile.read_run_jsons(self.root)
+        with self.transaction() as db:
+            for run in found:
+                db.execute("INSERT OR IGNORE INTO runs (id, label, request_key, spec, recipe, status, device, "
+                           "device_name, created, started, ended, worker_pid, error) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (run["id"], run["label"], run["request_key"], json.dumps(run["spec"]),
+                            json.dumps(run["recipe"], sort_keys=True), run["status"], run.get("device"),
+                            run.get("device_name"), run["created"], run.get("started"), run.get("ended"),
+                            run.get("worker_pid"), run.get("error")))
+                db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, 'epoch', ?, ?, ?)",
+                               [(run["id"], e["step"], e["epoch"], json.dumps(e)) for e in run.get("epochs", [])])
+        text = (f"The run database could not be read ({problem}). It was moved aside to {moved.name} (delete it "
+                f"to hide this notice) and a new one was started: {len(found)} run(s) were restored from their "
+                "folders with their per-epoch metrics")
+        text += (f"; {len(missing)} folder(s) without a readable run.json were not: {', '.join(missing)}."
+                 if missing else ".")
+        moved.with_name(moved.name + ".txt").write_text(text)
+
+    def save_run_json(self, run_id: str) -> None:
+        """Copy the run's row and epoch metrics to `<run id>/run.json` (what a lost database is rebuilt from)."""
         with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-            db.executescript(_SCHEMA)
+            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            epochs = [json.loads(r["data"]) for r in db.execute(
+                "SELECT data FROM metrics WHERE run_id=? AND kind='epoch' ORDER BY seq", (run_id,))]
+        if row is not None and self.run_dir(run_id).is_dir():
+            data = {k: row[k] for k in row.keys() if k not in ("spec", "recipe", "cancel_requested", "heartbeat")}
+            data.update(spec=json.loads(row["spec"]), recipe=json.loads(row["recipe"]), epochs=epochs,
+                        final=epochs[-1] if epochs else None)
+            storefile.write_json_atomic(self.run_dir(run_id) / storefile.RUN_JSON, data)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -164,8 +230,10 @@ class RunStore:
         key = request_key(spec, recipe_dict)
         with self.transaction() as db:
             marks = ",".join("?" * len(ATTACHABLE))
-            row = db.execute(f"SELECT id FROM runs WHERE request_key=? AND status IN ({marks}) "
-                             "ORDER BY created DESC LIMIT 1", (key, *ATTACHABLE)).fetchone()
+            rows = db.execute(f"SELECT * FROM runs WHERE request_key=? AND status IN ({marks}) "
+                              "ORDER BY created DESC", (key, *ATTACHABLE)).fetchall()
+            dead = self._mark_dead(db, rows)
+            row = next((r for r in rows if r["id"] not in dead), None)
             if row is not None:
                 return row["id"], False
             label = run_label(spec)
@@ -174,18 +242,66 @@ class RunStore:
                        "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
                        (run_id, label, key, spec.to_json(), json.dumps(recipe_dict, sort_keys=True), time.time()))
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        self.save_run_json(run_id)
+        for gone in dead:
+            self.save_run_json(gone)
         return run_id, True
+
+    @staticmethod
+    def _dead(rows: Iterable[sqlite3.Row]) -> list[str]:
+        now = time.time()
+        return [r["id"] for r in rows if r["status"] in ACTIVE and r["worker_pid"] is not None
+                and not worker_alive(r["worker_pid"], r["heartbeat"] or r["started"] or r["created"], now)]
+
+    def _mark_dead(self, db: sqlite3.Connection, rows: list[sqlite3.Row]) -> set[str]:
+        """Inside a transaction: end the active runs among `rows` whose worker is gone as failed."""
+        dead = set(self._dead(rows))
+        pids = {r["id"]: r["worker_pid"] for r in rows}
+        for run_id in dead:
+            db.execute("UPDATE runs SET status='failed', ended=?, error=? WHERE id=? AND status IN "
+                       "('queued','running')", (time.time(), DIED.format(pid=pids[run_id]), run_id))
+        return dead
+
+    def reap(self, rows: Iterable[sqlite3.Row] | None = None) -> list[str]:
+        """Mark the active runs whose worker is gone as failed (their metrics stay); returns their ids. Checks
+        `rows` (read by the caller) or every active run. Writes only when one is dead; on a full or read-only
+        disk the write is skipped and the runs are still listed."""
+        if rows is None:
+            with self.connect() as db:
+                rows = db.execute("SELECT * FROM runs WHERE status IN ('queued','running')").fetchall()
+        if not self._dead(rows):
+            return []
+        try:
+            with self.transaction() as db:
+                ids = [r["id"] for r in rows if r["status"] in ACTIVE]
+                fresh = db.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+                dead = self._mark_dead(db, fresh)
+        except sqlite3.OperationalError:
+            return []
+        for run_id in dead:
+            self.save_run_json(run_id)
+        return sorted(dead)
 
     def get(self, run_id: str) -> Run | None:
         with self.connect() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is not None and self.reap([row]):
+            return self.get(run_id)
         return self._row_to_run(row) if row is not None else None
 
     def list_runs(self, limit: int | None = None) -> list[Run]:
         """Newest first."""
         sql = "SELECT * FROM runs ORDER BY created DESC" + (f" LIMIT {int(limit)}" if limit else "")
         with self.connect() as db:
-            return [self._row_to_run(r) for r in db.execute(sql).fetchall()]
+            rows = db.execute(sql).fetchall()
+        if self.reap(rows):
+            return self.list_runs(limit)
+        return [self._row_to_run(r) for r in rows]
+
+    def beat(self, run_id: str) -> None:
+        """The worker's sign of life (liveness.py); a full disk only skips it."""
+        with contextlib.suppress(sqlite3.OperationalError), self.connect() as db:
+            db.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
@@ -207,6 +323,7 @@ class RunStore:
                        "started=CASE WHEN ?='running' THEN COALESCE(started, ?) ELSE started END, "
                        "ended=CASE WHEN ? IN ('finished','diverged','failed','cancelled') THEN ? ELSE ended END "
                        "WHERE id=?", (status, error, device, device_name, status, now, status, now, run_id))
+        self.save_run_json(run_id)
 
     def cancel_requested(self, run_id: str) -> bool:
         with self.connect() as db:
@@ -223,6 +340,8 @@ class RunStore:
         if rows:
             with self.transaction() as db:
                 db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, ?, ?, ?, ?)", rows)
+            if any(r[1] == "epoch" for r in rows):
+                self.save_run_json(run_id)
         return len(rows)
 
     def metrics_since(self, run_id: str, after: int = 0, kind: str | None = None,

@@ -3,7 +3,9 @@
 `python -m explorer.training.worker RUN_ID --root RUNS_DIR` is what `explorer.training.queue.launch` starts,
 detached (a new session, output to the run's worker.log). It claims the run (a second worker for the same run
 exits at once), waits for a queue slot on its device, trains, and records the final status. SIGTERM stops the
-run cleanly as "cancelled"; any exception ends it as "failed" with its message. A stored design that does not
+run cleanly as "cancelled", also in its first second (queue.BOOT blocks it until the handler is set); any
+exception ends it as "failed" with its message. While training, the worker stamps its run's heartbeat
+(explorer.training.liveness) from its event stream. A stored design that does not
 fit its data (from an older version) ends as "failed" with the engine's message, before any training.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from explorer.training.engine import train
 from explorer.training.events import ENDED, EndEvent, Event, RunStatus, describe
 from explorer.training.queue import canonical_device, claim, try_start
 from explorer.training.recipe import Recipe
+from explorer.training.liveness import HEARTBEAT_SECONDS
 from explorer.training.runs import FLUSH_SECONDS, POLL_SECONDS, RunStore
 
 OnEvent = Callable[[Event], None]
@@ -85,13 +89,17 @@ def run_claimed(store: RunStore, run_id: str, *, on_event: OnEvent | None = None
             if stop_requested():
                 store.set_status(run_id, RunStatus.CANCELLED, error="stopped while waiting in the queue")
                 return RunStatus.CANCELLED
+            store.beat(run_id)
             time.sleep(POLL_SECONDS)
         return _train(store, run_id, on_event, device, stop_requested)
     except BaseException as exc:  # noqa: BLE001 - the run must end with a status whatever happened
         interrupted = isinstance(exc, KeyboardInterrupt)
         end = EndEvent(status=RunStatus.CANCELLED if interrupted else RunStatus.FAILED,
                        message="interrupted" if interrupted else f"{type(exc).__name__}: {exc}")
-        store.set_status(run_id, end.status, error=end.message)
+        try:
+            store.set_status(run_id, end.status, error=end.message)
+        except sqlite3.OperationalError as err:  # a full disk: the log keeps why, the liveness check ends it
+            print(f"could not record the end ({end.message}) in the store: {err}", file=sys.stderr, flush=True)
         if on_event:
             on_event(end)
         return end.status
@@ -112,7 +120,7 @@ def _train(store: RunStore, run_id: str, on_event: OnEvent | None, device: str,
         return bool(last_poll[1])
 
     pending: list[Event] = []
-    last_flush = time.monotonic()
+    last_flush = last_beat = time.monotonic()
     end: EndEvent | None = None
     events = train(spec, recipe, device=device, checkpoint_path=str(store.checkpoint_path(run_id)),
                    should_stop=should_stop)
@@ -124,6 +132,9 @@ def _train(store: RunStore, run_id: str, on_event: OnEvent | None, device: str,
                 end = event
                 break
             pending.append(event)
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                store.beat(run_id)
+                last_beat = time.monotonic()
             if event.kind == "epoch" or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 store.append_metrics(run_id, pending)
                 pending, last_flush = [], time.monotonic()
@@ -152,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     args = parser.parse_args(argv)
 
+    stopping = [False]
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        stopping[0] = True  # finish the current step, then end as "cancelled"
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a SIGTERM held back by queue.BOOT lands now
     try:
         device = canonical_device(args.device or default_device())
     except ValueError as err:
@@ -165,13 +183,6 @@ def main(argv: list[str] | None = None) -> int:
               f"({'not in the store' if run is None else f'{run.status}, worker pid {run.worker_pid}'})", flush=True)
         return 0
     print(f"{stamp} run {args.run_id}: claimed by pid {os.getpid()} on {device}", flush=True)
-
-    stopping = [False]
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        stopping[0] = True  # finish the current step, then end as "cancelled"
-
-    signal.signal(signal.SIGTERM, on_sigterm)
     status = run_claimed(store, args.run_id, on_event=_print_event, device=device,
                          external_stop=lambda: stopping[0])
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} run {args.run_id}: {status}", flush=True)

@@ -12,6 +12,7 @@ from explorer.lessons import charts, classruns
 from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.training.runs import RunStore, default_root
 from explorer.models.urls import spec_to_params
+from pages import say
 
 
 def source_caption(text: str) -> None:
@@ -50,7 +51,7 @@ def queue_buttons(label: str, designs: dict, recipe, key: str) -> None:
         try:
             queued = classruns.queue(store(), designs, recipe)
         except (SpecError, OSError) as err:
-            st.error(f"Could not queue the runs: {err}")
+            say("error", "Could not queue the runs: {}", err)
             return
         reused = [q.label for q in queued if not q.created]
         st.session_state.setdefault("lesson_runs", {}).update({q.label: q.run_id for q in queued})
@@ -91,7 +92,7 @@ def reference_run(name: str, label: str) -> None:
     try:
         found = measured(name)
     except (MeasuredDataError, KeyError) as err:
-        st.warning(f"The reference run is not available: {err}")
+        say("warning", "The reference run is not available: {}", err)
         return
     with st.expander(label):
         st.table(found.table.style.format(precision=1).hide(axis="index"))

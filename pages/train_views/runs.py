@@ -15,6 +15,7 @@ from explorer.training.events import RunStatus
 from explorer.training.queue import cancel, pid_alive, queue_position, recover
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
+from pages import say
 
 CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
@@ -96,21 +97,21 @@ def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
         st.success(f"Finished in {took}: final test error **{final:.2%}** (best {best:.2%}) "
                    f"after {plural(len(test_errors), 'epoch')}.")
     elif run.status == RunStatus.DIVERGED:
-        st.error(f"Diverged: {run.error}")
+        say("error", "Diverged: {}", run.error)
     elif run.status == RunStatus.FAILED:
-        st.error(f"Failed: {run.error}")
+        say("error", "Failed: {}", run.error)
         log = store.log_path(run.id)
         if log.exists():
             with st.expander("The worker's log"):
                 st.code(log.read_text(errors="replace")[-4000:] or "(empty)", language=None)
     else:
-        st.warning(f"Cancelled: {run.error or 'stopped by the user'}.")
+        say("warning", "Cancelled: {}.", run.error or "stopped by the user")
 
 
 def show_run(store: RunStore, run_id: str) -> None:
     run = store.get(run_id)
     if run is None:
-        st.warning(f"There is no run {run_id!r} in `{store.root}`; start one on the left.")
+        say("warning", "There is no run {} in {}; start one on the left.", repr(run_id), store.root)
         return
     if run.is_active and run.worker_pid and not pid_alive(run.worker_pid):
         recover(store)  # its worker died while the app was up (killed, or crashed on start): say so now
