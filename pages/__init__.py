@@ -2,6 +2,7 @@
 
 import dataclasses
 import re
+import unicodedata
 
 import streamlit as st
 
@@ -36,9 +37,11 @@ def plain(value: object, limit: int = SHOWN_CHARS) -> str:
     Streamlit's alerts and captions render Markdown: a link's `[x](http://evil)` would be a live link and
     `![x](http://evil/p.png)` an image every visitor's browser fetches. Every ASCII punctuation character is
     backslash-escaped (links, images, HTML, entities, emphasis, LaTeX `$`, Streamlit's `:color[...]`), line breaks
-    become spaces (no headings, lists or code blocks), and the text is cut to `limit` characters with "…".
+    become spaces (no headings, lists or code blocks), control and format characters are dropped (a right-to-left
+    override would reorder the message), and the text is cut to `limit` characters with "…".
     """
     text = " ".join(str(value).split())
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")  # no NUL, RTL override, zero-width
     if len(text) > limit:
         text = text[:limit] + "…"
     return _MARKUP.sub(r"\\\1", text)

@@ -8,7 +8,7 @@ from typing import get_args
 import pandas as pd
 import streamlit as st
 
-from pages import cached_cost, cached_overview, say, use_app_navigation
+from pages import cached_cost, cached_overview, plain, say, use_app_navigation
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
@@ -209,7 +209,8 @@ def headline(spec: ArchSpec) -> None:
         parts.append(f"{paper.params_text} parameters")
     if paper.error is not None:
         parts.append(f"{dataset} **{paper.error:g}%** ({paper.error_kind})")
-    st.success(f"**{name}** in the paper: " + " · ".join(parts) + f"  \nSource: {paper.source}" + (f". {paper.note}" if paper.note else ""))
+    note = f". {plain(paper.note)}" if paper.note else ""  # the asset file's text, shown as written
+    st.success(f"**{name}** in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
 
 
 def graphs(spec: ArchSpec) -> None:

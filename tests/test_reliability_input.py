@@ -5,6 +5,7 @@ open the design they name."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -65,7 +66,7 @@ def test_plain_shows_the_text_literally_and_cut(name):
     text = PAYLOADS[name]
     shown = plain(text)
     assert not LIVE.search(shown)
-    expected = " ".join(text.split())
+    expected = "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch)[0] != "C")
     expected = expected if len(expected) <= SHOWN_CHARS else expected[:SHOWN_CHARS] + "…"
     assert unescape(shown) == expected
 
@@ -197,3 +198,28 @@ def test_an_unknown_run_says_the_newest_is_shown_instead(tmp_path, monkeypatch):
 def test_cost_of_a_wrongly_typed_spec_is_a_spec_error(changes, field):
     with pytest.raises(SpecError, match=f"^{field}:"):
         cost(ArchSpec(**changes))
+
+
+@pytest.mark.parametrize("name", ["link", "image", "html", "big", "unicode"])
+def test_a_run_label_and_error_from_the_store_render_as_text(name, tmp_path, monkeypatch):
+    import sqlite3
+
+    from explorer import PRESETS
+    from explorer.training.recipe import Recipe
+    from explorer.training.runs import RunStore
+
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    store = RunStore(tmp_path / "runs")
+    run_id, _ = store.request(PRESETS["resnet20"], Recipe(dataset="synthetic", epochs=1))
+    store.set_status(run_id, "failed", error=PAYLOADS[name])
+    with sqlite3.connect(store.path) as db:  # as a hand-edited or rebuilt store could hold it
+        db.execute("UPDATE runs SET label=? WHERE id=?", (PAYLOADS[name], run_id))
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
+    assert_plain(at)
+    assert any(e.value.startswith("Failed: ") for e in at.error)
+
+
+def test_plain_drops_control_and_format_characters():
+    assert plain("a\u0000b\u202ec\u200bd") == "abcd"

@@ -70,6 +70,13 @@ def save_checkpoint(state: dict[str, Any], path: str) -> None:
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except RuntimeError as err:
+        # torch's zip writer reports a short write as "enforce fail ... unexpected pos", not as ENOSPC
+        disk = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        previous = os.path.getsize(path) if os.path.exists(path) else 0
+        if disk.f_bavail * disk.f_frsize < max(2**20, previous):
+            raise OSError(errno.ENOSPC, "No space left on device") from err
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)

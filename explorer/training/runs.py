@@ -129,6 +129,7 @@ class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_root()
         self.path = self.root / "runs.sqlite"
+        self.read_only = False  # set when the disk lets the store be read but not written (full, read-only)
         fix = "make it writable, or set EXPLORER_RUNS_DIR to a writable folder"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -136,6 +137,8 @@ class RunStore:
                 problem = storefile.check_database(self.path, ("runs", "metrics"))
                 moved = storefile.quarantine(self.path, problem) if problem else None
                 with self.connect() as db:
+                    if self.read_only:
+                        return  # read-only: the runs list, nothing can start (the worker's writes say why)
                     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
                     if db.execute("SELECT count(*) FROM sqlite_master WHERE name='metrics_run'").fetchone()[0] == 0:
@@ -192,8 +195,17 @@ class RunStore:
     def connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # autocommit; BEGIN where atomic
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast commits
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast commits
+        except sqlite3.OperationalError:
+            # A full or read-only disk cannot create the WAL's -shm file: read the file as it is (writes fail)
+            db.close()
+            if not self.path.exists():
+                raise
+            db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            self.read_only = True
         try:
             yield db
         finally:

@@ -69,11 +69,9 @@ def check_database(path: Path, tables: tuple[str, ...]) -> str | None:
             names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             db.close()
-    except sqlite3.OperationalError as err:
-        if "readonly" in str(err) or "unable to open" in str(err):
-            return None  # cannot tell without writing (a read-only folder): the store reports that itself
-        return f"SQLite: {err}"
-    except sqlite3.DatabaseError as err:
+    except sqlite3.OperationalError:
+        return None  # locked, read-only, a full disk ("disk I/O error"): no sign of damage; the store says more
+    except sqlite3.DatabaseError as err:  # "file is not a database", "database disk image is malformed"
         return f"SQLite: {err}"
     if result != "ok":
         return f"SQLite's integrity check: {result}"

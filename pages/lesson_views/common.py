@@ -16,7 +16,7 @@ from pages import say
 
 
 def source_caption(text: str) -> None:
-    st.caption(f"Source: {text}")
+    say("caption", "Source: {}", text)
 
 
 def build_link(spec) -> str:

@@ -15,7 +15,7 @@ from explorer.training.events import RunStatus
 from explorer.training.queue import cancel, pid_alive, queue_position, recover
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
-from pages import say
+from pages import plain, say
 
 CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
@@ -121,11 +121,11 @@ def show_run(store: RunStore, run_id: str) -> None:
     # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
     table = ev.frame(store.metrics(run_id, None if by_step else "epoch"))
     data = dataset_label(run.recipe.get("dataset", "synthetic"))
-    st.subheader(f"{run.id} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
+    st.subheader(f"{plain(run.id)} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
     r = run.recipe
-    st.caption(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
-               f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
-               + (f" on {run.device_name}" if run.device_name else ""))
+    st.caption(plain(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
+                     f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
+                     + (f" on {run.device_name}" if run.device_name else "")))  # read from the store's files
     if run.status == RunStatus.QUEUED:
         ahead = queue_position(store, run_id)
         st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device}." if run.device else
