@@ -15,9 +15,9 @@ from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
 from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir, download_cifar
 from explorer.training.datasets import check_fits, dataset_info, fits, follow_classes
-from explorer.training.queue import launch, max_concurrent, recover
+from explorer.training.queue import launch, max_concurrent
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
-from explorer.training.runs import RunStore, default_root
+from explorer.training.runs import RunStore, StoreError, default_root
 from explorer.training.speed import estimate_epoch_seconds
 from pages import say, use_app_navigation
 from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
@@ -29,12 +29,17 @@ REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 
 
-@st.cache_resource
-def open_store(root: str) -> RunStore:
-    """One store per runs folder per server start; opening it marks runs whose worker died as failed."""
-    store = RunStore(root)
-    recover(store)
-    return store
+def open_store(root: str) -> RunStore | None:
+    """The run store, checked at every render: a broken file is moved aside and rebuilt, and its notice shown as
+    plain text. Reading it marks runs whose worker died as failed."""
+    try:
+        found = RunStore(root)
+    except StoreError as err:
+        say("error", "The run store cannot be used: {}", err)
+        return None
+    if found.notice:
+        say("warning", "{}", found.notice)
+    return found
 
 
 @st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
@@ -162,6 +167,8 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> None:
 # -- the page ----------------------------------------------------------------------------------------------------
 
 store = open_store(str(default_root().resolve()))
+if store is None:
+    st.stop()
 st.title("Train")
 st.write("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
          "reload, switch pages or close the browser; come back with the link (`?run=...`).")

@@ -338,3 +338,52 @@ def test_a_run_at_lr_10_ends_diverged_and_identical_requests_attach_to_its_resul
     assert re.search(r"lower learning rate than 10", run.error), run.error
     assert run.status in ENDED and not run.trained
     assert store.request(TINY, tiny(epochs=4, lr=10.0, train_size=256)) == (run_id, False)
+
+
+# -- what the pages show -----------------------------------------------------------------------------------------
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+
+def _unescaped(elements) -> list[str]:
+    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value) for e in elements]
+
+
+def test_the_train_page_says_the_store_was_rebuilt_and_lists_the_runs(root):
+    from streamlit.testing.v1 import AppTest
+
+    store = RunStore(root)
+    run_id = finished_run(store)
+    _garbage(store.path)
+    at = AppTest.from_file(str(PAGES / "train.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("moved aside" in w and "1 run(s) were restored" in w for w in _unescaped(at.warning))
+    assert f"{run_id} (finished)" in [o for s in at.selectbox if s.label == "Run" for o in s.options]
+
+
+def test_the_train_page_names_an_unusable_runs_folder(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "a-file" / "runs"))
+    at = AppTest.from_file(str(PAGES / "train.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot be used" in e and "EXPLORER_RUNS_DIR" in e for e in _unescaped(at.error))
+
+
+@pytest.mark.slow
+def test_the_lesion_lesson_lists_a_broken_run_and_studies_the_others(root):
+    from streamlit.testing.v1 import AppTest
+
+    store = RunStore(root)
+    good, broken = finished_run(store, 0), finished_run(store, 1)
+    _checkpoint(store, good)
+    store.checkpoint_path(broken).write_bytes(pickle.dumps(Evil()))
+    at = AppTest.from_file(str(PAGES / "lessons.py"), default_timeout=120)
+    at.query_params["lesson"] = "lesion"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect[0].set_value([good, broken]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Skipped run {broken}" in w and "holds code" in w for w in _unescaped(at.warning))
+    assert len(next(t.value for t in at.table if "run" in t.value.columns)) == 1

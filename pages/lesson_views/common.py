@@ -10,7 +10,7 @@ from explorer import SpecError
 from explorer.training.datasets import dataset_info
 from explorer.lessons import charts, classruns
 from explorer.lessons.measured import MeasuredDataError, measured
-from explorer.training.runs import RunStore, default_root
+from explorer.training.runs import RunStore, StoreError, default_root
 from explorer.models.urls import spec_to_params
 from pages import say
 
@@ -24,7 +24,16 @@ def build_link(spec) -> str:
 
 
 def store() -> RunStore:
-    return RunStore(default_root())
+    """The run store; a repair's notice is shown once per session, as plain text, and an unusable store stops."""
+    try:
+        found = RunStore(default_root())
+    except StoreError as err:
+        say("error", "The run store cannot be used: {}", err)
+        st.stop()
+    if found.notice and st.session_state.get("store_notice") != found.notice:
+        st.session_state["store_notice"] = found.notice
+        say("warning", "{}", found.notice)
+    return found
 
 
 def class_recipe(key: str):

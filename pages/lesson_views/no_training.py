@@ -9,7 +9,8 @@ import streamlit as st
 from explorer import PRESETS, SpecError
 from explorer.draw.block import block_dot
 from explorer.draw.overview import GraphvizMissing, to_svg
-from explorer.lessons import budget, charts, dense, forms, gradients, lesion
+from explorer.lessons import budget, charts, dense, forms, gradients
+from pages import say
 from pages.lesson_views.common import source_caption, store
 
 
@@ -259,8 +260,11 @@ def lesson_dense() -> None:
         width="stretch")
     trained = [r for r in store().list_runs() if r.trained and r.spec.get("family") == "densenet"
                and store().checkpoint_path(r.id).exists()]
-    if trained:
-        model, note = lesion.load_run(store(), trained[0].id).model, f"trained run {trained[0].id}"
+    model, run_id, skipped = dense.trained_model(store(), trained)
+    for skip in skipped:
+        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, skip.reason)
+    if model is not None:
+        note = f"trained run {run_id}"
     else:
         model, note = dense.fresh(spec), "untrained (no DenseNet run in the store): flat, as expected before learning"
     reuse = dense.feature_reuse(model)

@@ -12,6 +12,7 @@ from explorer import PRESETS
 from explorer.lessons import charts, classruns, degradation, lesion, shake
 from explorer.models.published import published_for, table
 from explorer.training.runs import RunStore
+from pages import say
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
                                        reference_run, source_caption, store)
 
@@ -149,9 +150,7 @@ def lesson_shake() -> None:
 # ---------------------------------------------------------------------------------------------------- lesson 7
 @st.cache_data(show_spinner=False, max_entries=16)
 def lesion_frame(run_id: str, root: str, checkpoint_mtime: float) -> pd.DataFrame:
-    trained = lesion.load_run(RunStore(root), run_id)
-    images, labels = lesion.eval_batch(trained.recipe)
-    return lesion.lesion_study(trained.model, images, labels)
+    return lesion.study_run(RunStore(root), run_id)
 
 
 def lesson_lesion() -> None:
@@ -177,13 +176,14 @@ def lesson_lesion() -> None:
     picked = st.multiselect("Trained runs to lesion", list(labels), default=lesion.default_runs(runs),
                             format_func=labels.get, help="By default the deepest residual run (the most paths) and "
                             "the shallowest plain run (the plain net that trains best).")
-    frames = []
+    root = store().root
     with st.spinner(f"Deleting one block at a time and re-testing on {lesion.EVAL_IMAGES} images (a ResNet-56 "
                     "takes about 15 s on a CPU, once per run)..."):
-        for run_id in picked:
-            path = store().checkpoint_path(run_id)
-            frame = lesion_frame(run_id, str(store().root), path.stat().st_mtime)
-            frames.append(frame.assign(run=labels[run_id].split(" (")[0]))
+        studied, skipped = lesion.studies(picked, lambda run_id: lesion_frame(
+            run_id, str(root), (root / run_id / "checkpoint.pt").stat().st_mtime))
+    for skip in skipped:
+        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, skip.reason)
+    frames = [frame.assign(run=labels[run_id].split(" (")[0]) for run_id, frame in studied.items()]
     if not frames:
         return
     frame = pd.concat(frames, ignore_index=True)

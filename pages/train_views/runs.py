@@ -12,7 +12,7 @@ from explorer import SpecError
 from explorer.training import events as ev
 from explorer.training.datasets import dataset_info, steps_per_epoch
 from explorer.training.events import RunStatus
-from explorer.training.queue import cancel, pid_alive, queue_position, recover
+from explorer.training.queue import cancel, queue_position
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
 from pages import plain, say
@@ -113,9 +113,6 @@ def show_run(store: RunStore, run_id: str) -> None:
     if run is None:
         say("warning", "There is no run {} in {}; start one on the left.", repr(run_id), store.root)
         return
-    if run.is_active and run.worker_pid and not pid_alive(run.worker_pid):
-        recover(store)  # its worker died while the app was up (killed, or crashed on start): say so now
-        run = store.get(run_id)
     recipe = recipe_of(run)
     by_step = recipe is not None and recipe.epochs < STEP_CHART_EPOCHS
     # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
