@@ -11,6 +11,7 @@ from explorer.draw.block import block_dot
 from explorer.draw.overview import GraphvizMissing, to_svg
 from explorer.lessons import budget, charts, dense, forms, gradients
 from pages import say
+from pages import plain
 from pages.lesson_views.common import source_caption, store
 
 
@@ -160,7 +161,8 @@ def lesson_budget() -> None:
                    "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
     untimed = [f"{design}: {note}" for (design, _, _), note in zip(rows, timed) if isinstance(note, str)]
     if untimed:
-        st.warning("Not timed: " + "; ".join(untimed) + ". Pick a smaller target to compare speeds on a CPU.")
+        st.warning("Not timed: " + "; ".join(map(plain, untimed)) + ". Pick a smaller target to compare speeds on a "
+                   "CPU.")  # each entry may hold a SpecError's text: shown as plain text
     if not any(args in speeds for _, _, args in rows):
         st.caption(f"“{column}” fills in when you press the button above.")
     else:
