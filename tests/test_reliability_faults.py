@@ -31,6 +31,7 @@ from explorer.training.queue import claim, launch
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore, StoreError
 from explorer.training.worker import execute
+from test_runs import wait_for  # tests/ is on sys.path (pytest's default import mode)
 
 TINY = PRESETS["resnet20"].replace(depth=8)
 WAIT = 120.0  # seconds: a worker imports torch on a busy 2-core machine, then trains a tiny net
@@ -53,26 +54,13 @@ def root(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def workers(root):
-    """Kill, in teardown, every worker process the test's store knows of (and any Popen handed in)."""
+    """The worker processes a test starts (Popen); each one is killed and reaped in teardown."""
     popens: list[subprocess.Popen] = []
     yield popens
-    pids = {p.pid for p in popens}
-    with contextlib.suppress(Exception):
-        pids |= {r.worker_pid for r in RunStore(root).list_runs() if r.worker_pid}
-    for pid in pids - {os.getpid()}:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
     for p in popens:
+        if p.poll() is None:
+            p.kill()
         p.wait(timeout=10)
-
-
-def wait_for(predicate, timeout: float = WAIT, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def finished_run(store: RunStore, seed: int = 0) -> str:

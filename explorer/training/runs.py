@@ -44,35 +44,6 @@ ATTACHABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FINISHED, RunStatus
 FLUSH_SECONDS = 1.0  # step events are written in batches at most this often; epoch and end events at once
 POLL_SECONDS = 0.5  # how often a worker re-reads its cancel flag and a queued run its queue position
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    label TEXT NOT NULL,            -- preset name or "family-depth", for tables
-    request_key TEXT NOT NULL,      -- sha256 of the canonical spec + recipe JSON: identical requests share it
-    spec TEXT NOT NULL,             -- ArchSpec.to_json()
-    recipe TEXT NOT NULL,           -- Recipe.to_dict() as JSON
-    status TEXT NOT NULL,           -- queued | running | finished | diverged | failed | cancelled
-    device TEXT,                    -- "cpu" or "cuda:N" (canonical_device): the queue is per device
-    device_name TEXT,               -- "NVIDIA H100 80GB HBM3" or "CPU (2 threads)"
-    created REAL NOT NULL,          -- unix seconds
-    started REAL,
-    ended REAL,
-    worker_pid INTEGER,             -- the process that claimed the run
-    error TEXT,                     -- why it failed, diverged or was cancelled
-    cancel_requested REAL,          -- unix seconds of the Stop press; the worker polls it
-    heartbeat REAL                  -- unix seconds of the worker's latest sign of life (liveness.py)
-);
-CREATE INDEX IF NOT EXISTS runs_request_key ON runs(request_key);
-CREATE TABLE IF NOT EXISTS metrics (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    kind TEXT NOT NULL,             -- step | epoch
-    step INTEGER,
-    epoch REAL,
-    data TEXT NOT NULL              -- the whole event as JSON
-);
-CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id, kind, seq);
-"""
 
 
 @dataclass(frozen=True)
@@ -139,12 +110,7 @@ class RunStore:
                 with self.connect() as db:
                     if self.read_only:
                         return  # read-only: the runs list, nothing can start (the worker's writes say why)
-                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                        db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-                    if db.execute("SELECT count(*) FROM sqlite_master WHERE name='metrics_run'").fetchone()[0] == 0:
-                        db.executescript(_SCHEMA)  # only a new store is written to: reads work on a full disk
-                    if "heartbeat" not in {r["name"] for r in db.execute("PRAGMA table_info(runs)")}:
-                        db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")  # a store from before heartbeats
+                    storefile.prepare(db)
                 if moved is not None:
                     self._rebuild(moved, problem)
         except sqlite3.OperationalError as err:
@@ -160,22 +126,8 @@ class RunStore:
         """Re-attach the run folders to a new, empty store from their run.json files, and write the notice."""
         found, missing = storefile.read_run_jsons(self.root)
         with self.transaction() as db:
-            for run in found:
-                db.execute("INSERT OR IGNORE INTO runs (id, label, request_key, spec, recipe, status, device, "
-                           "device_name, created, started, ended, worker_pid, error) VALUES "
-                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (run["id"], run["label"], run["request_key"], json.dumps(run["spec"]),
-                            json.dumps(run["recipe"], sort_keys=True), run["status"], run.get("device"),
-                            run.get("device_name"), run["created"], run.get("started"), run.get("ended"),
-                            run.get("worker_pid"), run.get("error")))
-                db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, 'epoch', ?, ?, ?)",
-                               [(run["id"], e["step"], e["epoch"], json.dumps(e)) for e in run.get("epochs", [])])
-        text = (f"The run database could not be read ({problem}). It was moved aside to {moved.name} (delete it "
-                f"to hide this notice) and a new one was started: {len(found)} run(s) were restored from their "
-                "folders with their per-epoch metrics")
-        text += (f"; {len(missing)} folder(s) without a readable run.json were not: {', '.join(missing)}."
-                 if missing else ".")
-        moved.with_name(moved.name + ".txt").write_text(text)
+            storefile.restore(db, found)
+        storefile.write_notice(moved, problem, len(found), missing)
 
     def save_run_json(self, run_id: str) -> None:
         """Copy the run's row and epoch metrics to `<run id>/run.json` (what a lost database is rebuilt from)."""
@@ -184,10 +136,7 @@ class RunStore:
             epochs = [json.loads(r["data"]) for r in db.execute(
                 "SELECT data FROM metrics WHERE run_id=? AND kind='epoch' ORDER BY seq", (run_id,))]
         if row is not None and self.run_dir(run_id).is_dir():
-            data = {k: row[k] for k in row.keys() if k not in ("spec", "recipe", "cancel_requested", "heartbeat")}
-            data.update(spec=json.loads(row["spec"]), recipe=json.loads(row["recipe"]), epochs=epochs,
-                        final=epochs[-1] if epochs else None)
-            storefile.write_json_atomic(self.run_dir(run_id) / storefile.RUN_JSON, data)
+            storefile.write_json_atomic(self.run_dir(run_id) / storefile.RUN_JSON, storefile.run_json(row, epochs))
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 A run folder (`root/<run id>/`) holds the checkpoint, the worker log and `run.json`: the run's spec, recipe,
 status and epoch metrics, rewritten atomically whenever they change. The database is the fast index; the folders
 are enough to rebuild it, so a corrupt, truncated or emptied `runs.sqlite` loses no finished run.
-Plain Python (no torch); the SQL schema stays in explorer.training.runs.
+Here: the file's schema and its migrations, and rebuilding it; the queries are explorer.training.runs'. Plain
+Python, no torch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,            -- preset name or "family-depth", for tables
+    request_key TEXT NOT NULL,      -- sha256 of the canonical spec + recipe JSON: identical requests share it
+    spec TEXT NOT NULL,             -- ArchSpec.to_json()
+    recipe TEXT NOT NULL,           -- Recipe.to_dict() as JSON
+    status TEXT NOT NULL,           -- queued | running | finished | diverged | failed | cancelled
+    device TEXT,                    -- "cpu" or "cuda:N" (canonical_device): the queue is per device
+    device_name TEXT,               -- "NVIDIA H100 80GB HBM3" or "CPU (2 threads)"
+    created REAL NOT NULL,          -- unix seconds
+    started REAL,
+    ended REAL,
+    worker_pid INTEGER,             -- the process that claimed the run
+    error TEXT,                     -- why it failed, diverged or was cancelled
+    cancel_requested REAL,          -- unix seconds of the Stop press; the worker polls it
+    heartbeat REAL                  -- unix seconds of the worker's latest sign of life (liveness.py)
+);
+CREATE INDEX IF NOT EXISTS runs_request_key ON runs(request_key);
+CREATE TABLE IF NOT EXISTS metrics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL,             -- step | epoch
+    step INTEGER,
+    epoch REAL,
+    data TEXT NOT NULL              -- the whole event as JSON
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id, kind, seq);
+"""
 RUN_JSON = "run.json"
 CORRUPT_TAG = ".corrupt-"  # runs.sqlite.corrupt-20261201T235959Z (+ -wal, -shm, .txt: what happened)
 
@@ -112,3 +142,42 @@ def locked(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def prepare(db: sqlite3.Connection) -> None:
+    """WAL mode, the schema and its migrations, writing only what is missing: an existing store opens on a full disk."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+    if db.execute("SELECT count(*) FROM sqlite_master WHERE name='metrics_run'").fetchone()[0] == 0:
+        db.executescript(SCHEMA)
+    if "heartbeat" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+        db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")  # a store from before heartbeats
+
+
+def run_json(row: sqlite3.Row, epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's row and epoch events as run.json holds them (no cancel flag or heartbeat: they mean nothing later)."""
+    data = {k: row[k] for k in row.keys() if k not in ("spec", "recipe", "cancel_requested", "heartbeat")}
+    data.update(spec=json.loads(row["spec"]), recipe=json.loads(row["recipe"]), epochs=epochs,
+                final=epochs[-1] if epochs else None)
+    return data
+
+
+def restore(db: sqlite3.Connection, runs: list[dict[str, Any]]) -> None:
+    """Insert runs read from run.json files (and their epoch events) into a new store, inside a transaction."""
+    for run in runs:
+        db.execute("INSERT OR IGNORE INTO runs (id, label, request_key, spec, recipe, status, device, device_name, "
+                   "created, started, ended, worker_pid, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (run["id"], run["label"], run["request_key"], json.dumps(run["spec"]),
+                    json.dumps(run["recipe"], sort_keys=True), run["status"], run.get("device"),
+                    run.get("device_name"), run["created"], run.get("started"), run.get("ended"),
+                    run.get("worker_pid"), run.get("error")))
+        db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, 'epoch', ?, ?, ?)",
+                       [(run["id"], e["step"], e["epoch"], json.dumps(e)) for e in run.get("epochs", [])])
+
+
+def write_notice(moved: Path, problem: str, restored: int, missing: list[str]) -> None:
+    text = (f"The run database could not be read ({problem}). It was moved aside to {moved.name} (delete it to "
+            f"hide this notice) and a new one was started: {restored} run(s) were restored from their folders with "
+            "their per-epoch metrics")
+    text += f"; {len(missing)} folder(s) without a readable run.json were not: {', '.join(missing)}." if missing else "."
+    moved.with_name(moved.name + ".txt").write_text(text)
