@@ -2,8 +2,8 @@
 
 A pid alone is not enough: after kill -9 and a while, the system may give the pid to another process, which would
 keep a dead run "running" forever. So a run is dead when its pid is gone, or when its heartbeat is older than
-STALE_AFTER and the pid does not belong to a worker (not `explorer.training.worker`, nor this process, which
-trains runs in-process through `execute`). A live worker busy for longer without an event (loading CIFAR,
+STALE_AFTER and the pid does not belong to a worker (`python -m explorer.training.worker`, the CLI
+`python -m explorer.training`, which trains in-process, or this process, which may too, through `execute`). A live worker busy for longer without an event (loading CIFAR,
 torch.compile) keeps its run: its pid is still a worker's.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 HEARTBEAT_SECONDS = 5.0  # a worker stamps its run at most this often, from its event stream
 STALE_AFTER = 6 * HEARTBEAT_SECONDS  # no stamp for this long and a pid that is not a worker's: the run is dead
-WORKER_MODULE = "explorer.training.worker"
+WORKER_MODULE = "explorer.training"  # in the command line of the worker, queue.BOOT and the CLI
 DIED = ("the worker process (pid {pid}) died: it stopped without saying why (killed, crashed or the machine "
         "restarted). Its metrics up to then are kept; press Start to train it again.")
 
