@@ -14,9 +14,9 @@ from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, block_dot, detail_blocks, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
-from explorer.models.plans import PLANS
 from explorer.models.presets import family_default, preset_name
 from explorer.models.published import published_for
+from explorer.models.rules import depth_fits
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
 from explorer.draw.summary import rows_to_csv, summarize
 from explorer.models.urls import spec_from_params, spec_to_params
@@ -144,14 +144,6 @@ def depth_widget() -> None:
     block = imagenet_block(current())  # an ImageNet ResNet's depth fixes its block (He et al. 2015, Table 1)
     if block is not None:
         st.session_state[K + "block"] = block
-
-
-def depth_fits(spec: ArchSpec) -> bool:
-    try:
-        PLANS[spec.family].check_depth(spec)
-    except SpecError:
-        return False
-    return True
 
 
 def kept(name: str, spec: ArchSpec) -> bool:

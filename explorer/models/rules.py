@@ -27,6 +27,15 @@ def depth_choices(spec: ArchFields) -> tuple[str, list[int]]:
     return rule, [d for d in valid if d <= MAX_DEPTH]
 
 
+def depth_fits(spec: ArchFields) -> bool:
+    """Whether the family's depth rule accepts the spec's depth (also one past the first valid depths listed)."""
+    try:
+        PLANS[spec.family].check_depth(spec)
+    except SpecError:
+        return False
+    return True
+
+
 def imagenet_block(spec: ArchFields) -> Block | None:
     """The block an ImageNet ResNet-style depth implies (He et al. 2015, Table 1); None where the user picks."""
     return PLANS[spec.family].imagenet_block(spec)
