@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import tempfile
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from torch import nn
 
 import explorer.lessons
 from explorer.lessons import budget, charts, degradation, dense, forms, gradients, lesion, seeding, shake
+from explorer.training.runs import RunStore
 
 SMALL_DENSE = dense.PRESETS["densenet40_k12"].replace(depth=10)  # 1 layer per block: the same code, 10x cheaper
 CURVES = pd.DataFrame({"net": ["a", "a"], "epoch": [1, 2], "split": ["train", "train"], "error": [50.0, 0.0]})
@@ -42,6 +44,7 @@ CASES: dict[str, Callable[[], Any]] = {
     "dense.params_vs_error": dense.params_vs_error,
     "dense.memory": lambda: dense.memory(("resnet20", "densenet40_k12")),
     "dense.fresh": lambda: dense.fresh(SMALL_DENSE),
+    "dense.trained_model": lambda: dense.trained_model(RunStore(tempfile.mkdtemp()), []),
     "forms.block_spec": lambda: forms.block_spec(8, 4),
     "forms.compare_forms": lambda: forms.compare_forms(4, 4, size=8, batch_size=2, repeats=1),
     "gradients.lesson_net": lambda: gradients.lesson_net("resnet", 20, "tanh", "he"),

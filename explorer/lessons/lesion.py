@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.lessons.seeding import seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
 from explorer.models.shortcuts import ZeroPadShortcut
@@ -54,7 +55,8 @@ def load_run(store: RunStore, run_id: str, device: str = "cpu") -> TrainedRun:
     try:
         spec = ArchSpec.from_dict(state["spec"])
         recipe = Recipe.from_dict(state["recipe"])
-        model = build_model(spec, device)
+        with seeded(0, device):  # the initial weights are overwritten: only keep the caller's RNG where it was
+            model = build_model(spec, device)
         model.load_state_dict(state["model"])
     except (SpecError, KeyError, TypeError, ValueError, RuntimeError) as err:
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -176,8 +176,9 @@ def restore(db: sqlite3.Connection, runs: list[dict[str, Any]]) -> None:
 
 
 def write_notice(moved: Path, problem: str, restored: int, missing: list[str]) -> None:
-    text = (f"The run database could not be read ({problem}). It was moved aside to {moved.name} (delete it to "
-            f"hide this notice) and a new one was started: {restored} run(s) were restored from their folders with "
-            "their per-epoch metrics")
+    where = (f"It was moved aside to {moved.name} (delete it to hide this notice)" if moved.exists()
+             else f"(delete {moved.name}.txt to hide this notice)")
+    text = (f"The run database could not be read ({problem}). {where} and a new one was started: {restored} run(s) "
+            "were restored from their folders with their per-epoch metrics")
     text += f"; {len(missing)} folder(s) without a readable run.json were not: {', '.join(missing)}." if missing else "."
     moved.with_name(moved.name + ".txt").write_text(text)
