@@ -191,8 +191,12 @@ with setup:
     if spec is not None and recipe is not None:
         show_device(spec, recipe)
     if st.button("Start training", type="primary", disabled=recipe is None, key="train_start"):
-        run_id, created = store.request(spec, recipe)
-        launch(store, run_id)  # no-op when a live worker already owns it
+        try:
+            run_id, created = store.request(spec, recipe)
+            launch(store, run_id)  # no-op when a live worker already owns it
+        except OSError as err:  # StoreError: a full or read-only disk
+            say("error", "The run could not be started: {}", err)
+            st.stop()
         st.query_params["run"] = run_id
         st.session_state["train_pick"] = run_id
         if not created:

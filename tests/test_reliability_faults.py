@@ -202,6 +202,8 @@ def test_a_really_full_disk_fails_the_run_and_the_runs_still_list(small_disk):
     again = RunStore(small_disk / "runs")  # reads need no write
     assert [r.id for r in again.list_runs()] == [run_id] and again.notice is None
     assert again.metrics_csv(run_id).count("\nepoch,") == len(store.metrics(run_id, "epoch"))
+    with pytest.raises(StoreError, match="a new run cannot be recorded .* free some disk space"):
+        again.request(TINY, tiny(seed=9))
 
 
 # -- item 9: unloadable checkpoints in lessons 7 and 8 -----------------------------------------------------------

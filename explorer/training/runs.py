@@ -185,14 +185,27 @@ class RunStore:
     def request(self, spec: ArchSpec, recipe: Recipe) -> tuple[str, bool]:
         """(run id, created). An identical request (same spec and recipe, seed and dataset included) attaches to
         the existing queued, running, finished or diverged run, so 30 students pressing Start train once.
-        Raises SpecError, queueing nothing, for a design that does not fit the recipe's dataset."""
+        Raises SpecError, queueing nothing, for a design that does not fit the recipe's dataset, and StoreError
+        when a new run cannot be written (a full or read-only disk; attaching still works there)."""
         check_fits(spec, recipe.dataset)
         recipe_dict = recipe.to_dict()
         key = request_key(spec, recipe_dict)
+        select = f"SELECT * FROM runs WHERE request_key=? AND status IN ({','.join('?' * len(ATTACHABLE))}) " \
+                 "ORDER BY created DESC"
+        try:
+            return self._request(spec, recipe_dict, key, select)
+        except sqlite3.OperationalError as err:
+            with self.connect() as db:
+                rows = db.execute(select, (key, *ATTACHABLE)).fetchall()
+            dead = set(self._dead(rows))
+            if row := next((r for r in rows if r["id"] not in dead), None):
+                return row["id"], False
+            raise StoreError(f"a new run cannot be recorded in {self.path} ({err}): free some disk space or make "
+                             "the runs folder writable") from None
+
+    def _request(self, spec: ArchSpec, recipe_dict: dict[str, Any], key: str, select: str) -> tuple[str, bool]:
         with self.transaction() as db:
-            marks = ",".join("?" * len(ATTACHABLE))
-            rows = db.execute(f"SELECT * FROM runs WHERE request_key=? AND status IN ({marks}) "
-                              "ORDER BY created DESC", (key, *ATTACHABLE)).fetchall()
+            rows = db.execute(select, (key, *ATTACHABLE)).fetchall()
             dead = self._mark_dead(db, rows)
             row = next((r for r in rows if r["id"] not in dead), None)
             if row is not None:
