@@ -10,8 +10,7 @@ from explorer import PRESETS, SpecError
 from explorer.draw.block import block_dot
 from explorer.draw.overview import GraphvizMissing, to_svg
 from explorer.lessons import budget, charts, dense, forms, gradients
-from pages import say
-from pages import plain
+from pages import plain, say
 from pages.lesson_views.common import source_caption, store
 
 
