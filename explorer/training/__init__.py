@@ -3,7 +3,8 @@
   datasets  what the data are: split sizes, classes, steps per epoch, check_fits(spec, dataset)
   recipe    Recipe (the SGD recipe), its validation, paper_recipe (from assets/published.json), lr_at
   events    StepEvent, EpochEvent, EndEvent, RunStatus, frame() (events -> DataFrame)
-  runs      RunStore: runs and metrics in SQLite (refuses a design that does not fit its data)
+  metrics   MetricsStore: step and epoch events as JSON rows, read back as typed events (RunStore's base)
+  runs      RunStore: runs in SQLite (refuses a design that does not fit its data)
   queue     claims, queue slots per device, cancel, recover, launch (a worker by module name)
   cifar     CIFAR-10 and CIFAR-100 files: layouts, published checksums, download, loading
   data      a recipe's data (CIFAR or the synthetic set) on the device, augmentation
