@@ -29,6 +29,7 @@ def use_app_navigation() -> None:
 
 SHOWN_CHARS = 300  # untrusted text is cut to this many characters: a 100 kB link is not echoed in full
 _MARKUP = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark lets each be escaped
+_AUTOLINK_PARTS = re.compile(r"\\([.:@])")  # the escaped characters an autolink literal needs
 
 
 def plain(value: object, limit: int = SHOWN_CHARS) -> str:
@@ -38,13 +39,16 @@ def plain(value: object, limit: int = SHOWN_CHARS) -> str:
     `![x](http://evil/p.png)` an image every visitor's browser fetches. Every ASCII punctuation character is
     backslash-escaped (links, images, HTML, entities, emphasis, LaTeX `$`, Streamlit's `:color[...]`), line breaks
     become spaces (no headings, lists or code blocks), control and format characters are dropped (a right-to-left
-    override would reorder the message), and the text is cut to `limit` characters with "…".
+    override would reorder the message), a word joiner goes before every '.', ':' and '@' (autolinks), and the
+    text is cut to `limit` characters with "…".
     """
     text = " ".join(str(value).split())
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")  # no NUL, RTL override, zero-width
     if len(text) > limit:
         text = text[:limit] + "…"
-    return _MARKUP.sub(r"\\\1", text)
+    # Escapes do not stop GFM's autolinks (seen in Chromium: an escaped http\://evil\.example was still a live
+    # link, and so were www. and a@b.c): a word joiner (U+2060, invisible) before every '.', ':' and '@' does.
+    return _AUTOLINK_PARTS.sub("\u2060\\\\\\1", _MARKUP.sub(r"\\\1", text))
 
 
 def say(kind: str, fixed: str, *untrusted: object) -> None:

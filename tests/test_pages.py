@@ -34,7 +34,7 @@ def open_page(page: str | None, query: dict | None = None, state: dict | None = 
 
 def shown(markdown: str) -> str:
     """An alert's text as shown: untrusted parts come backslash-escaped (pages.plain)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def metrics(at: AppTest) -> dict[str, str]:

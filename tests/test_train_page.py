@@ -49,7 +49,7 @@ def page(**query) -> AppTest:
 
 def texts(elements) -> list[str]:
     """The elements' text as shown: untrusted parts come backslash-escaped (pages.plain)."""
-    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value) for e in elements]
+    return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value).replace("\u2060", "") for e in elements]
 
 
 def charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
