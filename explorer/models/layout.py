@@ -9,16 +9,8 @@ from __future__ import annotations
 from explorer.models.fields import ArchFields
 from explorer.models.plans import PLANS
 from explorer.models.plans.base import Layout, StagePlan, stage1_width
-from explorer.models.plans.densenet import IMAGENET_DENSENET_BLOCKS
-from explorer.models.plans.fractalnet import FRACTAL_WIDTHS
-from explorer.models.plans.highway import HIGHWAY_WIDTHS
-from explorer.models.plans.resnet import IMAGENET_RESNET_STAGES
-from explorer.models.plans.vgg import VGG_CONFIGS
 
-__all__ = [
-    "FRACTAL_WIDTHS", "HIGHWAY_WIDTHS", "IMAGENET_DENSENET_BLOCKS", "IMAGENET_RESNET_STAGES", "VGG_CONFIGS", "Layout",
-    "StagePlan", "blocks_per_stage", "default_base_width", "layout",
-]
+__all__ = ["Layout", "StagePlan", "blocks_per_stage", "default_base_width", "layout"]
 
 
 def layout(spec: ArchFields) -> Layout:

@@ -18,18 +18,14 @@ from explorer.models.fields import (
     FAMILY_LABELS, MAX_DEPTH, RESIDUAL_FAMILIES, Activation, ArchFields, Block, Family, ResNeXtForm, ShakeBackward,
     ShakeForward, ShakeLevel, ShortcutOption, ShortcutVariant, Stem, Widening, applies, offered, setting,
 )
-from explorer.models.layout import (
-    FRACTAL_WIDTHS, HIGHWAY_WIDTHS, IMAGENET_DENSENET_BLOCKS, IMAGENET_RESNET_STAGES, VGG_CONFIGS, Layout, StagePlan,
-    blocks_per_stage, default_base_width, layout,
-)
+from explorer.models.layout import Layout, StagePlan, blocks_per_stage, default_base_width, layout
 from explorer.models.plans import PLANS
 from explorer.models.rules import (
     MAX_ACTIVATION_BYTES, MAX_PARAMS, depth_choices, depth_rule, imagenet_block, validate,
 )
 
 __all__ = [
-    "FAMILY_DEFAULTS", "FAMILY_LABELS", "FRACTAL_WIDTHS", "HIGHWAY_WIDTHS", "IMAGENET_DENSENET_BLOCKS",
-    "IMAGENET_RESNET_STAGES", "MAX_ACTIVATION_BYTES", "MAX_DEPTH", "MAX_PARAMS", "RESIDUAL_FAMILIES", "VGG_CONFIGS",
+    "FAMILY_DEFAULTS", "FAMILY_LABELS", "MAX_ACTIVATION_BYTES", "MAX_DEPTH", "MAX_PARAMS", "RESIDUAL_FAMILIES",
     "Activation", "ArchSpec", "Block", "Family", "Layout", "ResNeXtForm", "ShakeBackward", "ShakeForward",
     "ShakeLevel", "ShortcutOption", "ShortcutVariant", "SpecError", "StagePlan", "Stem", "Widening", "applies",
     "blocks_per_stage", "default_base_width", "depth_choices", "depth_rule", "imagenet_block", "layout", "offered",
