@@ -70,11 +70,34 @@ def test_cifar_params_match_the_paper_at_its_rounding(name):
         f"{published.params_text}")
 
 
-@pytest.mark.parametrize("name, with_bn", [("preact_resnet1001", 10_328_602), ("resnext29_16x64d", 68_155_210),
-                                           ("wrn_40_4", 8_950_106)])
+@pytest.mark.parametrize("name, with_bn", [("preact_resnet1001", 10_327_706), ("resnext29_16x64d", 68_155_210)])
 def test_counts_printed_without_bn_are_still_built_with_bn(name, with_bn):
     # Why the tolerance above exists: the models keep every BN layer; only the comparison leaves them out.
     assert cost(PRESETS[name]).params == with_bn
+
+
+# Built as the authors' released code builds them (papers.md, "Builds as the authors released them"): the
+# projection shortcut of a pre-activation unit is a bare 1x1 conv, no BN and no bias.
+AUTHORS_COUNTS = [
+    ("preact_resnet164", 1_703_258),  # KaimingHe/resnet-1k-layers, resnet-pre-act.lua
+    ("wrn_28_10", 36_479_194),  # szagoruyko/wide-residual-networks, models/wide-resnet.lua
+    ("wrn_40_4", 8_949_210),  # idem; prints as the paper's 8.9M
+]
+
+
+@pytest.mark.parametrize("name, params", AUTHORS_COUNTS)
+def test_preact_and_wrn_counts_equal_the_authors_builds(name, params):
+    assert cost(PRESETS[name]).params == params
+    model = build_unchecked(PRESETS[name], device="meta")
+    projections = [m for m in model.modules() if type(m).__name__ == "ProjectionShortcut"]
+    assert projections and all(not m.norm and m.conv.bias is None for m in projections)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "wide_resnet50_2", "resnext50_32x4d"])
+def test_original_unit_projections_keep_their_bn(name):
+    model = build_unchecked(PRESETS[name], device="meta")
+    projections = [m for m in model.modules() if type(m).__name__ == "ProjectionShortcut"]
+    assert projections and all(isinstance(m.bn, torch.nn.BatchNorm2d) for m in projections)
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))

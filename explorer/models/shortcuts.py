@@ -34,12 +34,14 @@ class ZeroPadShortcut(nn.Module):
 
 
 class ProjectionShortcut(nn.Module):
-    """Options B/C (He et al. 2015, eq. 2): W_s x, a strided 1x1 conv, with BN unless `norm=False`."""
+    """Options B/C (He et al. 2015, eq. 2): W_s x, a strided 1x1 conv, with BN unless `norm=False`.
+    The conv has a bias only when asked (`bias`; default: when there is no BN)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: bool = True,
+                 bias: bool | None = None):
         super().__init__()
         self.in_channels, self.out_channels, self.stride, self.norm = in_channels, out_channels, stride, norm
-        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=not norm)
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=not norm if bias is None else bias)
         self.bn = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,11 +104,12 @@ class GateMerge(nn.Module):
         return f"exclusive={self.exclusive}"
 
 
-def make_shortcut(option: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """He et al. 2015 options: A zero-pad on shape change, B project on shape change, C project always."""
+def make_shortcut(option: str, in_channels: int, out_channels: int, stride: int, norm: bool = True) -> nn.Module:
+    """He et al. 2015 options: A zero-pad on shape change, B project on shape change, C project always.
+    `norm=False`: the projection is a bare 1x1 conv (no BN, no bias), as pre-activation nets build it."""
     changes = stride != 1 or in_channels != out_channels
     if option == "C" or (option == "B" and changes):
-        return ProjectionShortcut(in_channels, out_channels, stride)
+        return ProjectionShortcut(in_channels, out_channels, stride, norm=norm, bias=False)
     if option == "A" and changes:
         return ZeroPadShortcut(in_channels, out_channels, stride)
     return nn.Identity()

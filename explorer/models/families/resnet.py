@@ -19,7 +19,13 @@ def make_shortcut_for(spec: ArchSpec, in_channels: int, out_channels: int, strid
     """h(x): option A/B/C (He et al. 2015), or an Identity Mappings Table 1 variant."""
     if spec.shortcut_variant == "conv1x1":  # Table 1: a 1x1 conv on every shortcut
         return ProjectionShortcut(in_channels, out_channels, stride, norm=False)
-    base = make_shortcut(spec.shortcut, in_channels, out_channels, stride)
+    # A full pre-activation unit's projection is a bare 1x1 conv: it reads the unit's BN-ReLU'd input and is added
+    # to a branch that ends in a conv, not a BN. So the authors built it: KaimingHe/resnet-1k-layers
+    # resnet-pre-act.lua (preact-ResNet-164/1001) and szagoruyko/wide-residual-networks models/wide-resnet.lua
+    # and pytorch/resnet.py ('convdim'). The original unit's option B/C projection keeps its BN (He et al. 2015;
+    # torchvision's downsample, so the ImageNet presets, all 'original', stay equal to torchvision).
+    norm = spec.activation != "full_preact"
+    base = make_shortcut(spec.shortcut, in_channels, out_channels, stride, norm=norm)
     if spec.shortcut_variant == "dropout":
         return DropoutShortcut(base, spec.shortcut_dropout)
     return base
