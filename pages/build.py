@@ -19,7 +19,7 @@ from explorer.models.published import published_for
 from explorer.models.rules import depth_fits
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
 from explorer.draw.summary import rows_to_csv, summarize
-from explorer.models.urls import spec_from_params, spec_to_params
+from explorer.models.urls import IGNORED, spec_from_params, spec_to_params
 
 K = "b_"  # prefix of this page's widget keys: K + spec field name
 CUSTOM = "(custom)"
@@ -86,7 +86,7 @@ def first_load() -> None:
     """A fresh visit: the URL wins, then the design carried in this session, then ResNet-20."""
     params = st.query_params.to_dict()
     spec = st.session_state.get("design", DEFAULT)
-    if any(k for k in params if k not in ("embed", "embed_options")):
+    if any(k for k in params if k not in IGNORED):
         try:
             spec = spec_from_params(params)
         except SpecError as err:

@@ -16,7 +16,7 @@ from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
 from explorer.models.spec import ArchSpec, SpecError, validate
 
 _FIELDS = [f.name for f in fields(ArchSpec)]
-IGNORED = ("embed", "embed_options")  # Streamlit's own parameters
+IGNORED = ("embed", "embed_options", "lang")  # Streamlit's own parameters, and app.py's language
 
 
 def _text(value: Any) -> str:
