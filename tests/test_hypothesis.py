@@ -108,6 +108,7 @@ SANE = {  # in-range values, so that many drawn specs validate and get built
     "se_reduction": st.sampled_from([0, 1, 2, 4, 8, 16, 32]),
     "growth_rate": st.integers(1, 24),
     "pyramid_alpha": st.integers(0, 300),
+    "pyramid_ratio": st.floats(1.0, 8.0),
     "fractal_columns": st.integers(1, 4),
     "fractal_blocks": st.integers(1, 5),
     "compression": st.floats(0.01, 1.0),

@@ -176,11 +176,19 @@ class ArchFields:
     # Shake-Shake: one coefficient per "batch" or per "image"
     shake_level: ShakeLevel = _s("image", label="Coefficient per", choices={"image": "image", "batch": "batch"},
                                  families=("shake_shake",))
-    # PyramidNet "alpha": total width added across all blocks
-    pyramid_alpha: int = _s(48, label="Widening alpha", unit="channels", low=0, high=4096, step=12,
-                            families=("pyramidnet",))
-    # PyramidNet: widths grow linearly or geometrically
-    pyramid_widening: Widening = _s("additive", label="Widening", families=("pyramidnet",))
+    # PyramidNet: widths grow linearly (eq. 2, alpha in channels) or geometrically (eq. 3, alpha a ratio)
+    pyramid_widening: Widening = _s("additive", label="Widening", families=("pyramidnet",),
+                                    choices={"additive": "additive (eq. 2)", "multiplicative": "multiplicative (eq. 3)"})
+    # PyramidNet additive "alpha" (eq. 2): total width added across all blocks
+    pyramid_alpha: int = _s(48, label="Widening alpha (channels added)", unit="channels", low=0, high=4096, step=12,
+                            families=("pyramidnet",),
+                            needs=Needs("pyramid_widening", ("additive",), "only used by additive widening"))
+    # PyramidNet multiplicative "alpha" (eq. 3): the last block's width over the first's; 4.75 in the authors'
+    # jhkim89/PyramidNet mulpyramidnet.lua
+    pyramid_ratio: float = _s(4.75, label="Widening alpha (last / first width)", low=1.0, high=256.0, step=0.25,
+                              families=("pyramidnet",),
+                              needs=Needs("pyramid_widening", ("multiplicative",),
+                                          "only used by multiplicative widening"))
     growth_rate: int = _s(12, label="Growth rate k", unit="channels", low=1, high=512, step=1,
                           families=("densenet",))  # DenseNet "k": channels each layer adds
     # DenseNet "theta": transition keeps this fraction of channels (C: 0.5)

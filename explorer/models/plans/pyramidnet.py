@@ -19,35 +19,50 @@ def _cifar_depth(spec: ArchFields) -> CifarDepth:
 DEPTH = SteppedDepth(_cifar_depth)
 
 
-def layout(spec: ArchFields) -> Layout:
-    """Han et al. 2017, eq. (2): block k of N has floor(16 + k * alpha / N) channels (additive), or, eq. (3),
-    floor(16 * r^k) with r chosen so the last block also reaches 16 + alpha (multiplicative).
+def widths(spec: ArchFields, blocks: int) -> list[int]:
+    """The inner width of each of the net's `blocks` blocks, as the authors' code computes it.
 
-    Additive widths use exact integer arithmetic: a float running sum (as in the author's code) lands on
-    215.999... instead of 216 and changes pyramidnet272_a200_bottleneck's count. floor (the paper's equation)
-    matches the printed 1.7M and 26.0M; the author's PyTorch code rounds instead (1.8M, 26.2M)."""
+    Additive (eq. 2), dyhan0920/PyramidNet-PyTorch PyramidNet.py (`pyramidal_make_layer`): a float running sum
+    16 + k * alpha / N, rounded per block (`int(round(featuremap_dim))`). The paper's equation floors; its printed
+    1.7M (alpha=48) holds either way, and the released code is what the authors trained (1,772,706 parameters at
+    alpha=48 against 1,739,730 floored). jhkim89/PyramidNet addpyramidnet.lua rounds the same running sum with
+    floor(x + 0.5); the two differ only where a sum lands exactly on .5.
+    Multiplicative (eq. 3), jhkim89/PyramidNet mulpyramidnet.lua (the only released multiplicative build): alpha is
+    the ratio of the last block's width to the first's (4.75 there); each block multiplies a float running product
+    16 * alpha^(k/N) and rounds it with floor(x + 0.5).
+    """
+    running, out = float(START_WIDTH), []
+    if spec.pyramid_widening == "additive":
+        step = spec.pyramid_alpha / blocks
+        for _ in range(blocks):
+            running += step
+            out.append(int(round(running)))
+    else:
+        factor = spec.pyramid_ratio ** (1 / blocks)
+        for _ in range(blocks):
+            running *= factor
+            out.append(math.floor(running + 0.5))
+    return out
+
+
+def layout(spec: ArchFields) -> Layout:
+    """Han et al. 2017: three stages of N/3 blocks, every block a little wider (`widths`); a bottleneck block
+    outputs 4x its inner width."""
     counts = DEPTH.blocks_per_stage(spec)
     expansion = 4 if spec.block == "bottleneck" else 1
     size, total = input_size(spec), sum(counts)
-    start, stages, in_ch, cur, index = START_WIDTH, [], START_WIDTH, size, 0
-    factor = (1 + spec.pyramid_alpha / start) ** (1 / total)
+    inner = iter(widths(spec, total))
+    stages, in_ch, cur = [], START_WIDTH, size
     for i, n in enumerate(counts):
-        outs, inners = [], []
-        for _ in range(n):
-            index += 1
-            if spec.pyramid_widening == "additive":
-                width = start + spec.pyramid_alpha * index // total
-            else:
-                width = int(math.floor(start * factor**index + 1e-9))
-            inners.append(width)
-            outs.append(width * expansion)
+        inners = [next(inner) for _ in range(n)]
+        outs = [w * expansion for w in inners]
         stride = 1 if i == 0 else 2
         stages.append(StagePlan(name=f"stage{i + 1}", kind=spec.block, num_blocks=n, in_channels=in_ch,
                                 block_widths=tuple(outs), inner_widths=tuple(inners), stride=stride,
                                 in_size=cur, out_size=cur // stride))
         in_ch, cur = outs[-1], cur // stride
     layers = 1 + total * (3 if expansion == 4 else 2) + 1
-    return Layout(input_size=size, stem_channels=start, stem_size=size, stages=tuple(stages),
+    return Layout(input_size=size, stem_channels=START_WIDTH, stem_size=size, stages=tuple(stages),
                   head_in=in_ch, weight_layers=layers)
 
 
