@@ -1,0 +1,201 @@
+"""Languages: the current one, translated text, and where a language comes from (a URL, a browser, the shell).
+
+**The tool.** GNU gettext catalogs, managed with Babel: `explorer/locale/<lang>/LC_MESSAGES/explorer.po` holds
+the translations (English message -> Korean), `pybabel extract/update/compile` (wrapped by `tools/catalogs.py`)
+keep them in step with the code, and the standard library's `gettext` reads the compiled `.mo` at run time.
+Why gettext: it is the format every translation tool and platform reads (Poedit, Lokalize, Weblate, Transifex,
+Crowdin), a `.po` file diffs and reviews line by line, it has plural forms and translator comments, and a
+missing translation falls back to the English text instead of failing. Why Babel: it is the maintained Python
+implementation (python-babel, used by Sphinx, Flask-Babel, Odoo), pure Python, extracts from Python source with
+our keywords and checks the catalogs (`pybabel compile` refuses a broken one). Fluent (Mozilla's, better at
+grammar) has no maintained Python extractor and no tool support comparable to gettext's; a dict of strings per
+language has no plurals, no extraction and no fallback. The `.mo` files are committed (as Django does), so the
+app and the CLI need no Babel and no build step; `tests/test_i18n.py` fails when a `.mo` is stale.
+
+**The current language** is a context variable, never a module global: Streamlit runs each session's script in
+its own thread of one process, and a new thread starts with the variable's default, so one visitor's Korean
+cannot leak into another's English page. app.py sets it at the top of every run (`set_language`); the CLI sets it
+from `LANG` (`from_environ`); every function also takes an explicit `lang=` where a caller knows better.
+
+**Marking text.** `_("...")` translates now (inside functions, at display time). Text defined at import time (the
+field table's labels, a module's constant) must not be translated then, when no language is set: mark it with
+`N_("...")` (returns the English text unchanged, only marks it for extraction) and translate where it is shown,
+`_(setting.label)`; or make it a `lazy_gettext("...")` (`L_`), a value whose `str()` and f-string formatting
+translate into the language current at that moment. Write placeholders as named `{fields}` filled with
+`.format(...)` after translating, so a translation may reorder them: `_("{n} layers").format(n=depth)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gettext as _gettext
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar, Token
+from pathlib import Path
+
+DOMAIN = "explorer"  # the catalogs' file name: locale/<lang>/LC_MESSAGES/explorer.mo
+LOCALE_DIR = Path(__file__).resolve().with_name("locale")
+LANGUAGES: dict[str, str] = {"en": "English", "ko": "한국어"}  # code -> its own name, the switch's order
+DEFAULT = "en"  # the messages in the code are English; a language without a catalog reads them
+QUERY_KEY = "lang"  # the URL parameter: ?lang=ko
+ENVIRON_KEYS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # the order in which gettext reads them
+
+_language: ContextVar[str] = ContextVar("explorer_language", default=DEFAULT)
+_TAG = re.compile(r"[A-Za-z]{2,3}(?=$|[-_.@])")  # the language of "ko", "ko-KR", "ko_KR.UTF-8", "en@quot"
+
+
+# ---------------------------------------------------------------- the current language
+
+def language() -> str:
+    """The language of this context (this Streamlit session's run, or the CLI process)."""
+    return _language.get()
+
+
+def set_language(lang: str) -> Token[str]:
+    """Make `lang` current for this context (a supported code; see `normalize`); returns the token to undo it."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang: one of {', '.join(LANGUAGES)}; got {lang!r}")
+    return _language.set(lang)
+
+
+@contextlib.contextmanager
+def using(lang: str) -> Iterator[None]:
+    """`with using("ko"): ...` runs the block in `lang` and restores the previous language after it."""
+    token = set_language(lang)
+    try:
+        yield
+    finally:
+        _language.reset(token)
+
+
+# ---------------------------------------------------------------- translating
+
+@functools.cache
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The compiled catalog of `lang`, read once per process; English (the messages themselves) when it has none."""
+    return _gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang], fallback=True)
+
+
+def gettext(message: str | LazyText, lang: str | None = None) -> str:
+    """`message` in `lang` (default: the current language); the English message where no translation exists."""
+    msgid = message.message if isinstance(message, LazyText) else message
+    return translations(lang or language()).gettext(msgid)
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
+    """The form for `n` ("{n} block" / "{n} blocks"); Korean has one form for every n."""
+    return translations(lang or language()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str, lang: str | None = None) -> str:
+    """`message` in a context that tells two equal English words apart (pgettext("activation", "original"))."""
+    return translations(lang or language()).pgettext(context, message)
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's own name for it)
+    """Mark `message` for extraction and return it untranslated: translate it where it is shown, `_(value)`."""
+    return message
+
+
+class LazyText:
+    """Text that translates when it is shown: `str(x)`, `f"{x}"` and `x + "..."` use the language current then.
+
+    Equal and hashed by the English message, so a frozen dataclass holding one compares the same in every
+    language. Streamlit's widgets want a real `str`: pass `str(x)` or `_(x)`.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return gettext(self.message)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyText) and other.message == self.message
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __repr__(self) -> str:
+        return f"lazy_gettext({self.message!r})"
+
+
+def lazy_gettext(message: str) -> LazyText:
+    """`message` translated each time it is shown (module-level constants); see `LazyText`."""
+    return LazyText(message)
+
+
+L_ = lazy_gettext
+
+
+# ---------------------------------------------------------------- where the language comes from
+
+def normalize(tag: object) -> str | None:
+    """The supported language a tag names ("ko", "ko-KR", "ko_KR.UTF-8", "KO") or None ("C", "fr", "", junk)."""
+    if not isinstance(tag, str):
+        return None
+    found = _TAG.match(tag.strip())
+    code = found.group(0).lower() if found else None
+    return code if code in LANGUAGES else None
+
+
+def from_query(value: object) -> str:
+    """The language a `?lang=` value asks for; an unknown or malformed one is English (never an error)."""
+    return normalize(value) or DEFAULT
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The supported language the browser prefers most, from an Accept-Language header (RFC 9110, sec. 12.5.4):
+    "ko-KR,ko;q=0.9,en;q=0.8" -> "ko". None when it names none of ours."""
+    ranked = []
+    for position, item in enumerate((header or "").split(",")):
+        tag, _sep, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _eq, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        code = normalize(tag)
+        if code and quality > 0:
+            ranked.append((-quality, position, code))
+    return min(ranked)[2] if ranked else None
+
+
+def from_browser(locale: str | None = None, accept_language: str | None = None) -> str:
+    """The browser's language: its `navigator.language` (Streamlit's st.context.locale), else its
+    Accept-Language header, else English."""
+    return normalize(locale) or from_accept_language(accept_language) or DEFAULT
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> str:
+    """The CLI's language, as gettext reads it: the first of LANGUAGE, LC_ALL, LC_MESSAGES, LANG that is set
+    decides ("ko_KR.UTF-8" -> "ko"; LANGUAGE may list several, "ko:en"); English for "C", "POSIX" or unknown."""
+    environ = os.environ if environ is None else environ
+    for key in ENVIRON_KEYS:
+        value = environ.get(key)
+        if value:
+            for part in value.split(":"):
+                if code := normalize(part):
+                    return code
+            return DEFAULT
+    return DEFAULT

@@ -1,0 +1,287 @@
+"""Languages (explorer.i18n, app.py, the catalogs): every marked string has a compiled Korean translation, the
+URL's ?lang= and the switch pick the page's language, an unknown one is English, sessions keep their own, the CLI
+reads LANG, and lazy text translates when shown."""
+
+from __future__ import annotations
+
+import gettext
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from babel.messages import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
+from streamlit.testing.v1 import AppTest
+
+from explorer import i18n
+from explorer.i18n import _
+from tests.test_browser import ARTIFACTS, _need, browser, server_url  # noqa: F401 (the fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 120
+TEACHERS_KO = "**선생님께.**"  # the Home page's teachers' paragraph, in Korean
+TEACHERS_EN = "**Teachers.**"
+
+
+def load_catalogs_tool():
+    """tools/catalogs.py, the script docs/i18n.md runs (a script, not a package: loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("catalogs", ROOT / "tools" / "catalogs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+catalogs = load_catalogs_tool()
+
+
+def home(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+# ---------------------------------------------------------------- the catalogs
+
+def test_the_scan_finds_the_apps_strings():
+    marked = catalogs.marked()
+    assert "Home" in marked and "Start here" in marked  # app.py's navigation and Home page
+    assert all(not f.startswith(("/", ".venv")) for files in marked.values() for f in files)
+    assert catalogs.languages() == ["ko"]
+    assert set(catalogs.languages()) | {i18n.DEFAULT} == set(i18n.LANGUAGES)  # a catalog for every other language
+
+
+@pytest.mark.parametrize("lang", ["ko"])
+def test_every_catalog_compiles_and_reads_back(lang):
+    mo = catalogs.compiles(lang)  # babel's compiler, as `pybabel compile`
+    translations = gettext.GNUTranslations(io.BytesIO(mo))  # the reader the app uses
+    assert translations.gettext("Home") == "홈"
+    assert translations.info()["plural-forms"].startswith("nplurals=1")  # Korean: one form for every n
+
+
+@pytest.mark.parametrize("lang", ["ko"])
+def test_every_marked_string_is_translated_and_the_mo_is_current(lang):
+    assert catalogs.problems(lang) == []
+
+
+def test_the_check_catches_missing_fuzzy_empty_and_broken_translations(tmp_path, monkeypatch):
+    catalog = Catalog(locale="ko")
+    catalog.add("Home", "홈")
+    catalog.add("Build", "설계", flags=["fuzzy"])
+    catalog.add("Train", "")
+    catalog.add("{n} layers", "{count}개 층")
+    folder = tmp_path / "ko" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "explorer.po", "wb") as f:
+        write_po(f, catalog)
+    stale = Catalog(locale="ko")
+    stale.add("Home", "집")
+    with open(folder / "explorer.mo", "wb") as f:
+        write_mo(f, stale)
+    monkeypatch.setattr(catalogs, "LOCALE", tmp_path)
+    monkeypatch.setattr(catalogs, "ROOT", tmp_path)
+    wanted = {m: ["app.py"] for m in ("Home", "Build", "Train", "{n} layers", "Compare")}
+    found = "\n".join(catalogs.problems("ko", wanted))
+    assert "missing (app.py): 'Compare'" in found
+    assert "fuzzy, the English changed (app.py): 'Build'" in found
+    assert "untranslated (app.py): 'Train'" in found
+    assert "placeholders differ (app.py): '{n} layers'" in found
+    assert "explorer.mo is out of date" in found
+    assert "'Home'" not in found
+
+
+def test_placeholders_are_str_format_fields():
+    assert catalogs.fields("{n} layers of {width:.1f}") == {"n", "width"}
+    assert catalogs.fields("50% {") == set()
+
+
+# ---------------------------------------------------------------- the library
+
+def test_translation_follows_the_context_and_an_explicit_language():
+    assert i18n.language() == "en" and _("Home") == "Home"
+    with i18n.using("ko"):
+        assert _("Home") == "홈"
+        assert _("Home", lang="en") == "Home"
+        assert _("a message nobody marked") == "a message nobody marked"  # English where none exists
+        assert i18n.ngettext("{n} block", "{n} blocks", 2) == "{n} blocks"  # no catalog entry: English plural
+    assert _("Home") == "Home"
+    with pytest.raises(ValueError, match="lang: one of en, ko; got 'fr'"):
+        i18n.set_language("fr")
+
+
+LABEL = i18n.lazy_gettext("Home")  # defined at import, as a field table's label is
+MARKED = i18n.N_("Build")
+
+
+def test_text_defined_at_import_translates_when_shown():
+    with i18n.using("ko"):
+        assert str(LABEL) == "홈" and f"[{LABEL}]" == "[홈]" and LABEL + "!" == "홈!"
+        assert _(LABEL) == "홈" and _(MARKED) == "설계"
+    assert str(LABEL) == "Home" and MARKED == "Build"
+    assert LABEL == i18n.L_("Home") and hash(LABEL) == hash("Home")  # the same in every language
+    assert LABEL != "Home"  # never mistaken for the English str it is not
+
+
+def test_two_threads_keep_their_own_language():
+    """Streamlit runs each session in its own thread: one visitor's Korean must not reach another's page."""
+    barrier = threading.Barrier(2)
+    seen: dict[str, list[str]] = {}
+
+    def session(lang: str) -> None:
+        i18n.set_language(lang)
+        barrier.wait()  # both have set theirs before either reads
+        seen[lang] = [_("Home") for _i in range(200)]
+
+    threads = [threading.Thread(target=session, args=(lang,)) for lang in ("ko", "en")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(seen["ko"]) == {"홈"} and set(seen["en"]) == {"Home"}
+    assert i18n.language() == "en"  # nor the test's own thread
+
+
+@pytest.mark.parametrize("tag, lang", [
+    ("ko", "ko"), ("KO", "ko"), ("ko-KR", "ko"), ("ko_KR.UTF-8", "ko"), ("en-US", "en"), ("en@quot", "en"),
+    ("fr", None), ("C", None), ("POSIX", None), ("", None), ("korean", None), (None, None), (["ko"], None),
+])
+def test_normalize(tag, lang):
+    assert i18n.normalize(tag) == lang
+
+
+@pytest.mark.parametrize("header, lang", [
+    ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", "ko"),
+    ("en-US,en;q=0.9,ko;q=0.8", "en"),
+    ("fr-FR,fr;q=0.9,ko;q=0.5", "ko"),  # the best one we have
+    ("en;q=0.4, ko;q=0.6", "ko"),  # quality, not order, decides
+    ("ko;q=0, en;q=0.1", "en"),  # q=0: not acceptable
+    ("fr, de", None), ("", None), (None, None), ("ko;q=abc", None), ("*", None),
+])
+def test_accept_language(header, lang):
+    assert i18n.from_accept_language(header) == lang
+
+
+def test_browser_language_prefers_navigator_language_then_the_header():
+    assert i18n.from_browser("ko-KR", "en-US") == "ko"
+    assert i18n.from_browser(None, "ko-KR,ko;q=0.9") == "ko"
+    assert i18n.from_browser("fr-FR", "de") == "en"
+
+
+@pytest.mark.parametrize("environ, lang", [
+    ({"LANG": "ko_KR.UTF-8"}, "ko"),
+    ({"LC_ALL": "ko_KR.UTF-8", "LANG": "en_US.UTF-8"}, "ko"),
+    ({"LC_ALL": "C", "LANG": "ko_KR.UTF-8"}, "en"),  # the first one set decides, as gettext reads them
+    ({"LANGUAGE": "fr:ko", "LANG": "en_US.UTF-8"}, "ko"),
+    ({"LANGUAGE": "", "LC_MESSAGES": "ko_KR"}, "ko"),
+    ({"LANG": "C.UTF-8"}, "en"), ({}, "en"),
+])
+def test_cli_language_from_the_environment(environ, lang):
+    assert i18n.from_environ(environ) == lang
+
+
+def test_a_cli_process_under_lang_ko_speaks_korean():
+    code = "from explorer import i18n; i18n.set_language(i18n.from_environ()); print(i18n._('Train'))"
+    env = {k: v for k, v in os.environ.items() if k not in i18n.ENVIRON_KEYS} | {"LANG": "ko_KR.UTF-8"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "학습"
+
+
+# ---------------------------------------------------------------- the app
+
+def test_lang_ko_in_the_link_opens_home_in_korean():
+    at = home({"lang": "ko"})
+    assert TEACHERS_KO in markdown(at) and TEACHERS_EN not in markdown(at)
+    assert [s.value for s in at.subheader] == ["논문의 계보: 어떤 논문이 어떤 논문으로 이어졌나", "여기서 시작하세요"]
+    assert at.button_group(key="lang").value == "ko"
+    assert at.query_params["lang"] == "ko"  # still in the URL after the run, for the teacher to copy
+
+
+@pytest.mark.parametrize("value", ["xx", "", "ko<script>", "en"])
+def test_an_unknown_lang_is_english_without_an_error(value):
+    at = home({"lang": value})
+    assert TEACHERS_EN in markdown(at) and not at.error
+    assert "lang" not in at.query_params  # English for an English browser: the URL stays clean
+
+
+def test_no_lang_and_no_browser_language_is_english_and_adds_nothing_to_the_url():
+    at = home()
+    assert TEACHERS_EN in markdown(at) and at.button_group(key="lang").value == "en"
+    assert dict(at.query_params) == {}
+
+
+def test_the_switch_changes_the_language_and_the_url_and_pages_keep_it():
+    at = home()
+    at.button_group(key="lang").set_value("ko").run()
+    assert TEACHERS_KO in markdown(at) and at.query_params["lang"] == "ko"
+    at.switch_page("pages/build.py")
+    at.run()  # Build writes its own parameters (preset=...) and must neither drop the language nor choke on it
+    assert not at.exception and not at.error
+    assert dict(at.query_params) == {"preset": "resnet20", "lang": "ko"}
+    at.button_group(key="lang").set_value("en").run()
+    assert dict(at.query_params) == {"preset": "resnet20"}
+
+
+def test_the_session_keeps_its_language_on_every_page_when_the_link_has_none():
+    at = home()
+    at.button_group(key="lang").set_value("ko").run()
+    for page in ("pages/build.py", "pages/compare.py"):
+        at.query_params.clear()  # a click in the sidebar opens the page with none of the old parameters
+        at.switch_page(page)
+        at.run()
+        assert not at.exception
+        assert at.button_group(key="lang").value == "ko" and at.query_params["lang"] == "ko", page
+
+
+def test_a_stale_link_does_not_undo_the_switch():
+    at = home({"lang": "ko"})
+    at.button_group(key="lang").set_value("en").run()  # the URL still said ko when the switch moved
+    assert TEACHERS_EN in markdown(at) and "lang" not in at.query_params
+
+
+def test_two_sessions_keep_their_own_language():
+    korean, english = AppTest.from_file(APP, default_timeout=TIMEOUT), AppTest.from_file(APP, default_timeout=TIMEOUT)
+    korean.query_params["lang"] = "ko"
+    korean.run()
+    english.run()
+    korean.run()
+    english.run()
+    assert TEACHERS_KO in markdown(korean) and TEACHERS_EN in markdown(english)
+    assert i18n.language() == "en"  # the sessions' threads did not set the test's
+
+
+# ---------------------------------------------------------------- in a real browser
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path, locale, name", [
+    ("/?lang=ko", "en-US", "home_ko_link.png"),  # the teacher's link, on an English machine
+    ("/", "ko-KR", "home_ko_browser.png"),  # no lang in the link: a Korean browser's language
+])
+def test_home_in_korean_in_chromium(browser, server_url, path, locale, name):  # noqa: F811 (fixtures)
+    context = browser.new_context(viewport={"width": 1280, "height": 1500}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(server_url + path)
+    page.get_by_text("선생님께.").wait_for()
+    page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "설계" in nav and "수업" in nav, nav
+    page.wait_for_function("() => window.location.search.includes('lang=ko')")  # a copied link keeps it
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    context.close()
+    # Without a font that has Hangul, Chromium and graphviz draw every Korean letter as a box.
+    fonts = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout
+    _need(bool(fonts.strip()), "no Korean font (Debian: fonts-noto-cjk)")
