@@ -96,7 +96,8 @@ def browser():
 
 def open_page(browser, url: str):
     """A laptop-sized page at `url`, patient enough for a cold server on 2 cores."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    # English whatever the machine's LANG: the app follows the browser's language when the link has no ?lang=.
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     page.set_default_timeout(90_000)
     page.goto(url)
     return page
