@@ -5,6 +5,7 @@ the chosen page.
 """
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import i18n
 from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
@@ -31,6 +32,11 @@ def choose_language() -> str:
         lang = browser_language()
     st.session_state[LANG] = lang  # also the switch's value on a page where it is drawn for the first time
     return lang
+
+
+def session_language() -> object:
+    """The language of the session whose script runs in this thread: a fragment's rerun runs without app.py."""
+    return st.session_state.get(LANG) if get_script_run_ctx(suppress_warning=True) else None
 
 
 def on_switch() -> None:
@@ -81,6 +87,7 @@ def home() -> None:
 
 lang = choose_language()
 i18n.set_language(lang)  # this session's thread only: a context variable (explorer.i18n)
+i18n.set_session_language(session_language)  # and for the fragments' reruns, which run in threads of their own
 if lang == "ko":  # Korean lines break between words (어절), not inside one (Streamlit's text breaks anywhere)
     st.html("<style>.stApp :is(p, li, h1, h2, h3, h4, label, td, th) "
             "{word-break: keep-all; overflow-wrap: anywhere;}</style>")  # constant CSS, no user text

@@ -13,9 +13,12 @@ language has no plurals, no extraction and no fallback. The `.mo` files are comm
 app and the CLI need no Babel and no build step; `tests/test_i18n.py` fails when a `.mo` is stale.
 
 **The current language** is a context variable, never a module global: Streamlit runs each session's script in
-its own thread of one process, and a new thread starts with the variable's default, so one visitor's Korean
-cannot leak into another's English page. app.py sets it at the top of every run (`set_language`); the CLI sets it
-from `LANG` (`from_environ`); every function also takes an explicit `lang=` where a caller knows better.
+its own thread of one process, and a new thread starts with the variable unset, so one visitor's Korean cannot
+leak into another's English page. app.py sets it at the top of every run (`set_language`); the CLI sets it from
+`LANG` (`from_environ`); every function also takes an explicit `lang=` where a caller knows better. Where it is
+unset, `language()` asks the host's `set_session_language` reader: a Streamlit fragment's rerun runs only the
+fragment, in a fresh thread, without app.py, so app.py registers how to read the language of the session whose
+script runs in the current thread (its session state). The reader holds no language itself, so nothing leaks.
 
 **Marking text.** `_("...")` translates now (inside functions, at display time). Text defined at import time (the
 field table's labels, a module's constant) must not be translated then, when no language is set: mark it with
@@ -32,7 +35,7 @@ import functools
 import gettext as _gettext
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from pathlib import Path
 
@@ -43,18 +46,31 @@ DEFAULT = "en"  # the messages in the code are English; a language without a cat
 QUERY_KEY = "lang"  # the URL parameter: ?lang=ko
 ENVIRON_KEYS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # the order in which gettext reads them
 
-_language: ContextVar[str] = ContextVar("explorer_language", default=DEFAULT)
+_language: ContextVar[str | None] = ContextVar("explorer_language", default=None)
+_session_reader: Callable[[], object] | None = None  # set by the host (app.py); reads, never holds, a language
 _TAG = re.compile(r"[A-Za-z]{2,3}(?=$|[-_.@])")  # the language of "ko", "ko-KR", "ko_KR.UTF-8", "en@quot"
 
 
 # ---------------------------------------------------------------- the current language
 
 def language() -> str:
-    """The language of this context (this Streamlit session's run, or the CLI process)."""
-    return _language.get()
+    """The language of this context (this Streamlit session's run, or the CLI process): the one set here, else
+    the session's (`set_session_language`), else English."""
+    lang = _language.get()
+    if lang is None and _session_reader is not None:
+        lang = normalize(_session_reader())
+    return lang or DEFAULT
 
 
-def set_language(lang: str) -> Token[str]:
+def set_session_language(reader: Callable[[], object] | None) -> None:
+    """Register how to read the language of the session running in the current thread, for code that runs
+    without the context variable set (a Streamlit fragment's rerun). `reader` returns a code or None; it must
+    read per-session state (st.session_state), never hold a language itself. None unregisters it."""
+    global _session_reader
+    _session_reader = reader
+
+
+def set_language(lang: str) -> Token[str | None]:
     """Make `lang` current for this context (a supported code; see `normalize`); returns the token to undo it."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang: one of {', '.join(LANGUAGES)}; got {lang!r}")

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import i18n
 from explorer.i18n import _
-from tests.test_browser import ARTIFACTS, _need, browser, server_url  # noqa: F401 (the fixtures)
+from tests.test_browser import ARTIFACTS, _need, browser, free_port, server_url, wait_healthy  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -133,6 +133,33 @@ def test_text_defined_at_import_translates_when_shown():
     assert str(LABEL) == "Home" and MARKED == "Build"
     assert LABEL == i18n.L_("Home") and hash(LABEL) == hash("Home")  # the same in every language
     assert LABEL != "Home"  # never mistaken for the English str it is not
+
+
+def test_where_the_context_sets_none_the_sessions_reader_decides():
+    """A Streamlit fragment's rerun runs in a fresh thread without app.py: the language comes from the reader
+    app.py registers (its session state), one per session, here one per thread."""
+    session = threading.local()
+    seen = {}
+
+    def fragment(lang: str) -> None:
+        session.lang = lang  # what st.session_state holds for this thread's session
+        seen[lang] = (i18n.language(), _("Home"))
+
+    i18n.set_session_language(lambda: getattr(session, "lang", None))
+    try:
+        for lang in ("ko", "en"):
+            t = threading.Thread(target=fragment, args=(lang,))
+            t.start()
+            t.join()
+        assert seen == {"ko": ("ko", "홈"), "en": ("en", "Home")}
+        assert i18n.language() == "en"  # this thread's session has none
+        with i18n.using("ko"):
+            session.lang = "en"
+            assert i18n.language() == "ko"  # a language set in the context wins
+        session.lang = "fr"
+        assert i18n.language() == "en"  # an unsupported one is English
+    finally:
+        i18n.set_session_language(None)
 
 
 def test_two_threads_keep_their_own_language():
@@ -285,3 +312,47 @@ def test_home_in_korean_in_chromium(browser, server_url, path, locale, name):  #
     # Without a font that has Hangul, Chromium and graphviz draw every Korean letter as a box.
     fonts = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout
     _need(bool(fonts.strip()), "no Korean font (Debian: fonts-noto-cjk)")
+
+
+FRAGMENT_APP = """
+import streamlit as st
+from explorer import i18n
+st.session_state.setdefault("lang", i18n.from_query(st.query_params.get("lang")))
+i18n.set_language(st.session_state["lang"])
+i18n.set_session_language(lambda: st.session_state.get("lang"))  # as app.py does
+
+@st.fragment
+def part():
+    st.button("again")
+    st.write("fragment: " + i18n._("Home"))
+
+part()
+"""
+
+
+@pytest.mark.browser
+def test_a_fragments_rerun_keeps_the_sessions_language(browser, tmp_path):  # noqa: F811 (fixture)
+    """Seen without the reader: the page said 'fragment: 홈', then 'fragment: Home' after the fragment's rerun
+    (Streamlit runs it in a new thread, without the script's top). The pages' run_every fragments do this."""
+    script = tmp_path / "fragment_app.py"
+    script.write_text(FRAGMENT_APP)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{url}/?lang=ko")
+        page.get_by_text("fragment: 홈").wait_for()
+        for _i in range(3):
+            page.get_by_role("button", name="again").click()
+            page.wait_for_timeout(700)
+        assert page.get_by_text("fragment: 홈").count() == 1 and page.get_by_text("fragment: Home").count() == 0
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
