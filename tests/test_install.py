@@ -141,6 +141,8 @@ def test_ci_runs_the_readmes_test_command():
 
 # --- .ci/install, against fake tools ----------------------------------------------------------------------------
 
+# A real machine's font list is longer than a pipe's buffer: `fc-list | grep -q .` under pipefail then fails.
+FONTS = "printf 'DejaVuSans.ttf: DejaVu Sans:style=Book %s\\n' {1..20000}"
 FAKE = r"""#!/bin/bash
 echo "$(basename "$0") $*" >> "$LOG"
 """
@@ -165,7 +167,9 @@ class Machine:
                                  'fonts-dejavu-core) t=fc-list;; *) t=$p;; esac; [ "${p#-}" = "$p" ] && '
                                  'printf "#!/bin/bash\\necho font\\n" > "$BIN/$t" && chmod +x "$BIN/$t"; done; true')
         for tool in tools:
-            self.fake(tool, "echo font" if tool == "fc-list" else "true")
+            self.fake(tool, FONTS if tool == "fc-list" else "true")
+        if "latin-fonts" in tools:  # fonts, but none that can write Korean
+            self.fake("fc-list", f'case "$1" in :lang=*) ;; *) {FONTS};; esac')
         # python3 makes a venv whose python logs its pip calls; without python3-venv it fails as Debian's does.
         self.fake("python3", 'case "$1" in -V) echo "Python 3.11.2";; -m) '
                              '[ -x "$BIN/python3-venv-ok" ] || { echo "ensurepip is not available"; exit 1; }; '
@@ -231,10 +235,17 @@ def test_install_adds_only_the_missing_debian_packages_with_sudo(tmp_path):
     assert calls == [], calls  # the second run finds everything
 
 
+def test_install_adds_a_korean_font_where_only_latin_ones_exist(tmp_path):
+    machine = Machine(tmp_path, {"python3-venv-ok", "dot", "chromium", "latin-fonts"})
+    out, calls = machine.run("--dev")
+    assert [c for c in calls if c.startswith("apt-get")] == [
+        "apt-get update", "apt-get install -y --no-install-recommends fonts-noto-cjk"], calls  # as root: no sudo
+
+
 def test_install_without_apt_names_what_is_missing(tmp_path):
     machine = Machine(tmp_path, {"python3-venv-ok"}, apt=False)
     out, calls = machine.run("--dev", expect=1)
-    assert "missing graphviz chromium fonts-dejavu-core" in out
+    assert "missing graphviz fonts-noto-cjk chromium fonts-dejavu-core (Debian's names)" in out
     assert pip_calls(calls) == []
 
 
