@@ -8,14 +8,14 @@ from typing import get_args
 import pandas as pd
 import streamlit as st
 
-from pages import cached_cost, cached_overview, plain, say, use_app_navigation
+from pages import cached_cost, cached_overview, say, use_app_navigation
+from pages.design_views import figures as figures_view
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, block_dot, detail_blocks, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
 from explorer.models.presets import family_default, preset_name
-from explorer.models.published import published_for
 from explorer.models.rules import depth_fits
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
 from explorer.draw.summary import rows_to_csv, summarize
@@ -189,20 +189,7 @@ def headline(spec: ArchSpec) -> None:
     cols[2].metric("Weight layers", c["weight_layers"], help="conv + fc layers on the longest path")
     cols[3].metric("Activations / image", human(c["activation_bytes"], "B"),
                    help="fp32 outputs kept for backward for one training image")
-    name = preset_name(spec)
-    paper = published_for(name) if name else None
-    if paper is None:
-        st.info("This design differs from every published one, so there is no paper figure to compare with."
-                if name is None else f"This is preset **{name}**; its paper printed no figures for it.")
-        return
-    dataset = "CIFAR-10 error" if paper.dataset == "cifar10" else "ImageNet top-1 error"
-    parts = []
-    if paper.params_text:
-        parts.append(f"{paper.params_text} parameters")
-    if paper.error is not None:
-        parts.append(f"{dataset} **{paper.error:g}%** ({paper.error_kind})")
-    note = f". {plain(paper.note)}" if paper.note else ""  # the asset file's text, shown as written
-    st.success(f"**{name}** in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
+    figures_view.show(spec, preset_name(spec))
 
 
 def graphs(spec: ArchSpec) -> None:

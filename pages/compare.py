@@ -10,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from pages import cached_cost, cached_overview, say, use_app_navigation
+from pages.design_views import figures as figures_view
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.models.presets import preset_name
-from explorer.models.published import all_published, published_for
+from explorer.models.published import all_published, headline
 from explorer.models.spec import FAMILY_LABELS
 from explorer.models.urls import spec_from_params, spec_to_params
 
@@ -99,16 +100,16 @@ for name in chosen:
         say("error", "{}: cannot be built here ({}).", label, err)
         continue
     specs[label] = spec
-    paper = published_for(preset_name(spec) or "")
     rows.append({"design": label, "family": FAMILY_LABELS[spec.family], "params (M)": round(c["params"] / 1e6, 3),
                  "multiply-adds (M)": round(c["macs"] / 1e6, 1), "weight layers": c["weight_layers"],
-                 "paper's error (%)": paper.error if paper else None,
-                 "error kind": f"{paper.error_kind}, {paper.dataset}" if paper and paper.error is not None else "",
-                 "source": paper.source if paper else "not published"})
+                 **figures_view.headline_cells(spec)})
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, column_config={
     "paper's error (%)": st.column_config.NumberColumn(format="%.2f"),  # 4.00 as the paper prints it, not 4
     "params (M)": st.column_config.NumberColumn(format="%.3f")})
+with st.expander("Every published figure of the chosen designs"):
+    every = pd.concat([figures_view.frame(spec).assign(design=label) for label, spec in specs.items()])
+    figures_view.table(every[["design", *every.columns[:-1]]])
 
 bars = st.columns(2)
 for col, measure in zip(bars, ("params (M)", "multiply-adds (M)")):
@@ -127,6 +128,14 @@ with_macs = st.toggle("Also plot against multiply-adds (counts every preset once
                       key="c_macs")
 points = preset_points(with_macs)
 points["chosen"] = points["preset"].isin(chosen)
+for label, spec in specs.items():  # a chosen design that is no preset but is in a paper's table
+    paper = headline(spec)
+    if preset_name(spec) is None and paper and paper.dataset == "cifar10" and paper.error is not None:
+        c = cached_cost(spec.to_json())
+        mine = {"preset": label, "family": FAMILY_LABELS[spec.family], "params (M)": paper.params_m or c["params"] / 1e6,
+                "multiply-adds (M)": c["macs"] / 1e6, "CIFAR-10 error (%)": paper.error, "kind": paper.error_kind,
+                "source": paper.source, "chosen": True}
+        points = pd.concat([points, pd.DataFrame([mine])], ignore_index=True)
 axes = [("params (M)", "parameters (M, log scale)")]
 if with_macs:
     axes.append(("multiply-adds (M)", "multiply-adds per image (M, log scale)"))
@@ -145,4 +154,5 @@ for col, (measure, title) in zip(st.columns(len(axes)), axes):
     labels = base.transform_filter("datum.chosen").mark_text(dx=8, align="left", fontSize=12).encode(text="preset")
     col.altair_chart((dots + labels).properties(height=420), width="stretch")
 st.caption("Each point is one preset's published figure (best, mean or median as its paper gives; hover for the "
-           "kind and source). Chosen designs are large and named; a design of your own has no published error.")
+           "kind and source). Chosen designs are large and named; a design of your own appears when a paper's "
+           "table has exactly that design.")

@@ -124,5 +124,23 @@ def test_multiply_adds_within_a_few_percent(name):
 
 def test_every_cifar_preset_with_a_paper_count_is_checked():
     expected = {"resnet20", "resnet1202", "preact_resnet164", "preact_resnet1001", "wrn_28_10", "resnext29_16x64d",
-                "pyramidnet110_a270", "densenet_bc190_k40", "highway19", "fractalnet20", "plain110"}
+                "pyramidnet110_a270", "densenet_bc190_k40", "highway19", "fractalnet20", "resnet110_stochastic",
+                "shake_shake26_2x96d", "pyramidnet164_a48_bottleneck", "pyramidnet164_a84_bottleneck"}
     assert expected <= set(CIFAR_COUNTED)
+
+
+@pytest.mark.parametrize("plain", ["plain20", "plain32", "plain44", "plain56", "plain110", "plain18", "plain34"])
+def test_plain_nets_count_what_option_a_resnets_count(plain):
+    # He et al. 2015, sec. 3.3 and 4.2: identity (option A) shortcuts add no parameters, so a plain net and its
+    # ResNet have the same count; no table prints the plain nets' counts (Fig. 6 and Table 2 only).
+    resnet = PRESETS[plain].replace(family="resnet")
+    assert resnet.shortcut == "A"
+    assert cost(PRESETS[plain]).params == cost(resnet).params
+
+
+def test_resnet34_options_a_b_c_differ_only_in_the_shortcuts():
+    # He et al. 2015, Table 3: A zero-pads (no parameters), B projects where the shape changes (torchvision's
+    # resnet34, equal to it above), C projects on every shortcut.
+    a, b, c = (cost(PRESETS[n]).params for n in ("resnet34_a", "resnet34", "resnet34_c"))
+    assert a < b == 21_797_672 < c
+

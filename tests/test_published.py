@@ -1,31 +1,39 @@
-"""assets/published.json: structure, the figures the app shows, and clear errors for a malformed file."""
+"""assets/published.json: structure, the figures the app shows, every table row found by its design, and clear
+errors for a malformed file."""
 
 import json
+from typing import get_args
 
 import pytest
 
+from explorer import ArchSpec
 from explorer.models import published
+from explorer.models.figures import CLASSES, Kind, dataset_of
 from explorer.models.presets import PRESETS
-from explorer.models.published import Published, PublishedDataError, all_published, published_for, recipe, table
-
+from explorer.models.published import (
+    Published, PublishedDataError, all_published, columns, figures_for, published_for, recipe, table, table_names,
+)
 
 def test_every_published_preset_is_a_preset():
     assert set(all_published()) <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name, params_m, error, kind", [
-    ("resnet20", 0.27, 8.75, "best"),
-    ("resnet56", 0.85, 6.97, "best"),
-    ("resnet1202", 19.4, 7.93, "best"),
+    ("resnet20", 0.27, 8.75, "single run"),  # He et al. 2015, Table 6: single runs ...
+    ("resnet56", 0.85, 6.97, "single run"),
+    ("resnet110", 1.7, 6.43, "best of 5"),  # ... except ResNet-110
+    ("resnet1202", 19.4, 7.93, "single run"),
     ("preact_resnet164", 1.7, 5.46, "median of 5"),
-    ("preact_resnet1001", 10.2, 4.92, "as printed"),
+    ("preact_resnet1001", 10.2, 4.92, "median of 5"),  # Identity Mappings Table 4 (mean 4.89)
     ("wrn_28_10", 36.5, 4.00, "median of 5"),
     ("resnext29_16x64d", 68.1, 3.58, "mean of 10"),
     ("densenet_bc190_k40", 25.6, 3.46, "as printed"),
-    ("highway19", 2.3, 7.54, "best"),
-    ("fractalnet20", 38.6, 5.22, "as printed"),
+    ("highway19", 2.3, 7.54, "best run"),
+    ("shake_shake26_2x96d", 26.2, 2.86, "mean of 5"),
+    ("resnet110_stochastic", 1.7, 5.25, "as printed"),
+    ("wrn_28_10_dropout", None, 3.89, "median of 5"),
 ])
-def test_cifar_figures(name, params_m, error, kind):
+def test_cifar_headline_figures(name, params_m, error, kind):
     p = published_for(name)
     assert (p.params_m, p.error, p.error_kind, p.dataset) == (params_m, error, kind, "cifar10")
     assert p.source
@@ -38,28 +46,157 @@ def test_cifar_figures(name, params_m, error, kind):
 def test_imagenet_figures_are_torchvision_counts(name, params, top1_error):
     p = published_for(name)
     assert p.dataset == "imagenet"
-    assert round(p.params_m * 1e6) == params
+    assert round(p.params_m * 1e6) == params == p.params_exact
     assert p.params_text == f"{params:,}"
     assert p.error == pytest.approx(top1_error)
 
 
 def test_unconfirmed_shake_shake_counts_are_not_published_counts():
-    for name in ("shake_shake26_2x32d", "shake_shake26_2x64d", "shake_shake26_2x96d"):
+    for name in ("shake_shake26_2x32d", "shake_shake26_2x64d"):
         assert published_for(name).params_m is None
-        assert "UNCONFIRMED" in published_for(name).note
-    assert all(row["status"] == "UNCONFIRMED" for row in table("shake_shake_params"))
+        assert not [f for f in figures_for(PRESETS[name]) if f.metric == "parameters"]
+    rows = {r["key"]: r for r in table("shake_shake_params")}
+    assert [rows[k]["status"] for k in rows] == ["UNCONFIRMED", "UNCONFIRMED", "printed"]
+    assert published_for("shake_shake26_2x96d").params_text == "26.2M"  # the paper prints this one
 
 
 def test_unknown_preset_has_no_figures():
     assert published_for("vgg16_cifar") is None
+    assert published_for("plain20") is None  # Fig. 6 only: no table prints a plain CIFAR net's number
     assert published_for("nope") is None
+
+
+# ------------------------------------------------------------------ every table row, looked up by its design
+
+def _expected_spec(row: dict, column: dict) -> ArchSpec:
+    """The row's design built here independently of explorer.models.figures: preset + row + column fields."""
+    fields = {**column.get("design", {}), **row["design"]}
+    spec = PRESETS[fields.pop("preset")].replace(**fields)
+    return spec if column["dataset"] == "imagenet" else spec.replace(num_classes=CLASSES[column["dataset"]])
+
+
+def _cells():
+    for name in table_names():
+        for row in table(name):
+            for column in columns(name):
+                if "design" in row and (row.get(column["field"]) is not None or row.get(column.get("text", ""))):
+                    yield pytest.param(name, row, column, id=f"{name}-{row['key']}-{column['field']}")
+
+
+CELLS = list(_cells())
+
+
+def test_the_tables_name_many_designs():
+    assert len(CELLS) > 250
+
+
+@pytest.mark.parametrize("name, row, column", CELLS)
+def test_looking_up_a_rows_design_gives_its_number(name, row, column):
+    found = [f for f in figures_for(_expected_spec(row, column))
+             if (f.table, f.key, f.column) == (name, row["key"], column["label"])]
+    assert len(found) == 1
+    figure = found[0]
+    value = row[column["field"]]
+    assert figure.value == (None if value is None else pytest.approx(value * column.get("scale", 1)))
+    assert (figure.metric, figure.dataset, figure.source) == (column["metric"], column["dataset"], row["source"])
+    if "text" in column and row.get(column["text"]) is not None:
+        assert figure.text == row[column["text"]]
+    else:
+        assert float(figure.text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("name", table_names())
+def test_every_row_has_a_key_and_a_design_or_a_reason(name):
+    rows = table(name)
+    assert len({r["key"] for r in rows}) == len(rows)
+    for row in rows:
+        assert ("design" in row) != ("unbuildable" in row), row["key"]
+        if "unbuildable" in row:
+            assert len(row["unbuildable"]) > 20  # a reason, not a flag
+
+
+def test_kinds_are_a_closed_set():
+    kinds = {f.kind for cell in CELLS for f in figures_for(_expected_spec(*cell.values[1:]))}
+    assert kinds <= set(get_args(Kind))
+    assert {"single run", "best of 5", "median of 5", "mean of 10", "10-crop", "exact count"} <= kinds
+
+
+def test_every_figure_is_on_its_designs_dataset():
+    for spec, figures in published._load()["figures"].items():
+        assert {f.dataset for f in figures} == {dataset_of(spec)}
+
+
+def _values(spec: ArchSpec, metric: str = "test error") -> list[float]:
+    return [f.value for f in figures_for(spec) if f.metric == metric]
+
+
+@pytest.mark.parametrize("spec, value, table_name", [
+    (PRESETS["resnet110"].replace(activation="bn_after_add"), 8.17, "identity_table2"),
+    (PRESETS["resnet110"].replace(shortcut_variant="exclusive_gating", gate_bias=-6.0), 8.70, "identity_table1"),
+    (PRESETS["resnet110_stochastic"], 5.25, "stochastic_depth"),
+    (PRESETS["resnet1202_stochastic"], 4.91, "stochastic_depth"),
+    (PRESETS["wrn_28_10_dropout"], 3.89, "wrn_table5"),
+    (PRESETS["wrn_16_4"].replace(depth=40, width_factor=2), 5.33, "wrn_table4"),
+    (PRESETS["shake_shake26_2x64d"].replace(shake_forward="even", shake_backward="even"), 3.76,
+     "shake_shake_table1"),
+    (PRESETS["densenet_bc190_k40"].replace(num_classes=100), 17.18, "densenet"),
+    (PRESETS["preact_resnet1001"].replace(activation="original"), 7.61, "identity_table3"),
+    (PRESETS["pyramidnet272_a200_bottleneck"].replace(depth=164, pyramid_alpha=270, num_classes=100), 17.01,
+     "pyramidnet"),
+])
+def test_designs_that_are_not_presets_find_their_rows(spec, value, table_name):
+    assert value in [f.value for f in figures_for(spec) if f.table == table_name]
+
+
+@pytest.mark.parametrize("name, top1", [("plain18", 27.94), ("plain34", 28.54), ("resnet34_a", 25.03),
+                                        ("resnet34", 24.52), ("resnet34_c", 24.19)])
+def test_imagenet_table3_options_a_b_c_and_the_plain_nets(name, top1):
+    tables = {f.table for f in figures_for(PRESETS[name]) if f.metric == "top-1 error" and f.value == top1}
+    assert tables & {"imagenet_table2", "imagenet_table3"}
+
+
+def test_resnext_templates_are_one_complexity_apart_by_cardinality():
+    errors = {f.key: f.value for spec in (PRESETS["resnet50"], *(PRESETS["resnext50_32x4d"].replace(
+        cardinality=c, bottleneck_width=w) for c, w in ((2, 40), (4, 24), (8, 14), (32, 4))))
+        for f in figures_for(spec) if f.table == "resnext_templates"}
+    assert errors == {"resnet50_1x64d": 23.9, "resnext50_2x40d": 23.0, "resnext50_4x24d": 22.6,
+                      "resnext50_8x14d": 22.3, "resnext50_32x4d": 22.2}
+
+
+@pytest.mark.parametrize("near_miss, missing", [
+    (PRESETS["resnet110"].replace(shortcut="B"), 6.43),  # another shortcut option
+    (PRESETS["resnet110"].replace(num_classes=100), 6.43),  # CIFAR-100
+    (PRESETS["resnet34"], 25.03),  # ResNet-34 B does not get option A's number
+    (PRESETS["resnet34_a"], 24.52),
+    (PRESETS["wrn_28_10"], 3.89),  # no dropout
+    (PRESETS["wrn_28_10"].replace(num_classes=100), 4.00),
+    (PRESETS["resnet110"], 5.25),  # no stochastic depth
+])
+def test_near_misses_do_not_get_the_number(near_miss, missing):
+    assert missing not in _values(near_miss) + _values(near_miss, "top-1 error")
+
+
+def test_cifar100_designs_get_the_cifar100_columns_only():
+    figures = figures_for(PRESETS["resnet110"].replace(num_classes=100))
+    assert {f.dataset for f in figures} == {"cifar100"}
+    assert [f.value for f in figures if f.table == "stochastic_depth"] == [27.22]  # constant depth
+    stochastic = PRESETS["resnet110_stochastic"].replace(num_classes=100)
+    assert [f.value for f in figures_for(stochastic) if f.table == "stochastic_depth"] == [24.98]
+    assert published_for("resnet110").dataset == "cifar10"
+
+
+def test_unbuildable_rows_say_why():
+    reasons = {(name, r["key"]): r["unbuildable"] for name in table_names() for r in table(name)
+               if "unbuildable" in r}
+    assert "not a residual-family design" in reasons["cifar_others", "fitnet"]
+    assert ("identity_table3", "resnet110_1layer") in reasons and ("fractalnet", "fractalnet40") in reasons
 
 
 def test_identity_table1_has_the_failures_and_the_settings():
     rows = table("identity_table1")
     assert len(rows) == 11
     assert sum(r["failed"] for r in rows) == 4
-    gated = [r for r in rows if r["settings"].get("gate_bias") == -6.0]
+    gated = [r for r in rows if r["design"].get("gate_bias") == -6.0]
     assert [r["error"] for r in gated] == [8.70, 6.91]
     assert all(r["source"].startswith("He et al. 2016") for r in rows)
 
@@ -76,13 +213,11 @@ def test_shake_shake_table1_best_is_shake_shake_image():
     best = min(rows, key=lambda r: r["w2x32d"])
     assert best["w2x32d"] == 3.47
     last = rows[-1]
-    assert (last["settings"], last["w2x96d"]) == ({"shake_forward": "shake", "shake_backward": "shake",
-                                                    "shake_level": "image"}, 2.86)
+    assert (last["design"], last["w2x96d"]) == ({"shake_forward": "shake", "shake_backward": "shake",
+                                                  "shake_level": "image"}, 2.86)
 
 
-@pytest.mark.parametrize("name", ["identity_table1", "identity_table2", "shake_shake_table1", "reproductions",
-                                  "imagenet", "imagenet_paper", "imagenet_flops", "se", "wrn", "resnext",
-                                  "densenet", "pyramidnet", "fractalnet", "highway", "macs_cifar", "cifar_resnet"])
+@pytest.mark.parametrize("name", table_names())
 def test_tables_carry_sources(name):
     rows = table(name)
     assert rows and all(r["source"] for r in rows)
@@ -90,10 +225,10 @@ def test_tables_carry_sources(name):
 
 def test_table_rows_are_copies():
     table("se")[0]["error_with"] = 0
-    table("identity_table1")[1]["settings"]["shortcut_scale"] = 9.0
+    table("identity_table1")[1]["design"]["shortcut_scale"] = 9.0
     recipe("wrn")["milestones_epochs"].append(999)
     assert table("se")[0]["error_with"] == 5.21
-    assert table("identity_table1")[1]["settings"]["shortcut_scale"] == 0.0
+    assert table("identity_table1")[1]["design"]["shortcut_scale"] == 0.0
     assert recipe("wrn")["milestones_epochs"] == [60, 120, 160]
 
 
@@ -131,18 +266,33 @@ def _valid_data():
     return json.loads(published.PUBLISHED_PATH.read_text())
 
 
+def _row(d, name, key):
+    return next(r for r in d["tables"][name] if r.get("key") == key)
+
+
 @pytest.mark.parametrize("break_it, key", [
     (lambda d: d.pop("tables"), "tables"),
-    (lambda d: d["presets"]["resnet20"].pop("error_kind"), "presets.resnet20.error_kind"),
-    (lambda d: d["presets"]["resnet20"].update(params_m="0.27M"), "presets.resnet20.params_m"),
-    (lambda d: d["presets"]["resnet20"].update(dataset="cifar100"), "presets.resnet20.dataset"),
     (lambda d: d["tables"]["se"][0].pop("source"), "tables.se[0]"),
     (lambda d: d["recipe_for_family"].update(resnet="missing"), "recipe_for_family.resnet"),
     (lambda d: d["tables"].update(se=[]), "tables.se: expected a non-empty list"),
-    (lambda d: d["presets"]["resnet20"].update(error=True), "presets.resnet20.error: must be a finite number"),
-    (lambda d: d["presets"]["resnet20"].update(params_m=float("nan")), "presets.resnet20.params_m: must be a finite"),
-    (lambda d: d["presets"]["resnet20"].update(eror=8.75), "presets.resnet20.eror: unknown field"),
     (lambda d: d["sources"].insert(0, 3), "sources[0]: expected a JSON object; got 3"),
+    (lambda d: d["tables"]["cifar_resnet"][1].update(key="resnet20"), "tables.cifar_resnet[1]: needs a 'key'"),
+    (lambda d: _row(d, "cifar_resnet", "resnet20").pop("design"), "tables.cifar_resnet[resnet20]: needs either"),
+    (lambda d: _row(d, "cifar_others", "fitnet").update(design={"preset": "resnet20"}),
+     "tables.cifar_others[fitnet]: needs either"),
+    (lambda d: _row(d, "cifar_resnet", "resnet20").update(error=True), "tables.cifar_resnet[resnet20].error: must"),
+    (lambda d: _row(d, "cifar_resnet", "resnet20").update(error="8.75"), "[resnet20].error: must be a number"),
+    (lambda d: _row(d, "cifar_resnet", "resnet20")["design"].update(preset="resnet21"),
+     "tables.cifar_resnet[resnet20].error: 'preset' must name a preset; got 'resnet21'"),
+    (lambda d: _row(d, "wrn_table4", "wrn_40_1")["design"].update(depth=41),
+     "tables.wrn_table4[wrn_40_1].c10.depth"),
+    (lambda d: _row(d, "wrn_table4", "wrn_40_1")["design"].update(widht_factor=1), "not an ArchSpec field"),
+    (lambda d: _row(d, "imagenet_table2", "plain18")["design"].update(preset="plain20"),
+     "the column's dataset is imagenet"),
+    (lambda d: _row(d, "wrn_table5", "wrn_16_4")["design"].update(dropout=0.1), "both set dropout"),
+    (lambda d: _row(d, "cifar_resnet", "resnet20").update(error_kind="best"), "kind must be one of"),
+    (lambda d: d["columns"]["se"][0].update(metric="accuracy"), "columns.se[0].metric"),
+    (lambda d: d["columns"].update(nope=[]), "columns.nope: names no table"),
 ])
 def test_malformed_file_names_the_file_and_key(break_it, key):
     data = _valid_data()
@@ -157,28 +307,3 @@ def test_published_is_frozen():
     assert isinstance(p, Published)
     with pytest.raises(AttributeError):
         p.error = 0.0
-
-
-@pytest.mark.parametrize("name, preset, key", [("identity_table1", "resnet110", "settings"),
-                                               ("shake_shake_table1", "shake_shake26_2x32d", "settings")])
-def test_table_settings_are_valid_designs(name, preset, key):
-    # The app turns a table row into a design; every row's settings must be a valid ArchSpec change.
-    from explorer.models.spec import validate
-
-    for row in table(name):
-        validate(PRESETS[preset].replace(**row[key]))
-
-
-def test_table2_activations_are_spec_values():
-    from explorer.models.spec import validate
-
-    for row in table("identity_table2"):
-        validate(PRESETS["resnet110"].replace(activation=row["activation"]))
-        validate(PRESETS["preact_resnet164"].replace(activation=row["activation"]))
-
-
-def test_table_presets_exist():
-    for name in ("identity_table1", "preact", "wrn", "resnext", "densenet", "pyramidnet", "se", "imagenet",
-                 "imagenet_paper", "macs_cifar", "reproductions", "highway", "fractalnet"):
-        for row in table(name):
-            assert row.get("preset") is None or row["preset"] in PRESETS, (name, row)

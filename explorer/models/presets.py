@@ -21,6 +21,9 @@ PRESETS: dict[str, ArchSpec] = {
     "resnet56": S(depth=56),  # 0.85M, 6.97%
     "resnet110": S(depth=110),  # 1.7M, 6.43%
     "resnet1202": S(depth=1202),  # 19.4M, 7.93%
+    # Stochastic depth (1603.09382): linear decay of the survival probability to p_L = 0.5, as the paper.
+    "resnet110_stochastic": S(depth=110, stochastic_depth=0.5),  # 1.7M, 5.25%
+    "resnet1202_stochastic": S(depth=1202, stochastic_depth=0.5),  # 4.91%
     # Identity Mappings (1603.05027): full pre-activation; bottleneck nets use projection (B) shortcuts.
     "preact_resnet110": S(depth=110, **_PREACT),  # 6.37%
     "preact_resnet164": S(depth=164, block="bottleneck", shortcut="B", **_PREACT),  # 1.7M, 5.46%
@@ -30,6 +33,7 @@ PRESETS: dict[str, ArchSpec] = {
     "wrn_16_8": S(family="wrn", depth=16, width_factor=8, shortcut="B", **_PREACT),  # 11.0M, 4.27%
     "wrn_28_10": S(family="wrn", depth=28, width_factor=10, shortcut="B", **_PREACT),  # 36.5M, 4.00%
     "wrn_40_4": S(family="wrn", depth=40, width_factor=4, shortcut="B", **_PREACT),  # 8.9M, 4.53%
+    "wrn_28_10_dropout": S(family="wrn", depth=28, width_factor=10, shortcut="B", dropout=0.3, **_PREACT),  # 3.89%
     # ResNeXt (1611.05431), Table 7: 29 layers, C x d.
     "resnext29_8x64d": FAMILY_DEFAULTS["resnext"],  # 34.4M
     "resnext29_16x64d": S(family="resnext", block="bottleneck", depth=29, cardinality=16, shortcut="B"),  # 68.1M
@@ -40,6 +44,8 @@ PRESETS: dict[str, ArchSpec] = {
     # PyramidNet (1610.02915), author repo.
     "pyramidnet110_a48": FAMILY_DEFAULTS["pyramidnet"],  # 1.7M, 4.62%
     "pyramidnet110_a270": S(family="pyramidnet", depth=110, pyramid_alpha=270),  # 28.3M, 3.73%
+    "pyramidnet164_a48_bottleneck": S(family="pyramidnet", block="bottleneck", depth=164, pyramid_alpha=48),  # 1.7M
+    "pyramidnet164_a84_bottleneck": S(family="pyramidnet", block="bottleneck", depth=164, pyramid_alpha=84),  # 3.8M
     "pyramidnet272_a200_bottleneck": S(family="pyramidnet", block="bottleneck", depth=272, pyramid_alpha=200),
     # DenseNet (1608.06993): L, k; BC = bottleneck + compression 0.5.
     "densenet40_k12": FAMILY_DEFAULTS["densenet"],  # 1.0M, 5.24%
@@ -53,7 +59,9 @@ PRESETS: dict[str, ArchSpec] = {
     "vgg16_cifar": FAMILY_DEFAULTS["vgg"],
     # ImageNet: must equal torchvision's parameter counts exactly.
     "resnet18": S(depth=18, **_IMAGENET),
-    "resnet34": S(depth=34, **_IMAGENET),
+    "resnet34": S(depth=34, **_IMAGENET),  # option B, as torchvision (projection only where the shape changes)
+    "resnet34_a": S(depth=34, **(_IMAGENET | dict(shortcut="A"))),  # He et al. 2015, Tables 2-3: zero-padding
+    "resnet34_c": S(depth=34, **(_IMAGENET | dict(shortcut="C"))),  # Table 3: a projection on every shortcut
     "resnet50": S(depth=50, block="bottleneck", **_IMAGENET),
     "resnet101": S(depth=101, block="bottleneck", **_IMAGENET),
     "resnet152": S(depth=152, block="bottleneck", **_IMAGENET),
@@ -65,11 +73,14 @@ PRESETS: dict[str, ArchSpec] = {
     "densenet121": S(family="densenet", block="bottleneck", depth=121, growth_rate=32, compression=0.5,
                      stem="imagenet", num_classes=1000),
     "vgg16": S(family="vgg", depth=16, stem="imagenet", num_classes=1000),
+    # He et al. 2015, Table 2: the plain baselines of ResNet-18/34 (same stacks, no shortcuts).
+    "plain18": S(family="plain", depth=18, **(_IMAGENET | dict(shortcut="A"))),
+    "plain34": S(family="plain", depth=34, **(_IMAGENET | dict(shortcut="A"))),
 }
 
 # Each family's ImageNet design: what the Build page loads when the stem switches to ImageNet.
 IMAGENET_DEFAULTS: dict[str, ArchSpec] = {
-    "plain": PRESETS["resnet34"].replace(family="plain", shortcut="A"),  # no shortcuts: A is the default, unused
+    "plain": PRESETS["plain34"],
     "resnet": PRESETS["resnet50"],
     "wrn": PRESETS["wide_resnet50_2"],
     "resnext": PRESETS["resnext50_32x4d"],

@@ -1,0 +1,61 @@
+"""Every published number for the design on screen (explorer.models.published.figures_for), for Build and Compare.
+
+Text from the asset file goes into Markdown through pages.plain(), table cells too (st.table renders Markdown).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import plain
+
+from explorer import ArchSpec
+from explorer.models.published import figures_for, headline
+
+DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet"}
+
+
+def frame(spec: ArchSpec) -> pd.DataFrame:
+    """One row per figure: dataset, metric, the figure as printed, its kind, the paper's column, source, note."""
+    return pd.DataFrame([{"dataset": DATASETS[f.dataset], "metric": f.metric, "figure": f.text, "kind": f.kind,
+                          "column": f.column, "source": f.source, "note": f.note} for f in figures_for(spec)],
+                        columns=["dataset", "metric", "figure", "kind", "column", "source", "note"])
+
+
+def headline_cells(spec: ArchSpec) -> dict[str, object]:
+    """The Compare table's published cells for one design: its first error on its own dataset, and how many."""
+    paper = headline(spec)
+    found = len(figures_for(spec))
+    if paper is None or paper.error is None:
+        return {"paper's error (%)": None, "error kind": "", "published figures": found,
+                "source": paper.source if paper else "not published"}
+    return {"paper's error (%)": paper.error, "error kind": f"{paper.error_kind}, {DATASETS[paper.dataset]}",
+            "published figures": found, "source": paper.source}
+
+
+def show(spec: ArchSpec, name: str | None) -> None:
+    """The headline figure in a line, then every figure of this exact design in a small table."""
+    paper = headline(spec, name or "")
+    if paper is None:
+        st.info("This design differs from every published one, so there is no paper figure to compare with "
+                "(every setting counts: shortcut option, stem, classes, dropout, ...)."
+                if name is None else f"This is preset **{name}**; no paper table prints a figure for it.")
+        return
+    parts = []
+    if paper.params_text:
+        parts.append(f"{plain(paper.params_text)} parameters")
+    if paper.error is not None:
+        error = "top-1 error" if paper.dataset == "imagenet" else "error"
+        parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:g}%** ({plain(paper.error_kind)})")
+    note = f". {plain(paper.note)}" if paper.note else ""
+    who = f"**{name}**" if name else "This design"
+    st.success(f"{who} in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
+    figures = frame(spec)
+    st.caption(f"Every published figure of this exact design ({len(figures)}), in the order of the tables:")
+    table(figures)
+
+
+def table(figures: pd.DataFrame) -> None:
+    """A small static table of figures; every cell is the asset file's text, shown literally."""
+    st.table(figures.map(plain).style.hide(axis="index"))
