@@ -8,8 +8,8 @@ Crowdin), a `.po` file diffs and reviews line by line, it has plural forms and t
 missing translation falls back to the English text instead of failing. Why Babel: it is the maintained Python
 implementation (python-babel, used by Sphinx, Flask-Babel, Odoo), pure Python, extracts from Python source with
 our keywords and checks the catalogs (`pybabel compile` refuses a broken one). Fluent (Mozilla's, better at
-grammar) has no maintained Python extractor and no tool support comparable to gettext's; a dict of strings per
-language has no plurals, no extraction and no fallback. The `.mo` files are committed (as Django does), so the
+grammar) has a small Python runtime (fluent.runtime), nothing that extracts messages from Python source, and far
+fewer tools; a dict of strings per language has no plurals, no extraction and no fallback. The `.mo` files are committed (as Django does), so the
 app and the CLI need no Babel and no build step; `tests/test_i18n.py` fails when a `.mo` is stale.
 
 **The current language** is a context variable, never a module global: Streamlit runs each session's script in
