@@ -57,7 +57,7 @@ def paper_table() -> pd.DataFrame:
     rows = table("shake_shake_table1")
     return pd.DataFrame([{"forward": r["forward"], "backward": r["backward"], "level": r["level"],
                           "2x32d": r["w2x32d"], "2x64d": r["w2x64d"], "2x96d": r["w2x96d"],
-                          "settings": r.get("settings", {}), "source": r["source"]} for r in rows])
+                          "settings": r["design"], "source": r["source"]} for r in rows])
 
 
 def design(forward_mode: str, backward_mode: str, level: str, width: int = 32) -> ArchSpec:
