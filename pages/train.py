@@ -15,11 +15,13 @@ from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
 from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir, download_cifar
 from explorer.training.datasets import check_fits, dataset_info, fits, follow_classes
-from explorer.training.queue import launch, max_concurrent
+from explorer.training.capacity import check_run
+from explorer.training.queue import canonical_device, dispatch, launch, max_concurrent
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, StoreError, default_root
 from explorer.training.speed import estimate_epoch_seconds
 from pages import say, use_app_navigation
+from pages.train_views.access import session_owner, teacher_panel
 from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
 
 use_app_navigation()
@@ -27,6 +29,7 @@ use_app_navigation()
 REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run is queued or running
 # Every dataset is 32x32 images, so one list of presets serves all; the class count follows the dataset.
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
+DEVICE = canonical_device("cuda" if torch.cuda.is_available() else "cpu")  # where this app's workers train
 
 
 def open_store(root: str) -> RunStore | None:
@@ -151,17 +154,45 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
         return None
 
 
-def show_device(spec: ArchSpec, recipe: Recipe) -> None:
-    if torch.cuda.is_available():
-        st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** "
-                   f"(up to {max_concurrent()} run(s) at once; others wait in the queue).")
-        return
+def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
+    """Where and how long the run would train; False (with the reason) when it is over this device's memory or
+    cost bound (explorer.training.capacity), so Start stays off."""
+    try:
+        check_run(spec, recipe, DEVICE)
+    except SpecError as err:  # limits.Refused: the numbers and what to change
+        say("error", "This run cannot train here. {}", err)
+        return False
     images = dataset_info(recipe).train_size
+    if DEVICE != "cpu":
+        st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** "
+                   f"(up to {max_concurrent()} run(s) at once; others wait in the queue), "
+                   f"{recipe.epochs * images:,} training images in all.")
+        return True
     threads = plural(torch.get_num_threads(), "thread")
     seconds = cpu_epoch_seconds(spec.to_json(), images)
-    st.warning(f"No GPU on this machine: this run will train on the **CPU** ({threads}), "
-               f"roughly **{duration(seconds)} per epoch** of {images:,} images. For a quick look, train on "
-               "fewer images (More settings) or a shallower design.")
+    st.warning(f"No GPU on this machine: this run will train on the **CPU** ({threads}), roughly "
+               f"**{duration(seconds * recipe.epochs)} in all** ({duration(seconds)} per epoch of {images:,} "
+               "images). For a quick look, train on fewer images (More settings) or a shallower design.")
+    return True
+
+
+def start(spec: ArchSpec, recipe: Recipe) -> None:
+    """Queue the run (or attach to an identical one) and show it; a refusal is said here, and nothing queued."""
+    try:
+        run_id, created = store.request(spec, recipe, owner=me)
+        launch(store, run_id, DEVICE)  # a worker only when a slot is free; else it waits as a row
+    except SpecError as err:  # limits.Refused: the queue is full (this session's or the server's)
+        say("error", "The run was not queued: {}", err)
+        return
+    except OSError as err:  # StoreError: a full or read-only disk
+        say("error", "The run could not be started: {}", err)
+        return
+    st.query_params["run"] = run_id
+    st.session_state["train_pick"] = run_id
+    if not created:
+        st.session_state["train_notice"] = (
+            f"An identical run (same design, recipe, seed and dataset) already exists, so this one is shown "
+            f"instead of training again: {run_id}.")
 
 
 # -- the page ----------------------------------------------------------------------------------------------------
@@ -169,9 +200,12 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> None:
 store = open_store(str(default_root().resolve()))
 if store is None:
     st.stop()
+me = session_owner()
+dispatch(store, DEVICE)  # a slot freed by a worker that died: start the next queued run's worker
 st.title("Train")
 st.write("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
-         "reload, switch pages or close the browser; come back with the link (`?run=...`).")
+         "reload, switch pages or close the browser; come back with this page's link, which also lets you stop "
+         "your runs (`?owner=`). To show a run to others, share `?run=<its id>` alone.")
 
 setup, live = st.columns([2, 3], gap="large")
 with setup:
@@ -188,21 +222,10 @@ with setup:
             say("error", "This design cannot train on this dataset. {}", err)
             spec = None
     recipe = choose_recipe(spec, dataset) if spec is not None else None
-    if spec is not None and recipe is not None:
-        show_device(spec, recipe)
-    if st.button("Start training", type="primary", disabled=recipe is None, key="train_start"):
-        try:
-            run_id, created = store.request(spec, recipe)
-            launch(store, run_id)  # no-op when a live worker already owns it
-        except OSError as err:  # StoreError: a full or read-only disk
-            say("error", "The run could not be started: {}", err)
-            st.stop()
-        st.query_params["run"] = run_id
-        st.session_state["train_pick"] = run_id
-        if not created:
-            st.session_state["train_notice"] = (
-                f"An identical run (same design, recipe, seed and dataset) already exists, so this one is shown "
-                f"instead of training again: {run_id}.")
+    fits_here = spec is not None and recipe is not None and show_device(spec, recipe)
+    if st.button("Start training", type="primary", disabled=not fits_here, key="train_start"):
+        start(spec, recipe)
+    teacher = teacher_panel()
 
 runs = store.list_runs(limit=200)
 with live:
@@ -220,7 +243,7 @@ with live:
         if picked != current:
             st.query_params["run"] = picked
         run = runs[ids.index(picked)]
-        st.fragment(run_every=REFRESH_SECONDS if run.is_active else None)(show_run)(store, picked)
+        st.fragment(run_every=REFRESH_SECONDS if run.is_active else None)(show_run)(store, picked, me, teacher)
     elif current:
         say("warning", "There is no run {} in {}; start one on the left.", repr(current), store.root)
     else:

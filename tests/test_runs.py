@@ -344,7 +344,8 @@ def workers(store):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     for p in popens:
-        p.wait(timeout=10)
+        if p is not None:
+            p.wait(timeout=10)
 
 
 def wait_for(predicate, timeout: float = WAIT, what: str = "condition"):
@@ -437,21 +438,22 @@ def test_a_killed_worker_leaves_a_failed_run_with_its_metrics(store, workers):
 
 
 @pytest.mark.slow
-def test_the_queue_holds_the_second_run_until_the_first_is_cancelled(store, workers, monkeypatch):
+def test_a_queued_run_waits_as_a_row_and_the_ending_worker_starts_it(store, workers, monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "1")  # the workers inherit it
     first, _ = store.request(TINY, long_recipe())
     second, _ = store.request(TINY, tiny_recipe(seed=1))
-    workers.append(launch(store, first))
+    workers.append(launch(store, first, "cpu"))
     wait_for(lambda: store.get(first).status == "running", what="the first run to start")
-    workers.append(launch(store, second))
-    wait_for(lambda: store.get(second).device, what="the second worker to claim its run")
+    assert launch(store, second, "cpu") is None  # its turn has not come: no process is started for it
+    waiting = store.get(second)
+    assert waiting.status == "queued" and waiting.worker_pid is None and waiting.device == "cpu"
+    assert queue_position(store, second) == 1
     wait_for(lambda: store.metrics(first, "epoch"), what="the first run's first epoch")
-    assert store.get(second).status == "queued" and queue_position(store, second) == 1
     cancel(store, first)
     assert wait_status(store, first) == "cancelled"
-    assert wait_status(store, second) == "finished"
+    assert wait_status(store, second) == "finished"  # started by the first worker on its way out
     a, b = store.get(first), store.get(second)
-    assert "stopped by the user" in a.error and b.started >= a.ended
+    assert "stopped by the user" in a.error and b.started >= a.ended and b.worker_pid != a.worker_pid
 
 
 @pytest.mark.slow

@@ -4,11 +4,22 @@ Delete one block at a time at test time and measure the error. Deleting residual
 y = h(x) (Veit et al. sec. 4.1), one of 2^n paths removed; the rest still reach the output. A plain net has one
 path, so deleting any layer cuts it: its error jumps towards chance (plain blocks keep only the zero-padded
 identity where shapes change, so the deletion is shape-correct).
+
+The work is bounded: a study re-tests the net once per block, so its cost is (blocks + 1) x images x multiply-adds.
+`plan` sizes it from a measured rate on this device (explorer.training.speed.eval_macs_per_second): at most
+EVAL_IMAGES images, fewer for deeper nets, and a design that would take over MAX_STUDY_SECONDS even on
+MIN_EVAL_IMAGES images is refused before its checkpoint is read (ResNet-1202: 600 blocks, hours on a CPU).
+A result is kept beside the checkpoint (`lesion-<images>.json`), so each checkpoint is studied once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,12 +29,17 @@ from torch import nn
 from explorer.lessons.seeding import seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
+from explorer.models.cost import cost
+from explorer.models.layout import blocks_per_stage
 from explorer.models.shortcuts import ZeroPadShortcut
 from explorer.models.spec import ArchSpec, SpecError
+from explorer.training import storefile
 from explorer.training.data import load_data, normalize
+from explorer.training.datasets import dataset_info
 from explorer.training.engine import CheckpointError, load_checkpoint, use_bf16
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
+from explorer.training.speed import eval_macs_per_second
 
 SOURCE = "Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks " \
          "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to " \
@@ -64,11 +80,83 @@ def load_run(store: RunStore, run_id: str, device: str = "cpu") -> TrainedRun:
     return TrainedRun(model.eval(), spec, recipe)
 
 
-def study_run(store: RunStore, run_id: str) -> pd.DataFrame:
-    """The lesion study of one stored run on its own evaluation images. Raises CheckpointError (see load_run)."""
-    trained = load_run(store, run_id)
-    images, labels = eval_batch(trained.recipe)
-    return lesion_study(trained.model, images, labels)
+def study_run(store: RunStore, run_id: str, limit: int = 0) -> pd.DataFrame:
+    """The lesion study of one stored run on at most `limit` (0: EVAL_IMAGES) of its own evaluation images, read
+    from `lesion-<limit>.json` beside the checkpoint when one was made from this checkpoint; otherwise computed
+    (once: a second caller waits for the first) and kept there. Raises CheckpointError (see load_run)."""
+    limit = limit or EVAL_IMAGES
+    checkpoint = store.checkpoint_path(run_id)
+    cache = store.run_dir(run_id) / f"lesion-{limit}.json"
+    try:
+        lock = open(store.run_dir(run_id) / ".lesion.lock", "a")
+    except OSError:  # a read-only runs folder: study without keeping the result
+        lock = None
+    try:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = _stamp(checkpoint)
+        try:
+            kept = json.loads(cache.read_text())
+            if kept.get("checkpoint") == stamp:
+                return pd.DataFrame(kept["rows"], columns=kept["columns"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, or from another checkpoint or version: study again
+        trained = load_run(store, run_id)
+        images, labels = eval_batch(trained.recipe, limit)
+        frame = lesion_study(trained.model, images, labels)
+        storefile.write_json_atomic(cache, {"checkpoint": stamp, "columns": list(frame.columns),
+                                           "rows": frame.to_dict("records")})
+        return frame
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _stamp(checkpoint) -> list[float] | None:
+    try:
+        info = checkpoint.stat()
+    except OSError:
+        return None
+    return [info.st_mtime, info.st_size]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run's lesion study would go on this device, or why it is refused."""
+
+    run_id: str
+    blocks: int  # deletable blocks: the study re-tests the net blocks + 1 times
+    images: int  # evaluation images to re-test on (0 when refused)
+    seconds: float  # estimated work at `images` (at MIN_EVAL_IMAGES when refused)
+    refused: str | None  # why it cannot be studied here, for the page; None when it can
+
+
+MIN_EVAL_IMAGES = 100  # fewer, and one image moves the error by over 1 point: refuse instead
+MAX_STUDY_SECONDS = 90.0  # the most one study may work on this device (in the background, once per checkpoint)
+
+
+def plan(run: Run, macs_per_second: float, budget: float = MAX_STUDY_SECONDS) -> Plan:
+    """Size `run`'s study to `budget` seconds at `macs_per_second` (forward multiply-adds per second here), from
+    its stored design alone: nothing is built or loaded, so a refusal takes a moment."""
+    try:
+        spec = ArchSpec.from_dict(run.spec)
+        n_blocks, macs = sum(blocks_per_stage(spec)), cost(spec).macs
+        available = min(EVAL_IMAGES, dataset_info(Recipe.from_dict(run.recipe)).eval_size)
+    except (SpecError, KeyError, TypeError, ValueError) as err:
+        return Plan(run.id, 0, 0, 0.0, f"its stored design or recipe cannot be read ({err})")
+    per_image = (n_blocks + 1) * macs / max(macs_per_second, 1.0)
+    images = min(available, math.floor(budget / per_image))
+    if images >= min(MIN_EVAL_IMAGES, available):
+        return Plan(run.id, n_blocks, images, images * per_image, None)
+    seconds = MIN_EVAL_IMAGES * per_image
+    took = f"{seconds / 3600:,.1f} h" if seconds > 7200 else f"{seconds / 60:,.0f} min"
+    # Deleting fewer blocks cuts the work twice (fewer passes, each cheaper): the depth that fits, at this width.
+    fits = math.floor(math.sqrt(budget * max(macs_per_second, 1.0) / (MIN_EVAL_IMAGES * macs / max(n_blocks, 1))))
+    return Plan(run.id, n_blocks, 0, seconds,
+                f"{run.label} has {n_blocks} blocks, so its lesion study re-tests the net {n_blocks + 1} times: about "
+                f"{took} of work on this machine even on {MIN_EVAL_IMAGES} images, over the "
+                f"{budget:.0f} s one study may take here. Lesion a net of at most about {max(fits - 1, 0)} blocks "
+                "(ResNet-56 has 27, ResNet-110 54)")
 
 
 def studies(run_ids: list[str], study: Callable[[str], pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Skipped]]:
@@ -83,10 +171,46 @@ def studies(run_ids: list[str], study: Callable[[str], pd.DataFrame]) -> tuple[d
     return frames, skipped
 
 
+WAIT_SECONDS = 5.0  # a visitor waits this long for a study at most; a longer one goes on in the background
+
+
+def plans(runs: list[Run], device: str = "cpu") -> dict[str, Plan]:
+    """Each run's `plan` at this device's measured rate (measured once per process, about a second)."""
+    rate = eval_macs_per_second(device)
+    return {run.id: plan(run, rate) for run in runs}
+
+
+class StudyJobs:
+    """Lesion studies computed one at a time in a background thread, shared by every session of the server: a
+    visitor never waits for a long study (the page shows it as running and looks again), 30 visitors asking for
+    the same checkpoint share one study, and a finished one is read from its file (study_run)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lesion-study")
+        self._jobs: dict[tuple, Future] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: RunStore, run_id: str, images: int) -> Future:
+        """The study of this run's current checkpoint on `images` images: running, queued or done."""
+        key = (str(store.root), run_id, images, tuple(_stamp(store.checkpoint_path(run_id)) or ()))
+        with self._lock:
+            if key not in self._jobs:
+                if len(self._jobs) > 64:  # forget finished studies (their files keep them)
+                    self._jobs = {k: j for k, j in self._jobs.items() if not j.done()}
+                self._jobs[key] = self._pool.submit(study_run, store, run_id, images)
+            return self._jobs[key]
+
+    @staticmethod
+    def wait(jobs: Iterable[Future], timeout: float = WAIT_SECONDS) -> None:
+        """Wait until the studies are done or `timeout` seconds have passed."""
+        wait(list(jobs), timeout=timeout)
+
+
 def default_runs(runs: list[Run]) -> list[str]:
     """The comparison the lesson is about, from `runs` (newest first): the deepest residual run, which has the most
     paths (Veit et al. lesion a ResNet-110), and the shallowest plain run, the plain net that trains best. Ties go
-    to the newest run. `runs` are trained runs (Run.trained: finished, not diverged), as the lesson lists them."""
+    to the newest run. `runs` are trained runs (Run.trained: finished, not diverged), as the lesson lists them,
+    that `plan` does not refuse."""
     picked = []
     for family, better in (("resnet", lambda a, b: a > b), ("plain", lambda a, b: a < b)):
         best = None

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training import distributed
+from explorer.training.capacity import check_run
 from explorer.training.data import ENV_VAR
 from explorer.training.datasets import Dataset, Split, check_fits, dataset_info, follow_classes, steps_per_epoch
 from explorer.training.engine import train
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         spec, recipe, note = design_and_recipe(args)
         device = args.device or default_device()
         canonical_device(device)  # refuse "gpu" before a run is requested; DDP ranks keep "cuda" (their own GPU)
+        check_run(spec, recipe, device, in_worker=True)  # this process trains: over the cost bound or memory, say so
     except (OSError, ValueError) as err:  # SpecError is a ValueError
         print(f"error: {err}")
         return 2

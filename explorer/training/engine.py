@@ -151,21 +151,26 @@ def train(spec: ArchSpec, recipe: Recipe, *, device: str | torch.device = "cpu",
           checkpoint_path: str | None = None, should_stop: Callable[[], bool] | None = None,
           log_every: int = 20) -> Iterator[Event]:
     """Train `spec` with `recipe`, yielding step, epoch and one final end event (see the module docstring)."""
-    out_of_memory = False
+    out_of_memory = None  # which memory ran out
     try:
         yield from _train(spec, recipe, device, data_dir, checkpoint_path, should_stop or (lambda: False), log_every)
     except torch.OutOfMemoryError:
-        out_of_memory = True  # clean up below: inside `except`, the traceback still holds _train's tensors
+        out_of_memory = "GPU memory"  # clean up below: inside `except`, the traceback still holds _train's tensors
     except (SpecError, DataError) as err:
         yield EndEvent(status=RunStatus.FAILED, message=str(err))
+    except RuntimeError as err:
+        if "can't allocate memory" not in str(err):  # the CPU allocator (a CPU worker's memory cap: capacity.py)
+            yield EndEvent(status=RunStatus.FAILED, message=f"{type(err).__name__}: {err}")
+        else:
+            out_of_memory = "memory (RAM)"
     except Exception as err:  # the worker records the message; the UI never shows a traceback
         yield EndEvent(status=RunStatus.FAILED, message=f"{type(err).__name__}: {err}")
     if out_of_memory:
         gc.collect()  # _train's frame (model, activations, optimizer state) is garbage now
         torch.cuda.empty_cache()  # hand the cached blocks back, so the GPU stays usable for other runs
         yield EndEvent(status=RunStatus.FAILED,
-                       message=f"ran out of GPU memory with batch size {recipe.batch_size}; try a smaller batch "
-                               "size, a smaller design, or wait for other runs on this GPU to finish")
+                       message=f"ran out of {out_of_memory} with batch size {recipe.batch_size}; try a smaller batch "
+                               "size, a smaller design, or wait for other runs on this machine to finish")
 
 
 def _train(spec: ArchSpec, recipe: Recipe, device: str | torch.device, data_dir: str | None,

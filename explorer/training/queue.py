@@ -85,18 +85,20 @@ def try_start(store: RunStore, run_id: str) -> bool:
     return True
 
 def queue_position(store: RunStore, run_id: str) -> int:
-    """How many live runs on the same device are running or queued ahead of this one."""
+    """How many runs on the same device (or not yet on one) are running or waiting ahead of this one: live
+    workers, and queued rows no process holds yet."""
     with store.connect() as db:
         me = db.execute("SELECT device, created FROM runs WHERE id=?", (run_id,)).fetchone()
-        if me is None or me["device"] is None:
+        if me is None:
             return 0
-        rows = db.execute("SELECT id, worker_pid, heartbeat FROM runs WHERE device=? AND status IN "
-                          "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
+        rows = db.execute("SELECT id, worker_pid, heartbeat FROM runs WHERE (device=? OR device IS NULL OR ? IS NULL) "
+                          "AND status IN ('queued','running') ORDER BY created, id",
+                          (me["device"], me["device"])).fetchall()
     ahead, now = 0, time.time()
     for r in rows:
         if r["id"] == run_id:
             break
-        ahead += worker_alive(r["worker_pid"], r["heartbeat"], now)
+        ahead += r["worker_pid"] is None or worker_alive(r["worker_pid"], r["heartbeat"], now)  # a row waits too
     return ahead
 
 def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) -> None:
@@ -138,26 +140,80 @@ def recover(store: RunStore) -> list[str]:
     return store.reap()
 
 
-def launch(store: RunStore, run_id: str) -> subprocess.Popen | None:
-    """Start one detached worker process for a queued run (its own session, so it outlives the app and the
-    browser; output to the run's worker.log). Returns None, starting nothing, if the run has ended or a live
-    process owns it. The new pid is recorded in the same transaction that checked, so 30 Start presses in the
-    seconds before the worker has imported torch still start one process, not 30."""
+def _slots(rows: list, now: float) -> tuple[dict[str | None, int], list]:
+    """(live workers per device, the queued runs no process holds yet, oldest first). A live worker whose run has
+    no device yet (a fresh worker that has not claimed it) is counted under None."""
+    held: dict[str | None, int] = {}
+    waiting = []
+    for r in rows:
+        if worker_alive(r["worker_pid"], r["heartbeat"] or r["created"], now):
+            held[r["device"]] = held.get(r["device"], 0) + 1
+        elif r["status"] == RunStatus.QUEUED and r["worker_pid"] is None:
+            waiting.append(r)
+    return held, waiting
+
+
+def _due(rows: list, device: str | None, now: float) -> list[tuple[str, str | None]]:
+    """(run id, device) of each waiting run whose turn has come: first come, first served per device, at most
+    max_concurrent() live workers per device. A run without a device goes to `device` (the caller's, or the one a
+    worker picks by default when that is None too); a worker not yet on a device holds a slot on every device."""
+    held, waiting = _slots(rows, now)
+    limit, due, full = max_concurrent(), [], set()
+    for r in waiting:
+        target = r["device"] or device
+        busiest = max((n for d, n in held.items() if d is not None), default=0)
+        used = held.get(None, 0) + (held.get(target, 0) if target else busiest)
+        if target in full or used >= limit:
+            full.add(target)  # later runs for this device wait behind this one
+            continue
+        held[target] = held.get(target, 0) + 1
+        due.append((r["id"], target))
+    return due
+
+
+def _active_rows(db) -> list:
+    return db.execute("SELECT id, status, device, worker_pid, heartbeat, created FROM runs "
+                      "WHERE status IN ('queued','running') ORDER BY created, id").fetchall()
+
+
+def dispatch(store: RunStore, device: str | None = None) -> dict[str, subprocess.Popen]:
+    """Start a worker process for each queued run whose turn has come (`_due`), and only for those: a queued run
+    waits as a row, holding no process (a worker is about 700 MB). Called when a run is queued (`launch`), by a
+    worker that has just ended its run, and by the Train page whenever it renders, so a slot freed by a killed
+    worker is filled too. Returns {run id: worker}. Reads first and takes the write lock only when a start is due,
+    so 30 pages rendering at once cost 30 reads."""
+    device = canonical_device(device) if device else None
+    with store.connect() as db:
+        if not _due(_active_rows(db), device, time.time()):
+            return {}
     project = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
-    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    started = {}
     with store.transaction() as db:
-        row = db.execute("SELECT status, worker_pid, heartbeat FROM runs WHERE id=?", (run_id,)).fetchone()
-        if (row is None or row["status"] != RunStatus.QUEUED
-                or worker_alive(row["worker_pid"], row["heartbeat"], time.time())):
-            return None
-        with open(store.log_path(run_id), "ab") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve())],
-                cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        # The worker's claim accepts its own pid (the child is the worker: no shell in between).
-        db.execute("UPDATE runs SET worker_pid=?, heartbeat=? WHERE id=?", (worker.pid, time.time(), run_id))
-    return worker
+        for run_id, target in _due(_active_rows(db), device, time.time()):
+            store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+            with open(store.log_path(run_id), "ab") as log:
+                started[run_id] = subprocess.Popen(
+                    [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve()),
+                     *(["--device", target] if target else [])],
+                    cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            # Recorded in the transaction that decided, so 30 Start presses in the seconds before the worker has
+            # imported torch still start one process, not 30. The worker's claim accepts its own pid.
+            db.execute("UPDATE runs SET worker_pid=?, heartbeat=?, device=COALESCE(device, ?) WHERE id=?",
+                       (started[run_id].pid, time.time(), target, run_id))
+    return started
+
+
+def launch(store: RunStore, run_id: str, device: str | None = None) -> subprocess.Popen | None:
+    """Put a queued run in line for `device` (canonical_device; None: the device its worker picks by default) and
+    start the workers whose turn has come (`dispatch`). Returns this run's worker if it starts now, else None:
+    it has ended, a live process owns it, or it waits in the queue as a row until a slot frees. Each worker runs
+    detached (its own session, so it outlives the app and the browser; output to the run's worker.log)."""
+    if device is not None:
+        with store.transaction() as db:
+            db.execute("UPDATE runs SET device=? WHERE id=? AND status='queued' AND worker_pid IS NULL",
+                       (canonical_device(device), run_id))
+    return dispatch(store, device).get(run_id)

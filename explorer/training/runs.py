@@ -35,6 +35,7 @@ from explorer.models.spec import ArchSpec
 from explorer.training import storefile
 from explorer.training.datasets import check_fits
 from explorer.training.events import ACTIVE, RunStatus
+from explorer.training.limits import check_queue
 from explorer.training.liveness import DIED, worker_alive
 from explorer.training.metrics import MetricsStore
 from explorer.training.recipe import Recipe
@@ -65,6 +66,7 @@ class Run:
     error: str | None
     cancel_requested: float | None
     heartbeat: float | None = None
+    owner: str | None = None  # limits.owner_id of the browser session that started it; None: the class's
 
     @property
     def trained(self) -> bool:
@@ -182,18 +184,20 @@ class RunStore(MetricsStore):
 
     # -- runs -------------------------------------------------------------------------------------------------
 
-    def request(self, spec: ArchSpec, recipe: Recipe) -> tuple[str, bool]:
+    def request(self, spec: ArchSpec, recipe: Recipe, owner: str | None = None) -> tuple[str, bool]:
         """(run id, created). An identical request (same spec and recipe, seed and dataset included) attaches to
-        the existing queued, running, finished or diverged run, so 30 students pressing Start train once.
-        Raises SpecError, queueing nothing, for a design that does not fit the recipe's dataset, and StoreError
-        when a new run cannot be written (a full or read-only disk; attaching still works there)."""
+        the existing queued, running, finished or diverged run, so 30 students pressing Start train once; the run
+        keeps its first owner. A new run belongs to `owner` (limits.owner_id of a browser session; None: the
+        class's). Raises SpecError, queueing nothing, for a design that does not fit the recipe's dataset,
+        limits.Refused when the queue is full (per owner or in total), and StoreError when a new run cannot be
+        written (a full or read-only disk; attaching still works there)."""
         check_fits(spec, recipe.dataset)
         recipe_dict = recipe.to_dict()
         key = request_key(spec, recipe_dict)
         select = f"SELECT * FROM runs WHERE request_key=? AND status IN ({','.join('?' * len(ATTACHABLE))}) " \
                  "ORDER BY created DESC"
         try:
-            return self._request(spec, recipe_dict, key, select)
+            return self._request(spec, recipe_dict, key, select, owner)
         except sqlite3.OperationalError as err:
             with self.connect() as db:
                 rows = db.execute(select, (key, *ATTACHABLE)).fetchall()
@@ -203,18 +207,24 @@ class RunStore(MetricsStore):
             raise StoreError(f"a new run cannot be recorded in {self.path} ({err}): free some disk space or make "
                              "the runs folder writable") from None
 
-    def _request(self, spec: ArchSpec, recipe_dict: dict[str, Any], key: str, select: str) -> tuple[str, bool]:
+    def _request(self, spec: ArchSpec, recipe_dict: dict[str, Any], key: str, select: str,
+                 owner: str | None) -> tuple[str, bool]:
         with self.transaction() as db:
             rows = db.execute(select, (key, *ATTACHABLE)).fetchall()
             dead = self._mark_dead(db, rows)
             row = next((r for r in rows if r["id"] not in dead), None)
             if row is not None:
                 return row["id"], False
+            active = db.execute("SELECT * FROM runs WHERE status IN ('queued','running')").fetchall()
+            dead |= self._mark_dead(db, active)  # a dead worker's run holds no place in the queue
+            active = [r for r in active if r["id"] not in dead]
+            check_queue(len(active), sum(r["owner"] == owner for r in active), owner)
             label = run_label(spec)
             run_id = f"{label}-{secrets.token_hex(4)}"
-            db.execute("INSERT INTO runs (id, label, request_key, spec, recipe, status, created) "
-                       "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                       (run_id, label, key, spec.to_json(), json.dumps(recipe_dict, sort_keys=True), time.time()))
+            db.execute("INSERT INTO runs (id, label, request_key, spec, recipe, status, created, owner) "
+                       "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                       (run_id, label, key, spec.to_json(), json.dumps(recipe_dict, sort_keys=True), time.time(),
+                        owner))
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         self.save_run_json(run_id)
         for gone in dead:

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS runs (
     worker_pid INTEGER,             -- the process that claimed the run
     error TEXT,                     -- why it failed, diverged or was cancelled
     cancel_requested REAL,          -- unix seconds of the Stop press; the worker polls it
-    heartbeat REAL                  -- unix seconds of the worker's latest sign of life (liveness.py)
+    heartbeat REAL,                 -- unix seconds of the worker's latest sign of life (liveness.py)
+    owner TEXT                      -- limits.owner_id of the session that started it (NULL: the class's)
 );
 CREATE INDEX IF NOT EXISTS runs_request_key ON runs(request_key);
 CREATE TABLE IF NOT EXISTS metrics (
@@ -150,8 +151,11 @@ def prepare(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
     if db.execute("SELECT count(*) FROM sqlite_master WHERE name='metrics_run'").fetchone()[0] == 0:
         db.executescript(SCHEMA)
-    if "heartbeat" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+    columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+    if "heartbeat" not in columns:
         db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")  # a store from before heartbeats
+    if "owner" not in columns:
+        db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")  # a store from before owners: its runs are the class's
 
 
 def run_json(row: sqlite3.Row, epochs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,11 +170,11 @@ def restore(db: sqlite3.Connection, runs: list[dict[str, Any]]) -> None:
     """Insert runs read from run.json files (and their epoch events) into a new store, inside a transaction."""
     for run in runs:
         db.execute("INSERT OR IGNORE INTO runs (id, label, request_key, spec, recipe, status, device, device_name, "
-                   "created, started, ended, worker_pid, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "created, started, ended, worker_pid, error, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (run["id"], run["label"], run["request_key"], json.dumps(run["spec"]),
                     json.dumps(run["recipe"], sort_keys=True), run["status"], run.get("device"),
                     run.get("device_name"), run["created"], run.get("started"), run.get("ended"),
-                    run.get("worker_pid"), run.get("error")))
+                    run.get("worker_pid"), run.get("error"), run.get("owner")))
         db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, 'epoch', ?, ?, ?)",
                        [(run["id"], e["step"], e["epoch"], json.dumps(e)) for e in run.get("epochs", [])])
 

@@ -21,10 +21,12 @@ from collections.abc import Callable
 
 import torch
 
-from explorer.models.spec import ArchSpec
+from explorer.models.spec import ArchSpec, SpecError
+from explorer.training.capacity import cap_process_memory, check_run
+from explorer.training.datasets import check_fits
 from explorer.training.engine import train
 from explorer.training.events import ENDED, EndEvent, Event, RunStatus, describe
-from explorer.training.queue import canonical_device, claim, try_start
+from explorer.training.queue import canonical_device, claim, dispatch, try_start
 from explorer.training.recipe import Recipe
 from explorer.training.liveness import HEARTBEAT_SECONDS
 from explorer.training.runs import FLUSH_SECONDS, POLL_SECONDS, RunStore
@@ -110,6 +112,15 @@ def _train(store: RunStore, run_id: str, on_event: OnEvent | None, device: str,
     run = store.get(run_id)
     spec = ArchSpec.from_dict(run.spec)
     recipe = Recipe.from_dict(run.recipe)
+    try:  # before anything is allocated: a run that cannot fit ends here with the batch size that would
+        check_fits(spec, recipe.dataset)
+        check_run(spec, recipe, device, in_worker=True)
+    except SpecError as err:
+        end = EndEvent(status=RunStatus.FAILED, message=str(err))
+        store.set_status(run_id, end.status, error=end.message)
+        if on_event:
+            on_event(end)
+        return end.status
     last_poll = [0.0, False]
 
     def should_stop() -> bool:
@@ -183,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({'not in the store' if run is None else f'{run.status}, worker pid {run.worker_pid}'})", flush=True)
         return 0
     print(f"{stamp} run {args.run_id}: claimed by pid {os.getpid()} on {device}", flush=True)
+    cap_process_memory(device)
     status = run_claimed(store, args.run_id, on_event=_print_event, device=device,
                          external_stop=lambda: stopping[0])
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} run {args.run_id}: {status}", flush=True)
+    # This worker's slot is free: start the next queued run's worker (queued runs hold no process until then).
+    for run_id, proc in dispatch(store, device).items():
+        print(f"started the worker of run {run_id} (pid {proc.pid})", flush=True)
     return 0
 
 

@@ -10,8 +10,7 @@ import streamlit as st
 
 from explorer import PRESETS
 from explorer.lessons import charts, classruns, degradation, lesion, shake
-from explorer.models.published import published_for, table
-from explorer.training.runs import RunStore
+from explorer.models.published import published_for, row_design, table
 from pages import say
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
                                        reference_run, source_caption, store)
@@ -48,7 +47,7 @@ def lesson_degradation() -> None:
             for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
                                 ("ResNet-56", "resnet56"))]
     st.table(pd.DataFrame(rows).style.format(precision=2, na_rep="Fig. 6 only").hide(axis="index"))
-    source_caption(f"{published_for('resnet56').source} (best run). Plain nets: "
+    source_caption(f"{published_for('resnet56').source} ({published_for('resnet56').error_kind}). Plain nets: "
                    f"{table('plain')[0]['note']} ({table('plain')[0]['source']}).")
 
 
@@ -62,7 +61,7 @@ def lesson_shortcut() -> None:
     source_caption("He et al. 2016, Identity Mappings (1603.05027), eq. (7), Table 1 and Table 2.")
     base = PRESETS["resnet110"]
     t1 = pd.DataFrame(table("identity_table1"))
-    t1["design"] = [base.replace(**row) for row in t1["settings"]]
+    t1["design"] = [row_design("identity_table1", key) for key in t1["key"]]
     t1["open"] = [build_link(s) for s in t1["design"]]
     st.subheader("Table 1: what the shortcut does (ResNet-110)")
     st.dataframe(t1[["shortcut", "on_shortcut", "on_f", "error_text", "open"]], hide_index=True,
@@ -148,9 +147,10 @@ def lesson_shake() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 7
-@st.cache_data(show_spinner=False, max_entries=16)
-def lesion_frame(run_id: str, root: str, checkpoint_mtime: float) -> pd.DataFrame:
-    return lesion.study_run(RunStore(root), run_id)
+@st.cache_resource
+def lesion_jobs() -> lesion.StudyJobs:
+    """One background queue of lesion studies for the whole server (every session shares its results)."""
+    return lesion.StudyJobs()
 
 
 def lesson_lesion() -> None:
@@ -172,17 +172,42 @@ def lesson_lesion() -> None:
     reference_run("lesion", "Our own lesion study of the default short runs (compare your class's with it)")
     if not runs:
         return
+    plans = lesion.plans(runs)  # from the stored designs: nothing is loaded to refuse one
     labels = {r.id: f"{r.label} ({r.id}, {r.recipe.get('epochs')} epochs on {r.recipe.get('dataset')})" for r in runs}
-    picked = st.multiselect("Trained runs to lesion", list(labels), default=lesion.default_runs(runs),
-                            format_func=labels.get, help="By default the deepest residual run (the most paths) and "
-                            "the shallowest plain run (the plain net that trains best).")
-    root = store().root
-    with st.spinner(f"Deleting one block at a time and re-testing on {lesion.EVAL_IMAGES} images (a ResNet-56 "
-                    "takes about 15 s on a CPU, once per run)..."):
-        studied, skipped = lesion.studies(picked, lambda run_id: lesion_frame(
-            run_id, str(root), (root / run_id / "checkpoint.pt").stat().st_mtime))
+    defaults = lesion.default_runs([r for r in runs if plans[r.id].refused is None])
+    picked = st.multiselect("Trained runs to lesion", list(labels), default=defaults, format_func=labels.get,
+                            help="By default the deepest residual run (the most paths) and the shallowest plain run "
+                            "(the plain net that trains best) that this machine can lesion within "
+                            f"{lesion.MAX_STUDY_SECONDS:.0f} s of work.")
+    if defaults:
+        say("caption", "Chosen by default: {}: the deepest residual and the shallowest plain run that this machine "
+                       "can lesion in time (a deeper net has more paths, but every block is one more re-test).",
+            ", ".join(labels[i].split(" (")[0] + f" ({i})" for i in defaults))
+    for run_id in picked:
+        if (why := plans[run_id].refused) is not None:
+            say("warning", "Not lesioned: run {}. {}.", run_id, why)
+    ready = [i for i in picked if plans[i].refused is None]
+    jobs = {i: lesion_jobs().get(store(), i, plans[i].images) for i in ready}
+    if jobs and not all(job.done() for job in jobs.values()):
+        with st.spinner("Deleting one block at a time and re-testing ..."):
+            lesion.StudyJobs.wait(jobs.values())  # a few seconds at most; longer studies go on in the background
+    pending = [i for i, job in jobs.items() if not job.done()]
+    st.fragment(run_every=3 if pending else None)(lesion_results)(jobs, plans, labels, bool(pending))
+
+
+def lesion_results(jobs: dict, plans: dict, labels: dict, was_pending: bool) -> None:
+    """The studies that are done, drawn; the others said to be running (this part looks again every 3 s)."""
+    studied, skipped = lesion.studies([i for i, job in jobs.items() if job.done()],
+                                      lambda run_id: jobs[run_id].result())
     for skip in skipped:
         say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, skip.reason)
+    pending = [i for i, job in jobs.items() if not job.done()]
+    for run_id in pending:
+        say("info", "Lesion study of {} running in the background (about {} s of work on {} images, shared by the "
+                    "whole class); its line appears here when it is done.",
+            labels[run_id].split(" (")[0], f"{plans[run_id].seconds:.0f}", plans[run_id].images)
+    if was_pending and not pending:
+        st.rerun()  # all done: draw once more without the refresh
     frames = [frame.assign(run=labels[run_id].split(" (")[0]) for run_id, frame in studied.items()]
     if not frames:
         return

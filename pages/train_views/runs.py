@@ -12,6 +12,7 @@ from explorer import SpecError
 from explorer.training import events as ev
 from explorer.training.datasets import dataset_info, steps_per_epoch
 from explorer.training.events import RunStatus
+from explorer.training.limits import may_stop, why_not_stoppable
 from explorer.training.queue import cancel, queue_position
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
@@ -108,7 +109,8 @@ def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
         say("warning", "Cancelled: {}.", run.error or "stopped by the user")
 
 
-def show_run(store: RunStore, run_id: str) -> None:
+def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: bool = False) -> None:
+    """One run's panel. Stop and Force stop only for its owner (`viewer`, an owner id) or the teacher."""
     run = store.get(run_id)
     if run is None:
         say("warning", "There is no run {} in {}; start one on the left.", repr(run_id), store.root)
@@ -123,15 +125,19 @@ def show_run(store: RunStore, run_id: str) -> None:
     st.caption(plain(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
                      f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
                      + (f" on {run.device_name}" if run.device_name else "")))  # read from the store's files
-    if run.status == RunStatus.QUEUED:
+    if run.status == RunStatus.QUEUED and run.worker_pid is None:
         ahead = queue_position(store, run_id)
-        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device}." if run.device else
-                "Starting its worker process ...")
+        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device or 'this machine'}. "
+                "Its worker process starts when a slot is free.")
+    elif run.status == RunStatus.QUEUED:
+        st.info("Starting its worker process ...")
     elif run.status == RunStatus.RUNNING:
         show_progress(store, run)
     else:
         show_end(store, run, table)
-    if run.is_active:
+    if run.is_active and not may_stop(run.owner, viewer, teacher):
+        st.caption(why_not_stoppable(run.owner))
+    elif run.is_active:
         c1, c2 = st.columns([1, 3])
         if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
             cancel(store, run_id)
