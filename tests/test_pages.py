@@ -254,3 +254,77 @@ def test_block_detail_offers_a_block_only_where_the_stage_has_blocks(preset, has
     at = open_page("pages/build.py", query={"preset": preset})
     keys = {w.key for w in at.selectbox}
     assert ("b_detail_block" in keys) == has_block_choice
+
+
+# ---------------------------------------------------------------- published figures on Build and Compare
+
+def figure_table(at: AppTest) -> list[dict[str, str]]:
+    """The Build page's table of published figures (st.table; cells shown as plain text)."""
+    (table,) = at.table
+    return [{k: shown(v) for k, v in row.items()} for row in table.value.to_dict("records")]
+
+
+def test_build_shows_every_figure_of_a_preset():
+    at = open_page("pages/build.py", {"preset": "wrn_28_10"})
+    rows = figure_table(at)
+    figures = {(r["dataset"], r["metric"], r["figure"], r["kind"]) for r in rows}
+    assert ("CIFAR-10", "test error", "4.00", "median of 5") in figures  # WRN Table 6
+    assert ("CIFAR-10", "test error", "4.17", "as printed") in figures  # WRN Table 4, ZCA
+    assert all("CIFAR-100" != r["dataset"] for r in rows)  # a CIFAR-10 design gets no CIFAR-100 number
+    assert any("Table 6" in r["source"] for r in rows)
+
+
+def test_build_finds_a_table_row_that_is_no_preset():
+    spec = PRESETS["resnet110"].replace(activation="bn_after_add")  # Identity Mappings Table 2
+    at = open_page("pages/build.py", spec_params(spec))
+    assert any("8.17%" in shown(s.value) and "Table 2" in shown(s.value) for s in at.success)
+    assert not [i for i in at.info if "differs from every published one" in i.value]
+
+
+def test_build_shows_cifar100_figures_for_a_cifar100_design():
+    spec = PRESETS["densenet_bc190_k40"].replace(num_classes=100)
+    at = open_page("pages/build.py", spec_params(spec))
+    assert {(r["dataset"], r["figure"]) for r in figure_table(at)} == {("CIFAR-100", "17.18")}
+
+
+@pytest.mark.parametrize("preset, top1", [("resnet34_a", "25.03"), ("resnet34", "24.52"), ("resnet34_c", "24.19"),
+                                          ("plain34", "28.54")])
+def test_build_shows_imagenet_table3_for_each_shortcut_option(preset, top1):
+    at = open_page("pages/build.py", {"preset": preset})
+    table3 = [r for r in figure_table(at) if "Table 3" in r["source"] and r["metric"] == "top-1 error"]
+    assert [r["figure"] for r in table3] == [top1]
+
+
+def spec_params(spec: ArchSpec) -> dict[str, str]:
+    from explorer.models.urls import spec_to_params
+
+    return spec_to_params(spec)
+
+
+def test_lesson3_links_open_designs_with_their_paper_figure(tmp_path, monkeypatch):
+    from urllib.parse import urlparse
+
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    lesson = AppTest.from_file(str(Path(APP).parent / "pages" / "lessons.py"), default_timeout=TIMEOUT)
+    lesson.query_params["lesson"] = "shortcut"
+    lesson.run()
+    t1, t2 = (frame.value for frame in lesson.dataframe[:2])
+    links = [(link, text) for link, text in zip(t1["open"], t1["error_text"])]
+    links += [(link, f"{e:.2f}") for col, err in (("open 110", "resnet110"), ("open 164", "resnet164"))
+              for link, e in zip(t2[col], t2[err])]
+    assert len(links) == 21
+    for link, text in links:
+        at = open_page("pages/build.py", dict(parse_qsl(urlparse(link).query)))
+        assert text in [r["figure"] for r in figure_table(at)], link
+        assert not [i for i in at.info if "differs from every published one" in i.value], link
+
+
+def test_compare_uses_the_figures_of_each_chosen_design():
+    spec = PRESETS["wrn_28_10"].replace(dropout=0.3)  # = wrn_28_10_dropout
+    custom = PRESETS["resnet110"].replace(activation="bn_after_add")
+    at = open_page("pages/compare.py", state={"design": custom,
+                                              "c_designs": ["design from Build", "wrn_28_10_dropout"]})
+    table = at.dataframe[0].value
+    assert list(table["paper's error (%)"]) == [8.17, 3.89]
+    assert spec == PRESETS["wrn_28_10_dropout"]
+    assert list(table["published figures"]) == [1, 1]  # CIFAR-10 only: the CIFAR-100 cells are another design

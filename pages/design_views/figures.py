@@ -36,24 +36,29 @@ def headline_cells(spec: ArchSpec) -> dict[str, object]:
 
 def show(spec: ArchSpec, name: str | None) -> None:
     """The headline figure in a line, then every figure of this exact design in a small table."""
-    paper = headline(spec, name or "")
-    if paper is None:
+    figures = figures_for(spec)
+    if not figures:
         st.info("This design differs from every published one, so there is no paper figure to compare with "
                 "(every setting counts: shortcut option, stem, classes, dropout, ...)."
                 if name is None else f"This is preset **{name}**; no paper table prints a figure for it.")
         return
-    parts = []
-    if paper.params_text:
-        parts.append(f"{plain(paper.params_text)} parameters")
-    if paper.error is not None:
-        error = "top-1 error" if paper.dataset == "imagenet" else "error"
-        parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:g}%** ({plain(paper.error_kind)})")
-    note = f". {plain(paper.note)}" if paper.note else ""
     who = f"**{name}**" if name else "This design"
-    st.success(f"{who} in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
-    figures = frame(spec)
+    paper = headline(spec, name or "")
+    if paper is None:  # only figures printed as words ("fail": Identity Mappings Table 1)
+        first = figures[0]
+        st.warning(f"{who} in the paper: {plain(first.column)} **{plain(first.text)}** ({plain(first.kind)})  \n"
+                   f"Source: {plain(first.source)}" + (f". {plain(first.note)}" if first.note else ""))
+    else:
+        parts = []
+        if paper.params_text:
+            parts.append(f"{plain(paper.params_text)} parameters")
+        if paper.error is not None:
+            error = "top-1 error" if paper.dataset == "imagenet" else "error"
+            parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:g}%** ({plain(paper.error_kind)})")
+        note = f". {plain(paper.note)}" if paper.note else ""
+        st.success(f"{who} in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
     st.caption(f"Every published figure of this exact design ({len(figures)}), in the order of the tables:")
-    table(figures)
+    table(frame(spec))
 
 
 def table(figures: pd.DataFrame) -> None:
