@@ -5,7 +5,8 @@ import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from explorer import PRESETS, build_model, cost
+from explorer import PRESETS, ArchSpec, build_model, cost
+from explorer.models.builder import build_unchecked
 from explorer.models.blocks import PLACEMENTS, ResidualBlock, placement_parts
 from explorer.models.families.highway import HighwayLayer
 from explorer.models.layers import SqueezeExcitation, make_stages
@@ -268,3 +269,43 @@ def test_he_init_on_every_conv(name):
         return
     bound = 1 / fc.in_features ** 0.5  # PyTorch's default Linear init is kept
     assert fc.weight.abs().max() <= bound and fc.weight.std() > bound / 4
+
+
+# ---------------------------------------------------------------- bottleneck stride (fields.AUTHORS_BOTTLENECK_STRIDE)
+
+@pytest.mark.parametrize("name, stride_on", [
+    ("preact_resnet164", "1x1"),  # KaimingHe/resnet-1k-layers: the first 1x1 strides
+    ("resnet50", "3x3"), ("resnet152", "3x3"), ("wide_resnet50_2", "3x3"), ("resnext50_32x4d", "3x3"),  # torchvision
+    ("resnext29_8x64d", "3x3"),  # facebookresearch/ResNeXt models/resnext.lua
+    ("pyramidnet272_a200_bottleneck", "3x3"),  # dyhan0920/PyramidNet-PyTorch PyramidNet.py
+])
+def test_bottleneck_stride_follows_each_familys_released_code(name, stride_on):
+    spec = PRESETS[name]
+    assert spec.bottleneck_stride == stride_on
+    block = build_unchecked(spec, device="meta").stage2.block1
+    strides = [m.stride[0] for m in block.residual if isinstance(m, nn.Conv2d)]
+    assert strides == ([2, 1, 1] if stride_on == "1x1" else [1, 2, 1])
+
+
+def test_bottleneck_stride_moves_multiply_adds_not_parameters():
+    # papers.md: preact-ResNet-164 244.5M multiply-adds with the stride on the 1x1, 247.6M on the 3x3.
+    spec = PRESETS["preact_resnet164"]
+    v15 = spec.replace(bottleneck_stride="3x3")
+    assert cost(spec).macs == 244_500_992 and cost(v15).macs == 247_646_720
+    assert cost(spec).params == cost(v15).params == 1_703_258
+
+
+@pytest.mark.parametrize("name, macs", [("resnet50", 4_089_184_256), ("resnet101", 7_801_405_440),
+                                        ("resnet152", 11_513_626_624), ("resnext50_32x4d", 4_230_479_872),
+                                        ("wide_resnet50_2", 11_398_021_120)])
+def test_imagenet_bottlenecks_keep_torchvisions_multiply_adds(name, macs):
+    assert cost(PRESETS[name]).macs == macs
+
+
+def test_an_unset_bottleneck_stride_is_the_familys_authors():
+    assert ArchSpec(family="pyramidnet", block="bottleneck", depth=164).bottleneck_stride == "3x3"
+    assert ArchSpec(family="resnet", block="bottleneck", depth=164).bottleneck_stride == "1x1"
+    assert ArchSpec(family="resnext", block="bottleneck", depth=29).bottleneck_stride == "3x3"
+    # on ImageNet, torchvision's "V1.5" for every family, so the ImageNet presets equal torchvision
+    assert ArchSpec(depth=50, block="bottleneck", stem="imagenet", shortcut="B").bottleneck_stride == "3x3"
+    assert ArchSpec(depth=50, block="bottleneck", stem="imagenet", bottleneck_stride="1x1").bottleneck_stride == "1x1"

@@ -237,6 +237,19 @@ def test_drawn_blocks_are_the_built_blocks(name):
             check(dot, block, path)
 
 
+@pytest.mark.parametrize("name, strided", [
+    ("preact_resnet164", "residual.conv1"), ("resnet50", "residual.conv2"), ("resnext29_8x64d", "residual.conv2"),
+    ("pyramidnet272_a200_bottleneck", "residual.conv2"), ("resnet110", "residual.conv1"),
+])
+def test_the_drawn_stride_is_on_the_conv_that_strides(name, strided):
+    spec = PRESETS[name]
+    nodes, _ = parse(block_dot(spec, 1, 0))
+    drawn = sorted(n for n, label in nodes.items() if ".residual.conv" in n and "conv /2" in label)
+    assert drawn == [f"stage2.block1.{strided}"]
+    conv = dict(meta_model(spec).named_modules())[f"stage2.block1.{strided}"]
+    assert conv.stride == (2, 2) and nodes[drawn[0]].startswith(f"{conv.kernel_size[0]}×{conv.kernel_size[0]} conv /2")
+
+
 @pytest.mark.parametrize("name, stage, count", [
     ("resnet56", 1, 9), ("resnext29_8x64d", 0, 3), ("shake_shake26_2x32d", 2, 4), ("pyramidnet110_a48", 2, 18),
     ("highway19", 1, 6), ("densenet40_k12", 0, 1), ("vgg16_cifar", 2, 1), ("fractalnet20", 0, 1), ("resnet56", 7, 9),

@@ -109,6 +109,7 @@ SANE = {  # in-range values, so that many drawn specs validate and get built
     "growth_rate": st.integers(1, 24),
     "pyramid_alpha": st.integers(0, 300),
     "pyramid_ratio": st.floats(1.0, 8.0),
+    "bottleneck_stride": st.sampled_from([None, "1x1", "3x3"]),
     "fractal_columns": st.integers(1, 4),
     "fractal_blocks": st.integers(1, 5),
     "compression": st.floats(0.01, 1.0),

@@ -26,11 +26,11 @@ def _randomise(model: torch.nn.Module) -> None:
             m.running_var.uniform_(0.5, 2.0)
 
 
-@pytest.mark.parametrize("form", ["split", "concat"])
-def test_forms_agree_on_the_same_weights(form):
-    grouped = build_model(SMALL)
+@pytest.mark.parametrize("form, stride_on", [("split", "3x3"), ("concat", "3x3"), ("split", "1x1"), ("concat", "1x1")])
+def test_forms_agree_on_the_same_weights(form, stride_on):
+    grouped = build_model(SMALL.replace(bottleneck_stride=stride_on))
     _randomise(grouped)
-    other = build_model(SMALL.replace(resnext_form=form))
+    other = build_model(SMALL.replace(resnext_form=form, bottleneck_stride=stride_on))
     other.stem.load_state_dict(grouped.stem.state_dict())
     other.head.load_state_dict(grouped.head.state_dict())
     blocks = dict(other.named_modules())

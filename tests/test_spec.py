@@ -328,3 +328,17 @@ def test_every_family_has_a_plan_a_builder_a_default_and_a_label():
         spec = FAMILY_DEFAULTS[family]
         assert "family" not in plan.default and spec.depth in plan.depth_rule(spec)[1], family
         assert layout(spec).weight_layers == spec.depth, family  # the canonical design's layout counts its depth
+
+
+def test_bottleneck_stride_is_offered_and_accepted_only_with_bottleneck_blocks():
+    resnet, pyramid = FAMILY_DEFAULTS["resnet"], FAMILY_DEFAULTS["pyramidnet"]
+    assert not offered("bottleneck_stride", resnet) and offered("bottleneck_stride", PRESETS["preact_resnet164"])
+    assert offered("bottleneck_stride", PRESETS["resnet50"]) and not offered("bottleneck_stride", PRESETS["resnet34"])
+    assert not offered("bottleneck_stride", FAMILY_DEFAULTS["densenet"].replace(block="bottleneck"))
+    # Without bottleneck blocks it means nothing: it takes the unset value, so equal nets are equal specs.
+    assert pyramid.bottleneck_stride == "3x3" and pyramid.replace(bottleneck_stride="1x1") == pyramid
+    assert ArchSpec.from_dict({"stem": "imagenet", "depth": 18, "shortcut": "B", "num_classes": 1000}) == \
+        PRESETS["resnet18"]
+    assert PRESETS["resnet50"].replace(depth=34, block="basic") == PRESETS["resnet34"]
+    densenet = FAMILY_DEFAULTS["densenet"].replace(block="bottleneck")
+    assert densenet.replace(bottleneck_stride="3x3") == densenet  # DenseNet-B's 1x1 never strides

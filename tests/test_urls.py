@@ -19,6 +19,11 @@ def test_presets_are_one_parameter(name):
     (PRESETS["resnet20"].replace(zero_init_residual=True), {"family": "resnet", "zero_init_residual": "true"}),
     (PRESETS["wrn_16_4"].replace(dropout=0.3), {"family": "wrn", "dropout": "0.3"}),
     (PRESETS["shake_shake26_2x32d"].replace(base_width=48), {"family": "shake_shake", "base_width": "48"}),
+    (PRESETS["preact_resnet164"].replace(bottleneck_stride="3x3"),
+     {"family": "resnet", "depth": "164", "block": "bottleneck", "shortcut": "B", "activation": "full_preact",
+      "bottleneck_stride": "3x3"}),
+    (PRESETS["pyramidnet110_a48"].replace(pyramid_widening="multiplicative", pyramid_ratio=6.5),
+     {"family": "pyramidnet", "pyramid_widening": "multiplicative", "pyramid_ratio": "6.5"}),
 ])
 def test_only_fields_that_differ_from_the_family_default(spec, params):
     assert spec_to_params(spec) == params

@@ -49,11 +49,14 @@ def _run(ops: Sequence[Op], channels: int, *, on_input: bool = False) -> nn.Modu
 
 
 def branch_convs(in_channels: int, inner_channels: int, out_channels: int, stride: int, bottleneck: bool,
-                 groups: int = 1) -> list[tuple[str, nn.Conv2d]]:
-    """F's convs: basic (3x3, 3x3) or bottleneck (1x1, 3x3 with the stride and groups: V1.5, 1x1)."""
+                 groups: int = 1, bottleneck_stride: str = "3x3") -> list[tuple[str, nn.Conv2d]]:
+    """F's convs: basic (3x3, 3x3) or bottleneck (1x1, 3x3 with the groups, 1x1). A bottleneck's stride is on the
+    3x3 ("3x3", torchvision's V1.5) or on the first 1x1 ("1x1", the authors' CIFAR code and the original ResNet);
+    see AUTHORS_BOTTLENECK_STRIDE in explorer.models.fields."""
     if bottleneck:
-        return [("conv1", conv1x1(in_channels, inner_channels)),
-                ("conv2", conv3x3(inner_channels, inner_channels, stride, groups)),
+        on_1x1 = bottleneck_stride == "1x1"
+        return [("conv1", conv1x1(in_channels, inner_channels, stride if on_1x1 else 1)),
+                ("conv2", conv3x3(inner_channels, inner_channels, 1 if on_1x1 else stride, groups)),
                 ("conv3", conv1x1(inner_channels, out_channels))]
     return [("conv1", conv3x3(in_channels, inner_channels, stride)),
             ("conv2", conv3x3(inner_channels, out_channels))]
@@ -99,14 +102,15 @@ class ResidualBlock(ResidualUnit):
 
     def __init__(self, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
                  bottleneck: bool, groups: int, shortcut: nn.Module, merge: nn.Module, activation: str,
-                 dropout: float = 0.0, se_reduction: int = 0, drop_prob: float = 0.0, shared_preact: bool = False):
+                 dropout: float = 0.0, se_reduction: int = 0, drop_prob: float = 0.0, shared_preact: bool = False,
+                 bottleneck_stride: str = "3x3"):
         super().__init__()
         pre, _, _, post = placement_parts(activation)
         self.activation = activation
         self.preact = _run(pre, in_channels, on_input=True)
         # Identity Mappings sec. 4.1: the first unit and projection shortcuts take the pre-activated input.
         self.shared_preact = shared_preact and activation in PREACT
-        convs = branch_convs(in_channels, inner_channels, out_channels, stride, bottleneck, groups)
+        convs = branch_convs(in_channels, inner_channels, out_channels, stride, bottleneck, groups, bottleneck_stride)
         self.residual = residual_branch(convs, activation, dropout)
         self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
         self.merge = merge
@@ -125,9 +129,9 @@ class PlainBlock(nn.Module):
     """Plain unit (He et al. 2015 baseline): y = ReLU(F(x)), the same stack with no shortcut."""
 
     def __init__(self, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
-                 bottleneck: bool, groups: int = 1):
+                 bottleneck: bool, groups: int = 1, bottleneck_stride: str = "3x3"):
         super().__init__()
-        convs = branch_convs(in_channels, inner_channels, out_channels, stride, bottleneck, groups)
+        convs = branch_convs(in_channels, inner_channels, out_channels, stride, bottleneck, groups, bottleneck_stride)
         self.residual = residual_branch(convs, "original")
         self.post = nn.ReLU(inplace=True)
 

@@ -35,6 +35,7 @@ RESIDUAL_FAMILIES = ("resnet", "wrn", "resnext", "shake_shake", "pyramidnet")  #
 IMAGENET_FAMILIES = ("plain", "resnet", "wrn", "resnext", "densenet", "vgg")  # with an ImageNet design (presets)
 
 Block = Literal["basic", "bottleneck"]
+BottleneckStride = Literal["1x1", "3x3"]  # which conv of a downsampling bottleneck has the stride
 Stem = Literal["cifar", "imagenet"]
 ShortcutOption = Literal["A", "B", "C"]  # He et al. 2015, sec. 4.1: A zero-pad, B project on change, C project all
 ShortcutVariant = Literal[
@@ -104,6 +105,19 @@ _LABELS_VARIANT = {"identity": "identity", "constant_scaling": "constant scaling
                    "conv1x1": "1x1 conv shortcut", "dropout": "dropout shortcut"}
 _LABELS_FORM = {"grouped": "(c) grouped convolution", "split": "(a) split-transform-merge",
                 "concat": "(b) early concatenation"}
+_LABELS_STRIDE = {"1x1": "first 1x1 (authors' CIFAR code, original ResNet)",
+                  "3x3": "3x3 (torchvision, 'ResNet V1.5')"}
+BOTTLENECK_FAMILIES = ("plain", "resnet", "wrn", "resnext", "shake_shake", "pyramidnet")  # 1x1-3x3-1x1 blocks
+# Where each family's released code strides a CIFAR bottleneck. On ImageNet an unset stride is "3x3", torchvision's
+# "ResNet V1.5" (which moved it from the 1x1 to the 3x3), so that the ImageNet presets equal torchvision:
+#   "1x1", the first 1x1: He et al. 2015's ImageNet ResNet (KaimingHe/deep-residual-networks prototxts) and the
+#     authors' CIFAR bottleneck (KaimingHe/resnet-1k-layers resnet-pre-act.lua: preact-ResNet-164 244.5M
+#     multiply-adds, 247.6M with the stride on the 3x3). Plain nets follow ResNet.
+#   "3x3": facebookresearch/ResNeXt models/resnext.lua (the grouped 3x3), szagoruyko/wide-residual-networks
+#     pretrained/wide-resnet.lua (WRN-50-2; CIFAR WRNs have no bottleneck), dyhan0920/PyramidNet-PyTorch
+#     PyramidNet.py and jhkim89/PyramidNet, xgastaldi/shake-shake models/shakeshake.lua (29 2x4x64d).
+AUTHORS_BOTTLENECK_STRIDE = {"plain": "1x1", "resnet": "1x1", "wrn": "3x3", "resnext": "3x3", "shake_shake": "3x3",
+                             "pyramidnet": "3x3"}
 _SCALING = Needs("shortcut_variant", ("constant_scaling",),
                  "scales only apply to shortcut_variant 'constant_scaling'")
 
@@ -115,7 +129,7 @@ class ArchFields:
     family: Family = _s("resnet", label="Family", choices=FAMILY_LABELS)  # which paper's network: the builder
     # "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1); DenseNet-B when "bottleneck". Where it is not a choice,
     # the family, the ImageNet depth or the preset fixes it (explorer.models.rules checks those).
-    block: Block = _s("basic", label="Block", offered=("plain", "resnet", "pyramidnet", "densenet"),
+    block: Block = _s("basic", label="Block", offered=("plain", "resnet", "pyramidnet", "densenet", "shake_shake"),
                       stems=("cifar",))
     # weight layers as the papers count them (ResNet 6n+2, preact bottleneck 9n+2, WRN 6n+4)
     depth: int = _s(20, label="Depth (weight layers)", unit="layers", low=1, high=MAX_DEPTH,
@@ -124,6 +138,12 @@ class ArchFields:
     stem: Stem = _s("cifar", label="Stem (dataset)", families=IMAGENET_FAMILIES, outside="is a CIFAR design",
                     choices={"cifar": "CIFAR: 3x3 conv, 32x32 input",
                              "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"})
+    # Which conv of a downsampling bottleneck has the stride (same parameters either way; "1x1" runs the 3x3 at
+    # the lower resolution). None, the default, becomes the family's authors' choice, AUTHORS_BOTTLENECK_STRIDE.
+    bottleneck_stride: BottleneckStride | None = _s(None, label="Bottleneck stride on", choices=_LABELS_STRIDE,
+                                                    families=BOTTLENECK_FAMILIES,
+                                                    needs=Needs("block", ("bottleneck",),
+                                                                "only used by bottleneck blocks"))
     num_classes: int = _s(10, label="Classes", low=2, high=100_000, step=1)  # CIFAR-10: 10, ImageNet: 1000
     # stage-1 width before k; None: the paper's (16 CIFAR, 64 ImageNet, 32 Shake). The page offers it for
     # Shake-Shake (the branch width d); a link may set it for any family.
@@ -203,6 +223,13 @@ class ArchFields:
     # FractalNet: fraction of batches trained on one global column
     drop_path_global: float = _probability(0.5, "Global drop-path share", ("fractalnet",), closed=True)
 
+    def __post_init__(self) -> None:
+        # An unset stride becomes the family's authors' choice, stored so the spec says which. Without bottleneck
+        # blocks (or in DenseNet, whose bottleneck never strides) the setting means nothing and takes that same
+        # value, so equal nets are equal specs (a link's ResNet-18 is the resnet18 preset whatever it says here).
+        if self.bottleneck_stride is None or self.block != "bottleneck" or self.family not in BOTTLENECK_FAMILIES:
+            object.__setattr__(self, "bottleneck_stride", unset_value("bottleneck_stride", self))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -214,6 +241,16 @@ class ArchFields:
 FIELD_TYPES: dict[str, Any] = typing.get_type_hints(ArchFields)  # field name -> its type, in field order
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(ArchFields)}
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ArchFields)}
+
+
+def unset_value(name: str, spec: ArchFields) -> Any:
+    """A field's value when the design does not set it: the dataclass default, or what an unset
+    bottleneck_stride becomes for the design's family and stem."""
+    if name == "bottleneck_stride":
+        if spec.family not in BOTTLENECK_FAMILIES:
+            return "1x1"  # one value where it never applies
+        return "3x3" if spec.stem == "imagenet" else AUTHORS_BOTTLENECK_STRIDE[spec.family]
+    return DEFAULTS[name]
 
 
 def setting(name: str) -> Setting:

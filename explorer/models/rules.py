@@ -7,7 +7,9 @@ plan (explorer.models.plans); the rules that hold for every family are written o
 from __future__ import annotations
 
 from explorer.models.convert import SpecError, from_untrusted
-from explorer.models.fields import DEFAULTS, FAMILY_LABELS, MAX_DEPTH, SETTINGS, ArchFields, Block, applies, needs_met
+from explorer.models.fields import (
+    FAMILY_LABELS, MAX_DEPTH, SETTINGS, ArchFields, Block, applies, needs_met, unset_value,
+)
 from explorer.models.layout import layout
 from explorer.models.plans import PLANS
 
@@ -44,16 +46,17 @@ def imagenet_block(spec: ArchFields) -> Block | None:
 def validate(spec: ArchFields) -> None:
     """Raise SpecError for the first rule the spec breaks."""
     from_untrusted(ArchFields, spec.to_dict(), "spec")  # the types: a programmatic replace() is checked too
+    canonical = PLANS[spec.family].default  # a value of the family's own design is never refused
     for name, s in SETTINGS.items():
-        value = getattr(spec, name)
-        if value == DEFAULTS[name]:
+        value, default = getattr(spec, name), canonical.get(name, unset_value(name, spec))
+        if value == default:
             continue
         if not applies(name, spec.family):
             _outside(spec, name, value)
         if not needs_met(name, spec):
             needs = s.needs
             raise SpecError(name, f"{needs.text}; got {value!r}, set {needs.field} to {needs.values[0]!r} or "
-                                  f"reset {name} to {DEFAULTS[name]!r}")
+                                  f"reset {name} to {default!r}")
     for name in SETTINGS:
         _check_range(spec, name)
     plan = PLANS[spec.family]
@@ -64,7 +67,7 @@ def validate(spec: ArchFields) -> None:
 
 
 def _outside(spec: ArchFields, name: str, value: object) -> None:
-    s, family, default = SETTINGS[name], FAMILY_LABELS[spec.family], DEFAULTS[name]
+    s, family, default = SETTINGS[name], FAMILY_LABELS[spec.family], unset_value(name, spec)
     if s.outside:
         raise SpecError(name, f"{family} {s.outside}; got {value!r}, use {default!r}")
     names = ", ".join(FAMILY_LABELS[f] for f in s.families or ())

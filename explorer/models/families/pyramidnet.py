@@ -24,12 +24,15 @@ class PyramidBlock(ResidualUnit):
     """Pyramidal residual unit: y = F(x) + zero_pad(avgpool(x))."""
 
     def __init__(self, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
-                 bottleneck: bool, shortcut: nn.Module, se_reduction: int = 0, drop_prob: float = 0.0):
+                 bottleneck: bool, shortcut: nn.Module, se_reduction: int = 0, drop_prob: float = 0.0,
+                 bottleneck_stride: str = "3x3"):
         super().__init__()
-        if bottleneck:
-            layers = [("bn1", nn.BatchNorm2d(in_channels)), ("conv1", conv1x1(in_channels, inner_channels)),
+        if bottleneck:  # the authors' code strides the 3x3 (PyramidNet.py's Bottleneck.conv2)
+            on_1x1 = bottleneck_stride == "1x1"
+            layers = [("bn1", nn.BatchNorm2d(in_channels)),
+                      ("conv1", conv1x1(in_channels, inner_channels, stride if on_1x1 else 1)),
                       ("bn2", nn.BatchNorm2d(inner_channels)), ("relu2", nn.ReLU(inplace=True)),
-                      ("conv2", conv3x3(inner_channels, inner_channels, stride)),
+                      ("conv2", conv3x3(inner_channels, inner_channels, 1 if on_1x1 else stride)),
                       ("bn3", nn.BatchNorm2d(inner_channels)), ("relu3", nn.ReLU(inplace=True)),
                       ("conv3", conv1x1(inner_channels, out_channels)), ("bn4", nn.BatchNorm2d(out_channels))]
         else:
@@ -49,7 +52,8 @@ def make_block(spec: ArchSpec, slot: BlockSlot) -> PyramidBlock:
     return PyramidBlock(in_channels=slot.in_channels, inner_channels=slot.inner_channels,
                         out_channels=slot.out_channels, stride=slot.stride, bottleneck=spec.block == "bottleneck",
                         shortcut=ZeroPadShortcut(slot.in_channels, slot.out_channels, slot.stride, "avgpool"),
-                        se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
+                        se_reduction=spec.se_reduction, drop_prob=slot.drop_prob,
+                        bottleneck_stride=spec.bottleneck_stride)
 
 
 class PyramidNet(StagedNet):

@@ -48,15 +48,16 @@ def make_block(spec: ArchSpec, slot: BlockSlot) -> nn.Module:
     sizes = dict(in_channels=slot.in_channels, inner_channels=slot.inner_channels,
                  out_channels=slot.out_channels, stride=slot.stride)
     if spec.family == "plain":
-        return PlainBlock(**sizes, bottleneck=bottleneck)
+        return PlainBlock(**sizes, bottleneck=bottleneck, bottleneck_stride=spec.bottleneck_stride)
     shortcut = make_shortcut_for(spec, slot.in_channels, slot.out_channels, slot.stride)
     if spec.family == "resnext" and spec.resnext_form != "grouped":
         return make_resnext_block(spec.resnext_form, **sizes, groups=spec.cardinality, shortcut=shortcut,
-                                  se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
+                                  se_reduction=spec.se_reduction, drop_prob=slot.drop_prob,
+                                  bottleneck_stride=spec.bottleneck_stride)
     return ResidualBlock(**sizes, bottleneck=bottleneck, groups=spec.cardinality, shortcut=shortcut,
                          merge=make_merge(spec, slot.in_channels, slot.out_channels, slot.stride),
                          activation=spec.activation, dropout=spec.dropout, se_reduction=spec.se_reduction,
-                         drop_prob=slot.drop_prob,
+                         drop_prob=slot.drop_prob, bottleneck_stride=spec.bottleneck_stride,
                          shared_preact=slot.number == 1 or not isinstance(shortcut, nn.Identity))
 
 

@@ -20,10 +20,12 @@ from explorer.models.blocks import ResidualBlock, ResidualUnit
 from explorer.models.layers import conv1x1, conv3x3
 
 
-def _path(in_channels: int, width: int, out_channels: int | None, stride: int) -> nn.Sequential:
+def _path(in_channels: int, width: int, out_channels: int | None, stride: int, bottleneck_stride: str) -> nn.Sequential:
+    on_1x1 = bottleneck_stride == "1x1"  # the grouped block's choice, so the forms stay equivalent
     layers: list[tuple[str, nn.Module]] = [
-        ("conv1", conv1x1(in_channels, width)), ("bn1", nn.BatchNorm2d(width)), ("relu1", nn.ReLU(inplace=True)),
-        ("conv2", conv3x3(width, width, stride)), ("bn2", nn.BatchNorm2d(width)), ("relu2", nn.ReLU(inplace=True))]
+        ("conv1", conv1x1(in_channels, width, stride if on_1x1 else 1)), ("bn1", nn.BatchNorm2d(width)),
+        ("relu1", nn.ReLU(inplace=True)), ("conv2", conv3x3(width, width, 1 if on_1x1 else stride)),
+        ("bn2", nn.BatchNorm2d(width)), ("relu2", nn.ReLU(inplace=True))]
     if out_channels is not None:
         layers.append(("conv3", conv1x1(width, out_channels)))
     return nn.Sequential(OrderedDict(layers))
@@ -33,7 +35,8 @@ class ResNeXtPathBlock(ResidualUnit):
     """y = ReLU(BN(aggregate of C paths) + h(x)): Fig. 3(a) when form == "split", Fig. 3(b) when "concat"."""
 
     def __init__(self, form: str, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
-                 groups: int, shortcut: nn.Module, se_reduction: int = 0, drop_prob: float = 0.0):
+                 groups: int, shortcut: nn.Module, se_reduction: int = 0, drop_prob: float = 0.0,
+                 bottleneck_stride: str = "3x3"):
         super().__init__()
         if form not in ("split", "concat"):
             raise ValueError(f"form must be 'split' or 'concat'; got {form!r}")
@@ -42,8 +45,8 @@ class ResNeXtPathBlock(ResidualUnit):
         self.form = form
         width = inner_channels // groups
         split = form == "split"
-        self.paths = nn.ModuleList(_path(in_channels, width, out_channels if split else None, stride)
-                                   for _ in range(groups))
+        self.paths = nn.ModuleList(_path(in_channels, width, out_channels if split else None, stride,
+                                         bottleneck_stride) for _ in range(groups))
         self.conv3 = nn.Identity() if split else conv1x1(inner_channels, out_channels)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
@@ -62,11 +65,11 @@ class ResNeXtPathBlock(ResidualUnit):
 
 def make_resnext_block(form: str, *, in_channels: int, inner_channels: int, out_channels: int, stride: int,
                        groups: int, shortcut: nn.Module, se_reduction: int = 0,
-                       drop_prob: float = 0.0) -> nn.Module:
+                       drop_prob: float = 0.0, bottleneck_stride: str = "3x3") -> nn.Module:
     """A ResNeXt bottleneck in the "split" or "concat" form; the "grouped" form is blocks.ResidualBlock."""
     return ResNeXtPathBlock(form, in_channels=in_channels, inner_channels=inner_channels, out_channels=out_channels,
                             stride=stride, groups=groups, shortcut=shortcut, se_reduction=se_reduction,
-                            drop_prob=drop_prob)
+                            drop_prob=drop_prob, bottleneck_stride=bottleneck_stride)
 
 
 def _copy_bn(source: nn.BatchNorm2d, target: nn.BatchNorm2d, channels: slice) -> None:
