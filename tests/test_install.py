@@ -262,3 +262,24 @@ def test_install_cpu_takes_only_torch_from_the_cpu_index(tmp_path):
 def test_install_refuses_an_unknown_option(tmp_path):
     out, calls = Machine(tmp_path, ALL_TOOLS).run("--gpu", expect=2)
     assert "unknown option '--gpu'" in out and calls == []
+
+
+# --- the README and docs/ link to what exists --------------------------------------------------------------------
+
+def github_anchor(heading: str) -> str:
+    """GitHub's id for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("docs/*.md"))])
+def test_links_and_images_point_to_files_and_headings_that_exist(page):
+    path = ROOT / page
+    for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s): links are not checked offline
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        assert linked.is_file(), f"{page}: {target} does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+            assert anchor in {github_anchor(h) for h in headings}, f"{page}: no heading #{anchor} in {file or page}"
