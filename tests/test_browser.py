@@ -138,3 +138,23 @@ def test_lessons_page_shows_the_gradient_lesson_for_a_projector(browser, server_
     assert size == FONT + 2, size
     assert "lesson=gradients" in page.url
     page.close()
+
+
+# Lessons 9-13 (issue 10): each opens in Chromium with its paper's table and a chart, without an error.
+PAPER_LESSONS = {"imagenet": "ImageNet: the paper's errors, the app's counts",
+                 "wrn": "Table 4: error (%) by depth and width k",
+                 "cardinality": "Largest parameter difference to 1x64d",
+                 "highway": "Mean T(x) at initialization",
+                 "stochastic": "Blocks per training step, on average"}
+
+
+@pytest.mark.parametrize("key", list(PAPER_LESSONS))
+def test_paper_lessons_open_in_chromium(browser, server_url, key):
+    page = open_page(browser, f"{server_url}/lessons?lesson={key}")
+    page.get_by_text(PAPER_LESSONS[key]).first.wait_for()
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / f"lesson_{key}.png"), full_page=False)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Traceback" not in text and "This app has encountered an error" not in text, text[:500]
+    assert "Source: " in text and f"lesson={key}" in page.url
+    page.close()

@@ -10,6 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.lessons import LESSON_KEYS, lesson
+from explorer.models.published import table
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "lessons.py")
 
@@ -47,6 +48,17 @@ SHOWS: dict[str, tuple[set[str], int]] = {
                0),
     "dense": ({"subheader: Parameters against error", "column: activations per image (MB)",
                "widget: Growth rate k"}, 4),
+    "imagenet": ({"subheader: ImageNet: the paper's errors, the app's counts", "column: top-1 error (%)",
+                  "column: multiply-adds", "column: paper (%)", "button: Queue short runs of the chosen designs"}, 1),
+    "wrn": ({"subheader: Table 4: error (%) by depth and width k", "column: images/s (this CPU)",
+             "column: CIFAR-10 + dropout (%)", "button: Measure training speed of the small designs on this machine",
+             "button: Cancel", "widget: Dataset"}, 1),
+    "cardinality": ({"metric: Largest parameter difference to 1x64d", "column: top-1 error (%)",
+                     "column: params vs 1x64d", "widget: Network"}, 1),
+    "highway": ({"metric: Mean T(x) at initialization", "button: Train both for 30 steps (at most 20 s)",
+                 "widget: Depth (layers)", "widget: BatchNorm inside H", "column: CIFAR-10 error (%)"}, 1),
+    "stochastic": ({"metric: Blocks per training step, on average", "widget: p_L (survival of the last block)",
+                    "column: CIFAR-10, stochastic (%)", "button: Queue both runs"}, 1),
 }
 
 
@@ -206,3 +218,90 @@ def test_degradation_button_queues_four_runs_once(monkeypatch) -> None:
     assert set(status["status"]) == {"queued"}
     next(b for b in at.button if b.label.startswith("Queue plain-20")).click().run()
     assert "reusing the identical runs" in " ".join(s.value for s in at.success)
+
+
+# ------------------------------------------------------------------------------------ lessons 9-13 (issue 10)
+def _row(name: str, key: str) -> dict:
+    return next(r for r in table(name) if r["key"] == key)
+
+
+def test_imagenet_lesson_shows_tables_2_and_3_and_queues_the_cifar_analogue(monkeypatch) -> None:
+    from explorer.lessons import classruns
+
+    launched = []
+    monkeypatch.setattr(classruns, "launch", lambda store, run_id: launched.append(run_id))
+    at = run_lesson("imagenet")
+    shown = at.table[0].value.set_index("net")["top-1 error (%)"]
+    assert shown["plain-34"] == _row("imagenet_table3", "plain34")["top1_error"]
+    assert shown["ResNet-34 C"] == _row("imagenet_table3", "resnet34_C")["top1_error"]
+    assert "worse than plain-18" in at.info[0].value
+    next(b for b in at.button if b.label == "Queue short runs of the chosen designs").click().run()
+    assert not at.exception and len(launched) == 5
+    status = at.dataframe[-1].value
+    assert list(status["net"]) == ["plain-20", "plain-56", "ResNet-56 A", "ResNet-56 B", "ResNet-56 C"]
+    assert status.set_index("net").loc["ResNet-56 B", "paper (%)"] == "not in the paper"
+
+
+def test_wrn_lesson_measures_only_the_small_designs(monkeypatch) -> None:
+    from explorer.lessons import wrn
+
+    timed = []
+
+    def fake_speed(depth: int, k: int) -> float:  # distinct per design: a row showing another's speed fails
+        timed.append((depth, k))
+        return 1000.0 / (depth * k)
+
+    monkeypatch.setattr(wrn, "speed", fake_speed)
+    at = run_lesson("wrn")
+    next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    assert not at.exception
+    table = next(t.value for t in at.table if "images/s (this CPU)" in t.value.columns).set_index("design")
+    assert table.loc["WRN-40-1", "images/s (this CPU)"] == f"{1000.0 / 40:,.1f}"
+    assert table.loc["WRN-28-10", "images/s (this CPU)"] == "GPU only" and (28, 10) not in timed
+    assert "WRN-28-10" in at.info[0].value  # the verdict names the best net of the grid
+
+
+def test_cardinality_lesson_switches_to_resnext101() -> None:
+    at = run_lesson("cardinality")
+    assert at.table[0].value["top-1 error (%)"].iloc[0] == _row("resnext_templates", "resnet50_1x64d")["top1_error"]
+    at.radio[0].set_value(101).run()
+    assert not at.exception
+    frame = at.table[0].value
+    assert frame["top-1 error (%)"].iloc[-1] == _row("resnext_templates", "resnext101_32x4d")["top1_error"]
+    assert "of equal complexity" in at.info[0].value and "ResNet-101" in at.info[0].value
+
+
+def test_highway_lesson_follows_the_bias_and_trains_in_seconds(monkeypatch) -> None:
+    from pages.lesson_views import papers
+
+    monkeypatch.setattr(papers, "HIGHWAY_STEPS", 2)
+    at = run_lesson("highway")
+    before = float(next(m for m in at.metric if m.label.startswith("Mean T(x)")).value)
+    at.select_slider[0].set_value(10).run()
+    at.select_slider[1].set_value(0.0).run()
+    after = float(next(m for m in at.metric if m.label.startswith("Mean T(x)")).value)
+    assert before < 0.3 < after < 0.7  # b_T = -2, then 0
+    next(b for b in at.button if b.label.startswith("Train both")).click().run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 2  # gates (init and after) and the loss curves
+    assert "After 2 steps" in at.info[0].value
+    assert at.table[0].value["CIFAR-10 error (%)"].iloc[0] == _row("highway", "highway19")["error"]
+
+
+def test_stochastic_lesson_reads_its_probabilities_and_queues_with_and_without(monkeypatch) -> None:
+    from explorer.lessons import classruns
+
+    launched = []
+    monkeypatch.setattr(classruns, "launch", lambda store, run_id: launched.append(run_id))
+    at = run_lesson("stochastic")
+    assert at.table[0].value.set_index("model").loc["ResNet-110", "CIFAR-10, stochastic (%)"] == \
+        _row("stochastic_depth", "resnet110")["c10_stochastic"]
+    at.slider[0].set_value(1.0).run()
+    metric = next(m for m in at.metric if m.label.startswith("Blocks per training step"))
+    assert metric.value == "54.0 (100%)"  # p_L = 1: no block is ever dropped
+    at.slider[0].set_value(0.5).run()
+    at.radio[0].set_value(110).run()
+    next(b for b in at.button if b.label == "Queue both runs").click().run()
+    assert not at.exception and len(launched) == 2
+    status = at.dataframe[-1].value.set_index("net")
+    assert status.loc["ResNet-110, p_L = 0.5", "paper (%)"] == f"{_row('stochastic_depth', 'resnet110')['c10_stochastic']:.2f}"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 from explorer import cost
 from explorer.lessons import LESSON_KEYS, lesson
 from explorer.lessons import budget, classruns, degradation, dense, forms, gradients, lesion, shake
+from explorer.lessons import cardinality, highway, imagenet, stochastic, wrn
+from explorer.models.published import table
 
 
 def test_lesson_keys_unique_and_fallback() -> None:
-    assert len(set(LESSON_KEYS)) == len(LESSON_KEYS) == 8
+    assert len(set(LESSON_KEYS)) == len(LESSON_KEYS) == 13
     assert lesson("budget").key == "budget"
     assert lesson("nonsense").key == "gradients"
 
@@ -309,3 +312,136 @@ def test_curve_chart_log_axis_clips_zero_errors() -> None:
     values = next(iter(log["datasets"].values()))
     assert [row["error"] for row in values] == [50.0, 0.1]  # a log axis has no 0
     assert frame["error"].tolist() == [50.0, 0.0]  # the caller's frame is left alone
+
+
+# ------------------------------------------------------------------------------------ lessons 9-13 (issue 10)
+
+
+def test_imagenet_table_has_the_papers_rows_and_the_apps_counts() -> None:
+    frame = imagenet.imagenet_table().set_index("net")
+    for net, (name, key) in imagenet.ROWS.items():
+        row = next(r for r in table(name) if r["key"] == key)
+        assert frame.loc[net, "top-1 error (%)"] == row["top1_error"]
+    params = frame["params"]
+    assert params["ResNet-34 B"] == 21_797_672  # torchvision's resnet34 (option B)
+    assert params["plain-34"] == params["ResNet-34 A"] < params["ResNet-34 B"] < params["ResNet-34 C"]
+    assert params["plain-18"] == params["ResNet-18 A"]  # option A adds no parameters
+    lines = imagenet.verdict(frame.reset_index())
+    assert "worse than plain-18" in lines[0] and "best is C" in lines[2]
+
+
+def test_imagenet_cifar_analogue_names_the_paper_only_where_it_printed() -> None:
+    paper = imagenet.cifar_published()
+    assert set(paper) == set(imagenet.cifar_designs())
+    resnet56 = next(r for r in table("cifar_resnet") if r["key"] == "resnet56")
+    assert paper["ResNet-56 A"].startswith(f"{resnet56['error']:.2f}")
+    assert paper["ResNet-56 B"] == "not in the paper" and paper["plain-56"] == "Fig. 6 only"
+    assert imagenet.cifar_designs()["ResNet-56 C"].shortcut == "C"
+
+
+def test_wrn_grid_has_the_published_rows_and_counts_that_round_to_them() -> None:
+    grid = wrn.grid()
+    assert set(grid["key"]) == {r["key"] for r in table(wrn.GRID_TABLE)}
+    assert {"wrn_40_4", "wrn_28_10", "wrn_16_8"} <= set(grid["key"])
+    for row in grid.itertuples():
+        assert round(row[grid.columns.get_loc("params (app)") + 1] / 1e6, 1) == row.params_m, row.model
+    cells = wrn.error_grid(grid)
+    assert cells.loc[28, 10] == next(r["c10"] for r in table(wrn.GRID_TABLE) if r["key"] == "wrn_28_10")
+    assert cells.isna().sum().sum() == cells.size - len(grid)  # one printed cell per row, the rest empty
+    dropout = wrn.dropout_table()
+    assert {"c10", "c10_dropout"} <= set(dropout.columns) and dropout["c10_dropout"].notna().all()
+
+
+def test_wrn_speed_times_only_small_designs() -> None:
+    assert wrn.timeable(cost(wrn.design(16, 1)).macs) and not wrn.timeable(cost(wrn.design(28, 10)).macs)
+    assert wrn.design(28, 10, wrn.DROPOUT).dropout == wrn.DROPOUT
+
+
+@pytest.mark.parametrize("depth", [50, 101])
+def test_resnext_templates_are_of_equal_complexity(depth: int) -> None:
+    frame = cardinality.lesson_table(depth)
+    assert list(frame["template"]) == ["1x64d", "2x40d", "4x24d", "8x14d", "32x4d"]
+    assert cardinality.equal_complexity(frame)  # every template within 5% of 1x64d, params and multiply-adds
+    assert frame["params vs 1x64d"].abs().max() < 0.03
+    assert frame["top-1 error (%)"].notna().all()  # each template has its published error
+    if depth == 50:
+        assert frame["params"].iloc[0] == 25_557_032  # 1x64d is torchvision's ResNet-50
+    assert frame["top-1 error (%)"].is_monotonic_decreasing  # the paper's claim, read from the file
+
+
+def test_resnext_templates_within_tolerance_catch_a_wrong_width() -> None:
+    frame = cardinality.template_costs(50)
+    wrong = frame.copy()
+    wrong.loc[4, "params vs 1x64d"] = 0.2  # a 32x8d in place of 32x4d would be far off
+    assert not cardinality.equal_complexity(wrong)
+
+
+@pytest.mark.parametrize("depth, last", [(110, 0.5), (20, 0.8), (56, 1.0)])
+def test_survival_probabilities_follow_the_linear_rule(depth: int, last: float) -> None:
+    frame = stochastic.survival(stochastic.design(depth, last))
+    blocks = (depth - 2) // 2
+    assert len(frame) == blocks and frame["block"].tolist() == list(range(1, blocks + 1))
+    assert frame["survival"].tolist() == pytest.approx(stochastic.linear_decay(blocks, last))
+    assert frame["survival"].iloc[-1] == pytest.approx(last)
+    assert stochastic.expected_blocks(frame) == pytest.approx(blocks - (1 - last) * (blocks + 1) / 2)
+
+
+def test_stochastic_design_and_paper_rows() -> None:
+    assert stochastic.design(110, None) == stochastic.design(110, None).replace(stochastic_depth=0.0)
+    assert stochastic.design(110, 0.5).stochastic_depth == 0.5
+    with pytest.raises(ValueError, match="p_L"):
+        stochastic.design(110, 0.0)
+    rows = stochastic.paper_rows().set_index("key")
+    assert {"resnet110", "resnet1202"} <= set(rows.index)
+    assert (rows["c10_stochastic"] < rows["c10_constant"]).all()
+
+
+def test_gate_statistics_have_one_row_per_highway_layer() -> None:
+    model = highway.fresh(highway.design(10, -2.0))
+    images, _ = highway.batch(4)
+    stats = highway.gate_statistics(model, images)
+    assert len(stats) == 10 - 2 and stats["layer"].tolist() == list(range(1, 9))
+    assert ((stats["T(x) 10th percentile"] <= stats["mean T(x)"])
+            & (stats["mean T(x)"] <= stats["T(x) 90th percentile"])).all()
+    assert (stats["std T(x)"] > 0).all()
+    with pytest.raises(ValueError, match="no highway layers"):
+        highway.gate_statistics(highway.plain_twin(model), images)
+
+
+def test_gate_mean_at_init_follows_the_gate_bias() -> None:
+    images, _ = highway.batch(4)
+    means = [highway.gate_statistics(highway.fresh(highway.design(8, bias)), images)["mean T(x)"].mean()
+             for bias in (-6.0, -2.0, 0.0, 2.0)]
+    assert means == sorted(means)
+    assert means[0] < 0.05 and abs(means[2] - 0.5) < 0.05 and means[3] > 0.75
+
+
+def test_plain_twin_keeps_the_weights_and_drops_the_gates() -> None:
+    model = highway.fresh(highway.design(8, -2.0))
+    twin = highway.plain_twin(model)
+    assert highway.gate_layers(twin) == [] and len(highway.gate_layers(model)) == 6
+    assert torch.equal(twin.stage1.block1.conv.weight, model.stage1.block1.transform.conv.weight)
+    stripped = highway.without_batchnorm(highway.fresh(highway.design(8, -2.0)))
+    assert not any(isinstance(m, nn.BatchNorm2d) for _, layer in highway.gate_layers(stripped)
+                   for m in layer.transform.modules())
+    assert isinstance(stripped.stem.bn, nn.BatchNorm2d)  # the stem keeps its BN
+
+
+def test_tiny_highway_run_is_bounded_and_trains_both_nets() -> None:
+    run = highway.tiny_run(highway.design(6, -2.0), steps=50, seconds=0.0)
+    assert run.steps == 1  # the time was up after the first step
+    run = highway.tiny_run(highway.design(6, -2.0), steps=3, seconds=60.0)
+    assert run.steps == 3 and set(run.losses["net"]) == {"plain", "highway"} and len(run.losses) == 6
+    assert highway.verdict(run.losses).startswith("After 3 steps")
+
+
+def test_highway_lesson_leaves_the_servers_rng_alone_and_repeats() -> None:
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    first = highway.tiny_run(highway.design(6, -2.0), steps=2, seconds=60.0)
+    stats = highway.gate_statistics(first.highway, highway.batch(2)[0])
+    assert torch.equal(torch.get_rng_state(), before)  # one server, every student's session shares this RNG
+    torch.manual_seed(99)
+    again = highway.tiny_run(highway.design(6, -2.0), steps=2, seconds=60.0)
+    assert again.losses["loss"].tolist() == first.losses["loss"].tolist()
+    assert highway.gate_statistics(again.highway, highway.batch(2)[0]).equals(stats)

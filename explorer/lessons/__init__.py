@@ -29,6 +29,15 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("lesion", "7. Residual nets behave like ensembles", "What happens when one block is deleted at test time?",
            True),
     Lesson("dense", "8. Addition vs concatenation", "How do ResNet and DenseNet reuse features?", False),
+    Lesson("imagenet", "9. ImageNet: plain-34 and the shortcut options", "Does degradation happen on ImageNet too, "
+           "and does the shortcut's projection matter?", True),
+    Lesson("wrn", "10. Wide ResNet: width against depth", "Is a wide shallow net better than a thin deep one?",
+           False),
+    Lesson("cardinality", "11. ResNeXt: cardinality at equal complexity", "At the same cost, do more paths beat "
+           "wider paths?", False),
+    Lesson("highway", "12. Highway against plain at depth", "What do the gates do at the start, and after "
+           "training?", False),
+    Lesson("stochastic", "13. Stochastic depth", "What does training a shorter net on every batch do?", True),
 )
 LESSON_KEYS = tuple(lesson.key for lesson in LESSONS)
 
