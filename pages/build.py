@@ -3,6 +3,7 @@ and the torchinfo summary. The design lives in the URL (explorer.models.urls) an
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import get_args
 
 import pandas as pd
@@ -11,14 +12,14 @@ import streamlit as st
 from pages import cached_cost, cached_overview, say, use_app_navigation
 from pages.design_views import figures as figures_view
 
-from explorer import PRESETS, ArchSpec, SpecError
+from explorer import PRESETS, ArchSpec, SpecError, precompute
 from explorer.models.builder import FAMILY_BUILDERS
-from explorer.draw.overview import GraphvizMissing, block_dot, detail_blocks, dot_available, to_svg
+from explorer.draw.overview import GraphvizMissing, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
 from explorer.models.presets import family_default, preset_name
 from explorer.models.rules import depth_fits
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
-from explorer.draw.summary import rows_to_csv, summarize
+from explorer.draw.summary import Summary, rows_to_csv
 from explorer.models.urls import IGNORED, spec_from_params, spec_to_params
 
 K = "b_"  # prefix of this page's widget keys: K + spec field name
@@ -30,14 +31,35 @@ FIRST = ("family", "stem", "block", "fractal_columns", "fractal_blocks", "depth"
 
 # ---------------------------------------------------------------- cached computations (keyed by the spec's JSON)
 
+# Presets come precomputed from assets/ (explorer.precompute: no model is built for them); other designs are
+# computed once per server and shared by every session through these caches.
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_block(spec_json: str, stage: int, block: int) -> str:
-    return block_dot(ArchSpec.from_json(spec_json), stage, block)
+    return precompute.block_of(spec_json, stage, block)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_detail_blocks(spec_json: str, stage: int) -> int:
+    return precompute.detail_blocks_of(spec_json, stage)
+
+
+@st.cache_resource
+def summary_worker() -> ThreadPoolExecutor:
+    """One thread for the whole server's torchinfo runs: a class's new designs are summarised one after another
+    instead of as many runs sharing the GIL with every session's page."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchinfo")
+
+
+def cached_summary(spec_json: str) -> Summary:
+    if precompute.lookup(spec_json) is not None:
+        return precompute.summary_of(spec_json)
+    return computed_summary(spec_json)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running torchinfo ...")
-def cached_summary(spec_json: str):
-    return summarize(ArchSpec.from_json(spec_json))
+def computed_summary(spec_json: str) -> Summary:
+    return summary_worker().submit(precompute.summary_of, spec_json).result()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -207,7 +229,7 @@ def graphs(spec: ArchSpec) -> None:
             del st.session_state["b_detail_stage"]  # the previous design had more stages
         stage = a.selectbox("Stage", range(len(names)), format_func=names.__getitem__, key="b_detail_stage",
                             index=min(1, len(names) - 1))
-        count = detail_blocks(spec, stage)  # 1 where the stage is drawn whole (dense, VGG, fractal)
+        count = cached_detail_blocks(spec.to_json(), stage)  # 1 where the stage is drawn whole (dense, VGG, fractal)
         block = 0
         if count > 1:
             block = b.selectbox("Block", [0, 1], key="b_detail_block",
