@@ -19,8 +19,8 @@ DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNe
 def frame(spec: ArchSpec) -> pd.DataFrame:
     """One row per figure: dataset, metric, the figure as printed, its kind, the paper's column, source, note."""
     return pd.DataFrame([{"dataset": DATASETS[f.dataset], "metric": f.metric, "figure": f.text, "kind": f.kind,
-                          "column": f.column, "source": f.source, "note": f.note} for f in figures_for(spec)],
-                        columns=["dataset", "metric", "figure", "kind", "column", "source", "note"])
+                          "paper's column": f.column, "source": f.source, "note": f.note} for f in figures_for(spec)],
+                        columns=["dataset", "metric", "figure", "kind", "paper's column", "source", "note"])
 
 
 def headline_cells(spec: ArchSpec) -> dict[str, object]:
@@ -54,7 +54,10 @@ def show(spec: ArchSpec, name: str | None) -> None:
             parts.append(f"{plain(paper.params_text)} parameters")
         if paper.error is not None:
             error = "top-1 error" if paper.dataset == "imagenet" else "error"
-            parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:g}%** ({plain(paper.error_kind)})")
+            printed = next(f.text for f in figures if f.value == paper.error and f.dataset == paper.dataset)
+            decimals = len(printed.partition(".")[2])  # as the paper prints it: 4.00, not 4
+            parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:.{decimals}f}%** "
+                         f"({plain(paper.error_kind)})")
         note = f". {plain(paper.note)}" if paper.note else ""
         st.success(f"{who} in the paper: " + " · ".join(parts) + f"  \nSource: {plain(paper.source)}{note}")
     st.caption(f"Every published figure of this exact design ({len(figures)}), in the order of the tables:")
