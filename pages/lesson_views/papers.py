@@ -141,7 +141,7 @@ def lesson_wrn() -> None:
     if measure:
         for depth, k, macs in cuts:
             if not wrn.timeable(macs):
-                speeds[depth, k] = "GPU only"
+                speeds[depth, k] = "too large for a CPU"
         todo = sorted(((m, d, k) for d, k, m in cuts if (d, k) not in speeds))  # the cheapest first
         bar, start = st.progress(0.0), time.perf_counter()
         for done, (_, depth, k) in enumerate(todo):
@@ -165,8 +165,9 @@ def lesson_wrn() -> None:
                      "CIFAR-100 (%)": "{:.2f}"},
                     ("design", "params (paper)", column)))
     source_caption("params (app), multiply-adds per 32x32 image: counted by the app on the model it builds. "
-                   f"{column}: forward + backward at batch {wrn.SPEED_BATCH} on this machine's CPU, measured on "
-                   "demand and kept for the server's other pages.")
+                   f"{column}: forward + backward at batch {wrn.SPEED_BATCH} on this machine's CPU, two timed steps "
+                   "after a warm-up, measured on demand and kept for the server's other pages (on a busy server "
+                   "they vary by several times).")
     points = alt.Chart(shown.assign(**{"params (M)": shown["params (app)"] / 1e6})).mark_point(
         size=260, filled=True).encode(
         x=alt.X("params (M):Q", scale=alt.Scale(type="log"), title="parameters (M, counted; log)"),
