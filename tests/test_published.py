@@ -141,7 +141,7 @@ def _values(spec: ArchSpec, metric: str = "test error") -> list[float]:
      "shake_shake_table1"),
     (PRESETS["densenet_bc190_k40"].replace(num_classes=100), 17.18, "densenet"),
     (PRESETS["preact_resnet1001"].replace(activation="original"), 7.61, "identity_table3"),
-    (PRESETS["pyramidnet272_a200_bottleneck"].replace(depth=164, pyramid_alpha=270, num_classes=100), 17.01,
+    (PRESETS["pyramidnet164_a270_bottleneck"].replace(num_classes=100), 17.01,
      "pyramidnet"),
 ])
 def test_designs_that_are_not_presets_find_their_rows(spec, value, table_name):

@@ -43,9 +43,13 @@ PRESETS: dict[str, ArchSpec] = {
     "shake_shake26_2x96d": S(family="shake_shake", depth=26, base_width=96),  # 2.86%
     # PyramidNet (1610.02915), author repo.
     "pyramidnet110_a48": FAMILY_DEFAULTS["pyramidnet"],  # 1.7M, 4.62%
+    "pyramidnet110_a84": S(family="pyramidnet", depth=110, pyramid_alpha=84),  # 3.8M, 4.27%
     "pyramidnet110_a270": S(family="pyramidnet", depth=110, pyramid_alpha=270),  # 28.3M, 3.73%
     "pyramidnet164_a48_bottleneck": S(family="pyramidnet", block="bottleneck", depth=164, pyramid_alpha=48),  # 1.7M
     "pyramidnet164_a84_bottleneck": S(family="pyramidnet", block="bottleneck", depth=164, pyramid_alpha=84),  # 3.8M
+    "pyramidnet164_a270_bottleneck": S(family="pyramidnet", block="bottleneck", depth=164, pyramid_alpha=270),
+    "pyramidnet200_a240_bottleneck": S(family="pyramidnet", block="bottleneck", depth=200, pyramid_alpha=240),
+    "pyramidnet236_a220_bottleneck": S(family="pyramidnet", block="bottleneck", depth=236, pyramid_alpha=220),
     "pyramidnet272_a200_bottleneck": S(family="pyramidnet", block="bottleneck", depth=272, pyramid_alpha=200),
     # DenseNet (1608.06993): L, k; BC = bottleneck + compression 0.5.
     "densenet40_k12": FAMILY_DEFAULTS["densenet"],  # 1.0M, 5.24%
