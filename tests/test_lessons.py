@@ -305,3 +305,33 @@ def test_stochastic_lesson_reads_its_probabilities_and_queues_with_and_without(m
     assert not at.exception and len(launched) == 2
     status = at.dataframe[-1].value.set_index("net")
     assert status.loc["ResNet-110, p_L = 0.5", "paper (%)"] == f"{_row('stochastic_depth', 'resnet110')['c10_stochastic']:.2f}"
+
+
+def test_wrn_cancel_keeps_what_was_timed_and_times_nothing_more(monkeypatch) -> None:
+    from explorer.lessons import wrn
+
+    timed = []
+    monkeypatch.setattr(wrn, "speed", lambda depth, k: timed.append((depth, k)) or 7.0)
+    at = run_lesson("wrn")
+    next(b for b in at.button if b.label == "Cancel").click().run()
+    assert not at.exception and timed == []
+    column = next(t.value for t in at.table if "images/s (this CPU)" in t.value.columns)["images/s (this CPU)"]
+    assert set(column) == {"–"}  # nothing measured yet, and Cancel measured nothing
+
+
+def test_highway_batchnorm_toggle_trains_another_net(monkeypatch) -> None:
+    from pages.lesson_views import papers
+
+    monkeypatch.setattr(papers, "HIGHWAY_STEPS", 2)
+    at = run_lesson("highway")
+    at.select_slider[0].set_value(10).run()
+    for batchnorm in (False, True):
+        at.toggle[0].set_value(batchnorm).run()
+        next(b for b in at.button if b.label.startswith("Train both")).click().run()
+        assert not at.exception
+    runs = at.session_state["highway_runs"]
+    assert set(runs) == {(10, -2.0, False), (10, -2.0, True)}  # one run per setting, kept for the session
+    off, on = (runs[10, -2.0, bn].losses["loss"].tolist() for bn in (False, True))
+    assert off != on  # BN inside H changes the net that trains
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for _, layer in papers.highway.gate_layers(
+        runs[10, -2.0, False].highway) for m in layer.transform.modules())

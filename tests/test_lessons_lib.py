@@ -397,9 +397,11 @@ def test_stochastic_design_and_paper_rows() -> None:
 
 
 def test_gate_statistics_have_one_row_per_highway_layer() -> None:
-    model = highway.fresh(highway.design(10, -2.0))
+    model = highway.fresh(highway.design(10, -2.0)).eval()
     images, _ = highway.batch(4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     stats = highway.gate_statistics(model, images)
+    assert not model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # a copy
     assert len(stats) == 10 - 2 and stats["layer"].tolist() == list(range(1, 9))
     assert ((stats["T(x) 10th percentile"] <= stats["mean T(x)"])
             & (stats["mean T(x)"] <= stats["T(x) 90th percentile"])).all()

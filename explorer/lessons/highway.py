@@ -80,22 +80,21 @@ def batch(size: int = BATCH, seed: int = 0, resolution: int = RESOLUTION) -> tup
 @torch.no_grad()
 def gate_statistics(model: nn.Module, images: torch.Tensor) -> pd.DataFrame:
     """Per highway layer (1 = nearest the input): the mean of T(x) over every unit, position and image, its
-    standard deviation, and its 10th and 90th percentiles."""
-    layers = gate_layers(model)
+    standard deviation, and its 10th and 90th percentiles. BN uses the batch's statistics, as in training (at
+    initialization its running statistics would make it the identity), on a copy: the model is not changed."""
+    probe = copy.deepcopy(model).train()
+    layers = gate_layers(probe)
     if not layers:
         raise ValueError("this model has no highway layers")
     seen: dict[str, torch.Tensor] = {}
     handles = [layer.gate.register_forward_hook(
         lambda m, i, out, name=name: seen.__setitem__(name, torch.sigmoid(out).flatten()))
         for name, layer in layers]
-    was_training = model.training
-    model.eval()
     try:
-        model(images)
+        probe(images)
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     rows = []
     for index, (name, _) in enumerate(layers, start=1):
         t = seen[name].double()
