@@ -16,6 +16,7 @@ from explorer import PRESETS, ArchSpec, SpecError, precompute
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
+from explorer.models.plans import PLANS
 from explorer.models.presets import family_default, preset_name
 from explorer.models.rules import depth_fits
 from explorer.models.spec import FAMILY_LABELS, depth_choices, imagenet_block, layout
@@ -270,6 +271,8 @@ def summary(spec: ArchSpec) -> None:
 
 def show_results(spec: ArchSpec) -> None:
     headline(spec)
+    if PLANS[spec.family].note:  # where the build is this project's reading of the paper (its plan says why)
+        st.caption(PLANS[spec.family].note)
     graphs(spec)
     summary(spec)
 

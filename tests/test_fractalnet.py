@@ -5,6 +5,7 @@ import torch
 
 from explorer import PRESETS, build_model, cost
 from explorer.models.families.fractalnet import FractalBlock, Join
+from explorer.models.plans.fractalnet import dropout_rates
 
 SMALL = PRESETS["fractalnet20"].replace(fractal_blocks=2, depth=8, base_width=8)
 
@@ -90,3 +91,33 @@ def test_drop_path_follows_torch_seed_and_not_python_random():
     assert torch.equal(out, again) and all(torch.equal(a, b) for a, b in zip(grads, grads_again))
     assert random.getstate() == python_state
     assert any(not torch.equal(_train_step(model, seed)[0], out) for seed in range(1, 6))  # drop-path is random
+
+
+# ---------------------------------------------------------------- dropout (the paper's "drop-path + dropout" rows)
+
+def test_dropout_rates_rise_by_block_as_the_paper_fixes_them():
+    # Sec. 4.1: "we fix drop rate per block at (0%, 10%, 20%, 30%, 40%)"; gustavla/fractalnet's DROPOUTS.
+    spec = PRESETS["fractalnet20_dropout"]
+    assert dropout_rates(spec) == (0.0, 0.1, 0.2, 0.3, 0.4)
+    assert dropout_rates(spec.replace(fractal_blocks=3, depth=12)) == (0.0, 0.2, 0.4)
+    model = build_model(spec)
+    for i, rate in enumerate(dropout_rates(spec), start=1):
+        units = [m for m in getattr(model, f"stage{i}").modules() if type(m).__name__ == "ConvUnit"]
+        assert len(units) == 7  # 2^C - 1 for C=3
+        for unit in units:  # conv -> dropout -> BN -> ReLU, as the authors' globals.crox
+            expected = ["conv", "dropout", "bn", "relu"] if rate else ["conv", "bn", "relu"]
+            assert [name for name, _ in unit.named_children()] == expected
+            assert rate == 0 or unit.dropout.p == rate
+    widens = [getattr(model, f"stage{i}").widen for i in range(1, 6)]
+    assert all(isinstance(w, (torch.nn.Conv2d, torch.nn.Identity)) for w in widens)  # the 1x1 widening has none
+
+
+def test_dropout_adds_no_parameters_and_is_off_at_eval():
+    spec = PRESETS["fractalnet20_dropout"].replace(fractal_dropout=0.9)
+    assert cost(spec).params == cost(PRESETS["fractalnet20"]).params == 38_647_114
+    model = build_model(spec).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
+        train = model.train()
+        assert not torch.allclose(train(x, column=2), train(x, column=2))  # dropout draws anew in training

@@ -259,6 +259,26 @@ def test_detail_blocks_counts_what_the_detail_view_can_pick(name, stage, count):
     assert detail_blocks(PRESETS[name], stage) == count
 
 
+@pytest.mark.parametrize("stage, block", [(0, 0), (1, 1), (2, 4)])
+def test_drawn_highway_layer_is_the_built_layer(stage, block):
+    # Every module of the built layer is drawn, under its own path and with its own words, and nothing else is:
+    # H's modules in order, the gate conv, then sigmoid, carry and the mix H·T + x·(1 − T) (HighwayLayer.forward).
+    spec = PRESETS["highway19"]
+    path = f"{layout(spec).stages[stage].name}.block{block + 1}"
+    layer = dict(meta_model(spec).named_modules())[path]
+    nodes, edges = parse(block_dot(spec, stage, block))
+    leaves = {f"{path}.{n}": m for n, m in layer.named_modules() if n and not list(m.children())}
+    drawn = {n for n in nodes if n.startswith(f"{path}.")}
+    assert drawn == set(leaves) | {f"{path}.carry", f"{path}.mix"}
+    for name, module in leaves.items():
+        assert words(module) in nodes[name]
+    assert_chain(block_dot(spec, stage, block), "x", steps(layer.transform, f"{path}.transform"), f"{path}.mix")
+    sigmoid = next(b for a, b in edges if a == f"{path}.gate")
+    assert nodes[sigmoid] == "sigmoid" and edges[(sigmoid, f"{path}.mix")] == ' [label="T(x)"]'
+    assert ("x", f"{path}.gate") in edges and ("x", f"{path}.carry") in edges
+    assert nodes[f"{path}.mix"] == "H·T + x·(1 − T)" and f"bias {layer.gate_bias:g}" in nodes[f"{path}.gate"]
+
+
 def test_highway_draws_the_max_pool_and_1x1_transition_the_model_has():
     spec = PRESETS["highway19"]
     stage = meta_model(spec).stage2
@@ -283,6 +303,17 @@ def test_fractal_draws_its_1x1_widening_conv_and_global_drop_path():
     assert ("x", "stage1.widen") in edges
     assert f"global drop-path: {model.global_fraction:.0%} of training batches" in nodes["global_drop_path"]
     assert "global drop-path" not in block_dot(spec.replace(drop_path_global=0.0), 0, 0)
+
+
+def test_fractal_draws_each_blocks_dropout_on_its_convs():
+    spec = PRESETS["fractalnet20_dropout"]
+    nodes, _ = parse(block_dot(spec, 4, 0))
+    convs = [label for name, label in nodes.items() if name.startswith("stage5.path") and name.endswith(".conv")]
+    assert len(convs) == 7 and all("3×3 conv, 512\ndropout p=0.4, BN, ReLU" in label for label in convs)
+    assert "stage5.widen" not in nodes  # 512 -> 512 channels: no widening conv
+    assert "dropout p=" not in block_dot(spec, 0, 0)  # the first block's rate is 0
+    first = parse(block_dot(spec, 1, 0))[0]
+    assert first["stage2.widen"] == "1×1 conv, 128" and "dropout p=0.1" in first["stage2.path.conv.conv"]
 
 
 @pytest.mark.parametrize("columns, joins", [(1, 0), (2, 1), (3, 2), (4, 4)])

@@ -52,3 +52,13 @@ def test_forward_backward():
     assert out.shape == (2, 10) and torch.isfinite(out).all()
     assert model.stage3.block5.gate.bias.grad is not None
     assert "stage2.transition.conv" in dict(model.named_modules())
+
+
+def test_the_plan_says_the_widths_are_this_projects_choice():
+    # The Build page shows a plan's note (pages/build.py show_results); Highway's says why the widths are ours.
+    from explorer.models.plans import PLANS
+    note = PLANS["highway"].note
+    assert "no per-layer widths" in note and "32, 80, 128" in note and "2.3M" in note
+    assert [s.block_widths[0] for s in layout(PRESETS["highway19"]).stages] == [32, 80, 128]
+    assert "1x1 conv" in PLANS["fractalnet"].note and "this project's reading" in PLANS["fractalnet"].note
+    assert PLANS["resnet"].note == ""  # built as the paper and its code build it: nothing to say

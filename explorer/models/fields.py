@@ -222,6 +222,10 @@ class ArchFields:
     drop_path_local: float = _probability(0.15, "Local drop-path", ("fractalnet",))
     # FractalNet: fraction of batches trained on one global column
     drop_path_global: float = _probability(0.5, "Global drop-path share", ("fractalnet",), closed=True)
+    # FractalNet dropout after every 3x3 conv, a schedule by block: 0 in the first block rising linearly to this
+    # in the last (sec. 4.1: "we fix drop rate per block at (0%, 10%, 20%, 30%, 40%)", so 0.4 for B=5; the
+    # authors' gustavla/fractalnet generation/fractalnet.py DROPOUTS, placed conv-dropout-BN-ReLU in globals.crox)
+    fractal_dropout: float = _probability(0.0, "Dropout in the last block (0 in the first)", ("fractalnet",))
 
     def __post_init__(self) -> None:
         # An unset stride becomes the family's authors' choice, stored so the spec says which. Without bottleneck

@@ -44,14 +44,16 @@ def named_ops(ops: Iterable[Op], channels: int, suffix: str = "") -> list[tuple[
 
 
 class ConvUnit(nn.Sequential):
-    """conv (k x k, same padding) -> [BN] -> ReLU; the conv has a bias only when there is no BN after it."""
+    """conv (k x k, same padding) -> [dropout] -> [BN] -> ReLU; the conv has a bias only when there is no BN after
+    it. Dropout sits between the conv and its BN, as FractalNet's Caffe generator places it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 norm: bool = True):
+                 norm: bool = True, dropout: float = 0.0):
         conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2,
                          bias=not norm)
-        super().__init__(OrderedDict([("conv", conv)] + named_ops(("bn", "relu") if norm else ("relu",),
-                                                                   out_channels)))
+        drop = [("dropout", nn.Dropout(dropout))] if dropout > 0 else []
+        super().__init__(OrderedDict([("conv", conv)] + drop + named_ops(("bn", "relu") if norm else ("relu",),
+                                                                          out_channels)))
 
 
 class Transition(nn.Sequential):

@@ -60,6 +60,8 @@ PRESETS: dict[str, ArchSpec] = {
     "se_resnet110": S(depth=110, se_reduction=16),  # 5.21%
     "highway19": FAMILY_DEFAULTS["highway"],  # 2.3M, 7.54%
     "fractalnet20": FAMILY_DEFAULTS["fractalnet"],  # 38.6M, 5.22%
+    # FractalNet, "drop-path + dropout" (C10+ 4.60%): dropout 0, 0.1, 0.2, 0.3, 0.4 by block (sec. 4.1)
+    "fractalnet20_dropout": S(family="fractalnet", depth=20, fractal_dropout=0.4),
     "vgg16_cifar": FAMILY_DEFAULTS["vgg"],
     # ImageNet: must equal torchvision's parameter counts exactly.
     "resnet18": S(depth=18, **_IMAGENET),

@@ -14,8 +14,10 @@ Both draw from torch's generators (seeded by torch.manual_seed, as training does
 two trainings with one seed drop the same paths.
 
 Widths 64, 128, 256, 512, 512. A 1x1 conv raises the channels at the start of each block so every 3x3 conv in it
-has the block's width; this gives the printed 38.6M (38,647,114). The authors' Caffe generator instead feeds the
-block input to each column's first conv, which gives 33.7M.
+has the block's width; this gives the printed 38.6M (38,647,114). That conv is this project's reading (the
+authors' Caffe generator feeds the block input to each column's first conv, 33.7M): see plans/fractalnet.py.
+Dropout (the paper's "drop-path + dropout" rows) follows every 3x3 conv, before its BN, at each block's rate
+(plans.fractalnet.dropout_rates: 0, 0.1, 0.2, 0.3, 0.4 for fractalnet20_dropout).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from explorer.models.layers import ConvUnit, conv1x1, he_initialised, make_head
+from explorer.models.plans.fractalnet import dropout_rates
 from explorer.models.spec import ArchSpec, layout
 
 
@@ -57,14 +60,14 @@ class Join(nn.Module):
 class FractalPath(nn.Module):
     """f_C, returning its C column outputs unjoined (shallowest first), so the caller's join sees all of them."""
 
-    def __init__(self, columns: int, channels: int, drop_prob: float):
+    def __init__(self, columns: int, channels: int, drop_prob: float, dropout: float = 0.0):
         super().__init__()
         self.columns = columns
-        self.conv = ConvUnit(channels, channels)  # the shallow column: one conv
+        self.conv = ConvUnit(channels, channels, dropout=dropout)  # the shallow column: one conv
         if columns > 1:
-            self.first = FractalPath(columns - 1, channels, drop_prob)
+            self.first = FractalPath(columns - 1, channels, drop_prob, dropout)
             self.join = Join(drop_prob)
-            self.second = FractalPath(columns - 1, channels, drop_prob)
+            self.second = FractalPath(columns - 1, channels, drop_prob, dropout)
 
     def forward(self, x: torch.Tensor, column: int | None = None) -> list[torch.Tensor]:
         """All columns, or only `column` (0 = the shallow conv) when global drop-path picked one."""
@@ -78,10 +81,10 @@ class FractalPath(nn.Module):
 class FractalBlock(nn.Module):
     """1x1 conv to the block width (when it changes) -> C-column fractal -> join -> 2x2 max-pool."""
 
-    def __init__(self, *, in_channels: int, out_channels: int, columns: int, drop_prob: float):
+    def __init__(self, *, in_channels: int, out_channels: int, columns: int, drop_prob: float, dropout: float = 0.0):
         super().__init__()
         self.widen = conv1x1(in_channels, out_channels) if in_channels != out_channels else nn.Identity()
-        self.path = FractalPath(columns, out_channels, drop_prob)
+        self.path = FractalPath(columns, out_channels, drop_prob, dropout)
         self.join = Join(drop_prob)
         self.pool = nn.MaxPool2d(2)
 
@@ -99,10 +102,11 @@ class FractalNet(nn.Module):
         self.global_fraction = spec.drop_path_global
         self.stage_names = [s.name for s in plan.stages]
         with he_initialised(self):
-            for stage in plan.stages:
+            for stage, dropout in zip(plan.stages, dropout_rates(spec)):
                 setattr(self, stage.name, FractalBlock(in_channels=stage.in_channels,
                                                        out_channels=stage.block_widths[0],
-                                                       columns=spec.fractal_columns, drop_prob=spec.drop_path_local))
+                                                       columns=spec.fractal_columns, drop_prob=spec.drop_path_local,
+                                                       dropout=dropout))
             self.head = make_head(plan.head_in, spec.num_classes)
 
     def pick_column(self) -> int | None:

@@ -67,6 +67,7 @@ class Plan:
     layout: Callable[[ArchFields], Layout]  # per-stage widths, counts and sizes of a valid spec
     check: Callable[[ArchFields], None] = no_rules  # the family's rules across fields, after the depth's
     imagenet_block: Callable[[ArchFields], Block | None] = no_imagenet_block  # the block an ImageNet depth fixes
+    note: str = ""  # where the build is this project's reading rather than the paper's or its code: the Build page
 
 
 # ---------------------------------------------------------------- sizes and widths

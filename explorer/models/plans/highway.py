@@ -7,9 +7,18 @@ from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import Layout, Plan, check_one_block_type, input_size, stage1_width, strided_stages
 
-# Srivastava et al. 2015 do not print their CIFAR widths. These give highway19 (6+6+5 highway layers) 2,295,722
-# parameters, the published "2.3M"; plain doubling (32, 64, 128) would give 2.04M.
+# Why the widths are ours: "Training Very Deep Networks" (Srivastava et al. 2015, 1507.06228; the full paper of
+# 1505.00387), Table 3, prints its CIFAR-10 highway nets' depth, parameter count and error (19 layers 2.3M 7.54%,
+# 32 layers 1.25M 8.80%) and says they follow the Fitnet designs (Romero et al. 2014): 3x3 convolutional highway
+# layers with max-pooling between groups. It gives no per-layer widths, and no code of its CIFAR nets is released.
+# So the widths are this project's choice: three stages of 32, 80 and 128 channels, which give highway19 (a stem
+# conv, 6+6+5 highway layers, the classifier) 2,295,722 parameters, the printed 2.3M; plain doubling (32, 64, 128)
+# would give 2.04M. BN in H is also ours (explorer.models.families.highway).
 HIGHWAY_WIDTHS = (32, 80, 128)
+NOTE = ("Highway: the paper (Srivastava et al. 2015, Table 3) prints the depth, parameter count and error of its "
+        "CIFAR-10 nets (19 layers, 2.3M) and says they follow Fitnet, but gives no per-layer widths. The widths "
+        "here (32, 80, 128 channels by stage) are this project's choice, set to give the printed 2.3M; the BN in "
+        "each layer's H is ours too.")
 _RULE = "a Highway net has a stem, at least 3 highway layers and a classifier (5 or more)"
 
 
@@ -39,4 +48,4 @@ def layout(spec: ArchFields) -> Layout:
 
 HIGHWAY = Plan(default=dict(depth=19, gate_bias=-2.0),  # highway19
                base_width=HIGHWAY_WIDTHS[0], depth_rule=depth_rule, check_depth=check_depth, layout=layout,
-               check=check_one_block_type)
+               check=check_one_block_type, note=NOTE)
