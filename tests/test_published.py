@@ -307,3 +307,20 @@ def test_published_is_frozen():
     assert isinstance(p, Published)
     with pytest.raises(AttributeError):
         p.error = 0.0
+
+
+def test_row_design_is_the_design_a_lesson_link_opens():
+    assert (published.row_design("identity_table2", "bn_after_add", "resnet164")
+            == PRESETS["preact_resnet164"].replace(activation="bn_after_add"))
+    assert published.row_design("wrn_table5", "wrn_28_10", "c10_dropout") == PRESETS["wrn_28_10_dropout"]
+    assert published.row_design("wrn_table5", "wrn_28_10", "c100") == PRESETS["wrn_28_10"].replace(num_classes=100)
+    with pytest.raises(KeyError, match="fitnet"):
+        published.row_design("cifar_others", "fitnet")
+    with pytest.raises(KeyError, match="nope"):
+        published.row_design("wrn_table5", "wrn_28_10", "nope")
+
+
+def test_headline_of_a_design_that_is_no_preset():
+    paper = published.headline(PRESETS["wrn_16_4"].replace(depth=40, width_factor=2))  # WRN Table 4, ZCA
+    assert (paper.error, paper.params_text, paper.error_kind, paper.dataset) == (5.33, "2.2M", "as printed", "cifar10")
+    assert published.headline(PRESETS["resnet56"].replace(width_factor=3)) is None
