@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -447,3 +448,13 @@ def test_highway_lesson_leaves_the_servers_rng_alone_and_repeats() -> None:
     again = highway.tiny_run(highway.design(6, -2.0), steps=2, seconds=60.0)
     assert again.losses["loss"].tolist() == first.losses["loss"].tolist()
     assert highway.gate_statistics(again.highway, highway.batch(2)[0]).equals(stats)
+
+
+def test_highway_verdict_says_which_net_fits_and_when_one_was_unstable() -> None:
+    frame = pd.DataFrame({"net": ["plain", "highway"] * 3, "step": [1, 1, 2, 2, 3, 3],
+                          "loss": [2.4, 2.4, 1.2, 2.0, 2.1, 1.6]})
+    text = highway.verdict(frame)
+    assert text.startswith("After 3 steps the highway net fits the batch better")
+    assert "plain twin had reached 1.20 at step 2 and then rose again" in text and "highway net had" not in text
+    level = frame.assign(loss=[2.4, 2.4, 2.0, 2.0, 1.5, 1.55])
+    assert "about as well" in highway.verdict(level) and "rose again" not in highway.verdict(level)

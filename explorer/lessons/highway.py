@@ -144,17 +144,27 @@ LEVEL = 0.1  # nats: final losses closer than this are not an ordering
 
 
 def verdict(losses: pd.DataFrame) -> str:
-    """What the run shows, from its last step: which net fits the batch better, said from the numbers."""
-    last = losses[losses["step"] == losses["step"].max()].set_index("net")["loss"]
+    """What the run shows, from its last step and each net's lowest loss: which net fits the batch better, and
+    whether one got lower earlier and then rose again (unstable), said from the numbers."""
+    steps = int(losses["step"].max())
+    last = losses[losses["step"] == steps].set_index("net")["loss"]
     plain, highway = float(last["plain"]), float(last["highway"])
     if highway < plain - LEVEL:
-        return (f"After {int(losses['step'].max())} steps the highway net fits the batch better than its plain twin "
-                f"(loss {highway:.2f} against {plain:.2f}).")
-    if plain < highway - LEVEL:
-        return (f"After {int(losses['step'].max())} steps the plain twin fits the batch better (loss {plain:.2f} "
-                f"against {highway:.2f}): at this depth the gates only slow it down. Try a deeper net.")
-    return (f"After {int(losses['step'].max())} steps both nets fit the batch about as well (loss {highway:.2f} "
-            f"against {plain:.2f}). Try a deeper net, or more steps.")
+        text = (f"After {steps} steps the highway net fits the batch better than its plain twin (loss {highway:.2f} "
+                f"against {plain:.2f}).")
+    elif plain < highway - LEVEL:
+        text = (f"After {steps} steps the plain twin fits the batch better (loss {plain:.2f} against "
+                f"{highway:.2f}): at this depth the gates only slow it down. Try a deeper net.")
+    else:
+        text = (f"After {steps} steps both nets fit the batch about as well (loss {highway:.2f} against "
+                f"{plain:.2f}). Try a deeper net, or more steps.")
+    for net, final in (("plain twin", plain), ("highway net", highway)):
+        curve = losses[losses["net"] == net.split()[0]]
+        best = curve.loc[curve["loss"].idxmin()]
+        if best["loss"] < final - LEVEL:
+            text += (f" The {net} had reached {best['loss']:.2f} at step {int(best['step'])} and then rose again: "
+                     "its training is unstable.")
+    return text
 
 
 def without_batchnorm(model: nn.Module) -> nn.Module:
