@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
-from explorer.models.cost import check_budget
+from explorer.models.cost import check_budget, cost
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
 from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir, download_cifar
@@ -19,7 +19,7 @@ from explorer.training.capacity import check_run
 from explorer.training.queue import canonical_device, dispatch, launch, max_concurrent
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
 from explorer.training.runs import RunStore, StoreError, default_root
-from explorer.training.speed import estimate_epoch_seconds
+from explorer.training.speed import estimate_epoch_seconds, measured_rate
 from pages import say, use_app_navigation
 from pages.train_views.access import session_owner, teacher_panel
 from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
@@ -164,9 +164,11 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
         return False
     images = dataset_info(recipe).train_size
     if DEVICE != "cpu":
-        st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** "
-                   f"(up to {max_concurrent()} run(s) at once; others wait in the queue), "
-                   f"{recipe.epochs * images:,} training images in all.")
+        rate = measured_rate(store, DEVICE)  # from this GPU's earlier runs
+        took = (f"about **{duration(3 * cost(spec).macs * images * recipe.epochs / rate)} in all** at the speed of "
+                "its earlier runs" if rate else "no time estimate until a first run has trained on it")
+        st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** (up to {max_concurrent()} run(s) at "
+                   f"once; others wait in the queue): {recipe.epochs * images:,} training images, {took}.")
         return True
     threads = plural(torch.get_num_threads(), "thread")
     seconds = cpu_epoch_seconds(spec.to_json(), images)

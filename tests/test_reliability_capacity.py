@@ -100,6 +100,14 @@ def test_queued_runs_hold_no_process_and_a_dead_workers_slot_goes_to_the_next(ro
     assert [r.id for r in store.list_runs()] == ids[::-1]  # nothing lost
 
 
+def test_a_run_only_requested_is_not_started_by_the_queue(root):
+    """The CLI requests a run, then trains it in its own process: a page rendering meanwhile must not start a
+    worker for it (only launch puts a run in line)."""
+    store = RunStore(root)
+    run_id, _ = store.request(TINY, tiny())
+    assert dispatch(store, "cpu") == {} and store.get(run_id).worker_pid is None
+
+
 def test_the_queue_is_capped_per_session_and_in_total_with_the_reason(root, monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_QUEUED_PER_SESSION", "2")
     monkeypatch.setenv("EXPLORER_MAX_QUEUED", "3")
@@ -351,3 +359,20 @@ def test_a_lesion_result_is_kept_per_checkpoint(root, monkeypatch):
     os.utime(store.checkpoint_path(run_id), (time.time() + 5, time.time() + 5))
     lesion.study_run(store, run_id, 50)
     assert len(calls) == 2
+
+
+def test_a_gpus_time_estimate_comes_from_its_earlier_runs(root):
+    from explorer.models.cost import cost
+    from explorer.training.events import StepEvent
+    from explorer.training.speed import measured_rate
+
+    store = RunStore(root)
+    assert measured_rate(store, "cuda:0") is None  # the page says there is no estimate yet
+    for seed, speed in ((1, 1000.0), (2, 3000.0), (3, 2000.0)):
+        run_id = live_run(store, tiny(seed=seed))
+        with store.connect() as db:
+            db.execute("UPDATE runs SET device='cuda:0' WHERE id=?", (run_id,))
+        store.append_metrics(run_id, [StepEvent(step=1, epoch=0.1, train_loss=2.0, train_error=0.8, lr=0.1,
+                                                images_per_sec=speed, elapsed=1.0)])
+    assert measured_rate(store, "cuda:0") == 3 * cost(TINY).macs * 2000.0  # the median run
+    assert measured_rate(store, "cuda:1") is None  # another GPU's runs say nothing about this one

@@ -83,7 +83,7 @@ def test_a_tiny_synthetic_run_from_start_to_charts_and_final_status(runs_dir):
     assert not torch.cuda.is_available()  # this test machine: the page must say the run trains on the CPU
     (warning,) = [t for t in texts(at.warning) if "No GPU" in t]
     assert warning.startswith(f"No GPU on this machine: this run will train on the **CPU** ({torch.get_num_threads()}")
-    assert "per epoch** of 50,000 images" in warning and not at.success
+    assert "in all** (" in warning and "per epoch of 50,000 images" in warning and not at.success
     set_tiny_run(at).button(key="train_start").click().run()
     assert not at.exception
     run_id = at.query_params["run"]

@@ -138,11 +138,10 @@ def cap_process_memory(device: str) -> None:
     try:
         status = Path("/proc/self/status").read_text()
         data = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmData:"))
-        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = data + max(0, available - RESERVE_BYTES // 2)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        if soft == resource.RLIM_INFINITY or limit < soft:
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))  # also replaces a limit inherited from a worker
     except (OSError, ValueError, StopIteration):
         pass  # no /proc or no RLIMIT_DATA: the estimate above is the only guard

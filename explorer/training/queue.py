@@ -1,5 +1,7 @@
-"""Who trains which run, when: worker processes claim runs, wait for a slot on their device, can be cancelled,
-and are recovered after a crash. Every decision is one `BEGIN IMMEDIATE` transaction on the run store.
+"""Who trains which run, when: a launched run waits in line as a row of the run store, holding no process, until
+its device has a free slot (`max_concurrent`); then `dispatch` starts its worker process, which claims it, trains
+and, on its way out, starts the next one. Runs can be cancelled, and dead workers are recovered from. Every
+decision is one `BEGIN IMMEDIATE` transaction on the run store.
 
 The queue starts a worker by module name (`python -m explorer.training.worker`), so nothing here imports the
 worker or the engine: the app queues and launches runs without loading torch's training code.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -148,8 +151,8 @@ def _slots(rows: list, now: float) -> tuple[dict[str | None, int], list]:
     for r in rows:
         if worker_alive(r["worker_pid"], r["heartbeat"] or r["created"], now):
             held[r["device"]] = held.get(r["device"], 0) + 1
-        elif r["status"] == RunStatus.QUEUED and r["worker_pid"] is None:
-            waiting.append(r)
+        elif r["status"] == RunStatus.QUEUED and r["worker_pid"] is None and r["launched"] is not None:
+            waiting.append(r)  # launched and waiting; a row only requested (the CLI's, before it trains) is not
     return held, waiting
 
 
@@ -172,7 +175,7 @@ def _due(rows: list, device: str | None, now: float) -> list[tuple[str, str | No
 
 
 def _active_rows(db) -> list:
-    return db.execute("SELECT id, status, device, worker_pid, heartbeat, created FROM runs "
+    return db.execute("SELECT id, status, device, worker_pid, heartbeat, created, launched FROM runs "
                       "WHERE status IN ('queued','running') ORDER BY created, id").fetchall()
 
 
@@ -189,21 +192,27 @@ def dispatch(store: RunStore, device: str | None = None) -> dict[str, subprocess
     project = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
-    started = {}
-    with store.transaction() as db:
-        for run_id, target in _due(_active_rows(db), device, time.time()):
-            store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-            with open(store.log_path(run_id), "ab") as log:
-                started[run_id] = subprocess.Popen(
-                    [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve()),
-                     *(["--device", target] if target else [])],
-                    cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            # Recorded in the transaction that decided, so 30 Start presses in the seconds before the worker has
-            # imported torch still start one process, not 30. The worker's claim accepts its own pid.
-            db.execute("UPDATE runs SET worker_pid=?, heartbeat=?, device=COALESCE(device, ?) WHERE id=?",
-                       (started[run_id].pid, time.time(), target, run_id))
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        with store.transaction() as db:
+            for run_id, target in _due(_active_rows(db), device, time.time()):
+                try:
+                    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+                    with open(store.log_path(run_id), "ab") as log:
+                        started[run_id] = subprocess.Popen(
+                            [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve()),
+                             *(["--device", target] if target else [])],
+                            cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
+                except OSError:
+                    continue  # no room for its log, or no process to be had: it stays in line for the next call
+                # Recorded in the transaction that decided, so 30 Start presses in the seconds before the worker
+                # has imported torch still start one process, not 30. The worker's claim accepts its own pid.
+                db.execute("UPDATE runs SET worker_pid=?, heartbeat=?, device=COALESCE(device, ?) WHERE id=?",
+                           (started[run_id].pid, time.time(), target, run_id))
+    except sqlite3.OperationalError:
+        pass  # a full or read-only disk: the workers already started claim their runs (their pid is theirs)
     return started
 
 
@@ -212,8 +221,8 @@ def launch(store: RunStore, run_id: str, device: str | None = None) -> subproces
     start the workers whose turn has come (`dispatch`). Returns this run's worker if it starts now, else None:
     it has ended, a live process owns it, or it waits in the queue as a row until a slot frees. Each worker runs
     detached (its own session, so it outlives the app and the browser; output to the run's worker.log)."""
-    if device is not None:
-        with store.transaction() as db:
-            db.execute("UPDATE runs SET device=? WHERE id=? AND status='queued' AND worker_pid IS NULL",
-                       (canonical_device(device), run_id))
+    target = canonical_device(device) if device is not None else None
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET launched=COALESCE(launched, ?), device=COALESCE(device, ?) WHERE id=? AND "
+                   "status='queued' AND worker_pid IS NULL", (time.time(), target, run_id))
     return dispatch(store, device).get(run_id)

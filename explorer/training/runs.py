@@ -67,6 +67,7 @@ class Run:
     cancel_requested: float | None
     heartbeat: float | None = None
     owner: str | None = None  # limits.owner_id of the browser session that started it; None: the class's
+    launched: float | None = None  # when queue.launch put it in line for a worker (None: never launched)
 
     @property
     def trained(self) -> bool:

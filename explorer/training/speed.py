@@ -14,10 +14,11 @@ import torch
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.presets import PRESETS
-from explorer.models.spec import ArchSpec
+from explorer.models.spec import ArchSpec, SpecError
 from explorer.training.engine import train
-from explorer.training.events import StepEvent
+from explorer.training.events import RunStatus, StepEvent
 from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore
 
 PROBE_SPEC = PRESETS["resnet20"].replace(depth=8)  # ResNet-8: a few steps take a second on a CPU
 PROBE_RECIPE = Recipe(dataset="synthetic", epochs=1, batch_size=32, train_size=32 * 5, lr=0.01)
@@ -56,3 +57,21 @@ def eval_macs_per_second(device: str = "cpu", images: int = 256) -> float:
         model(x)
         seconds = time.perf_counter() - start
     return cost(PROBE_SPEC).macs * images / max(seconds, 1e-6)
+
+
+def measured_rate(store: RunStore, device: str, runs: int = 50) -> float | None:
+    """Training multiply-adds per second on `device` ("cuda:0"), the median over the newest runs that trained there
+    (their last logged speed): the page's time estimate for a GPU, where it runs no probe of its own (the server
+    holds no CUDA context). None before any run has trained on it."""
+    rates = []
+    for run in store.list_runs(limit=runs):
+        if run.device != device or run.status not in (RunStatus.RUNNING, RunStatus.FINISHED):
+            continue
+        step = store.last_metric(run.id, "step")
+        try:
+            macs = cost(ArchSpec.from_dict(run.spec)).macs
+        except SpecError:
+            continue
+        if isinstance(step, StepEvent) and step.images_per_sec > 0:
+            rates.append(3 * macs * step.images_per_sec)
+    return sorted(rates)[len(rates) // 2] if rates else None

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,                     -- why it failed, diverged or was cancelled
     cancel_requested REAL,          -- unix seconds of the Stop press; the worker polls it
     heartbeat REAL,                 -- unix seconds of the worker's latest sign of life (liveness.py)
-    owner TEXT                      -- limits.owner_id of the session that started it (NULL: the class's)
+    owner TEXT,                     -- limits.owner_id of the session that started it (NULL: the class's)
+    launched REAL                   -- unix seconds queue.launch put it in line for a worker (NULL: not launched)
 );
 CREATE INDEX IF NOT EXISTS runs_request_key ON runs(request_key);
 CREATE TABLE IF NOT EXISTS metrics (
@@ -156,6 +157,8 @@ def prepare(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")  # a store from before heartbeats
     if "owner" not in columns:
         db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")  # a store from before owners: its runs are the class's
+    if "launched" not in columns:
+        db.execute("ALTER TABLE runs ADD COLUMN launched REAL")  # from before queued runs waited as rows
 
 
 def run_json(row: sqlite3.Row, epochs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -170,11 +173,12 @@ def restore(db: sqlite3.Connection, runs: list[dict[str, Any]]) -> None:
     """Insert runs read from run.json files (and their epoch events) into a new store, inside a transaction."""
     for run in runs:
         db.execute("INSERT OR IGNORE INTO runs (id, label, request_key, spec, recipe, status, device, device_name, "
-                   "created, started, ended, worker_pid, error, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "created, started, ended, worker_pid, error, owner, launched) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (run["id"], run["label"], run["request_key"], json.dumps(run["spec"]),
                     json.dumps(run["recipe"], sort_keys=True), run["status"], run.get("device"),
                     run.get("device_name"), run["created"], run.get("started"), run.get("ended"),
-                    run.get("worker_pid"), run.get("error"), run.get("owner")))
+                    run.get("worker_pid"), run.get("error"), run.get("owner"), run.get("launched")))
         db.executemany("INSERT INTO metrics (run_id, kind, step, epoch, data) VALUES (?, 'epoch', ?, ?, ?)",
                        [(run["id"], e["step"], e["epoch"], json.dumps(e)) for e in run.get("epochs", [])])
 
