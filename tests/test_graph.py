@@ -142,6 +142,7 @@ def check_shake(dot: str, block: nn.Module, path: str) -> None:
     assert_chain(dot, f"{path}.mix", tail(block, path), f"{path}.add")
     for text in shortcut_words(block.shortcut):
         assert text in nodes[f"{path}.shortcut"]
+    assert_chain(dot, f"{path}.add", steps(block.post, f"{path}.post"), "y")  # the ResNeXt-branch unit's ReLU
 
 
 def check_paths(dot: str, block: nn.Module, path: str) -> None:

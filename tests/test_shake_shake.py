@@ -135,3 +135,55 @@ def test_same_torch_seed_gives_the_same_training_step():
     first, second, other = step(0), step(0), step(1)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     assert not torch.equal(first[0], other[0])  # alpha, beta and ResDrop are random draws
+
+
+# ---------------------------------------------------------------- ResNeXt-style branches ("29 2x4x64d", CIFAR-100)
+
+def test_2x4x64d_is_two_grouped_bottlenecks_as_the_authors_build_it():
+    # xgastaldi/shake-shake models/shakeshake.lua, resnext_bottleneck_C: each branch 1x1 (C*d) - grouped 3x3 with
+    # the stride - 1x1 (4n), BN after each; option B shortcut; ReLU after the sum; stem conv-BN-ReLU to 64.
+    spec = PRESETS["shake_shake29_2x4x64d"]
+    model = build_model(spec)
+    assert [type(m).__name__ for m in model.stem] == ["Conv2d", "BatchNorm2d", "ReLU"] and model.stem.conv.out_channels == 64
+    assert [type(m).__name__ for m in model.head] == ["AdaptiveAvgPool2d", "Flatten", "Linear"]
+    assert model.head.fc.out_features == 100
+    block = model.stage2.block1
+    for branch in (block.branch1, block.branch2):
+        convs = [m for m in branch if isinstance(m, torch.nn.Conv2d)]
+        assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.groups) for c in convs] == [
+            (256, 512, 1, 1, 1), (512, 512, 3, 2, 4), (512, 512, 1, 1, 1)]
+        assert [type(m).__name__ for m in branch][-1] == "BatchNorm2d"
+    assert type(block.shortcut).__name__ == "ProjectionShortcut" and block.shortcut.norm and block.shortcut.stride == 2
+    assert isinstance(model.stage2.block2.shortcut, torch.nn.Identity)
+    assert isinstance(block.post, torch.nn.ReLU)
+    assert (block.mix.forward_mode, block.mix.backward_mode, block.mix.level) == ("shake", "even", "image")
+
+
+def test_2x4x64d_count_and_where_it_differs_from_resnext29_8x64d():
+    # Two branches of 4 paths of 64 hold the conv weights of ResNeXt-29's 8 paths of 64 exactly; the second
+    # branch's last BN (2 x width per block) and the 100-class fc are the only extra parameters.
+    spec = PRESETS["shake_shake29_2x4x64d"]
+    assert cost(spec).params == 34_529_700
+    resnext = cost(PRESETS["resnext29_8x64d"].replace(num_classes=100)).params
+    assert cost(spec).params - resnext == 2 * 3 * (256 + 512 + 1024)
+    assert cost(spec.replace(num_classes=10)).params == 34_437_450  # 34.4M, the figure printed for ResNeXt-29
+
+
+def test_a_basic_shake_net_refuses_cardinality_and_its_block_choice_is_offered():
+    from explorer.models.fields import offered
+    from explorer.models.spec import SpecError, validate
+    basic = PRESETS["shake_shake26_2x32d"]
+    assert offered("block", basic) and not offered("cardinality", basic)
+    assert offered("cardinality", PRESETS["shake_shake29_2x4x64d"])
+    with pytest.raises(SpecError, match="cardinality: only used by bottleneck blocks"):
+        validate(basic.replace(cardinality=4))
+
+
+def test_2x4x64d_trains_and_shakes_in_both_branches():
+    spec = PRESETS["shake_shake29_2x4x64d"].replace(base_width=8, bottleneck_width=4)  # small, same wiring
+    torch.manual_seed(0)
+    model = build_model(spec).train()
+    out = model(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    grads = [model.stage1.block1.branch1.conv1.weight.grad, model.stage1.block1.branch2.conv1.weight.grad]
+    assert out.shape == (2, 100) and all(g is not None and g.abs().sum() > 0 for g in grads)

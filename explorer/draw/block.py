@@ -121,7 +121,8 @@ def _shake(g: Drawing, block: nn.Module, path: str, x: str) -> str:
     g.edge(ends[0], node, "F1")
     g.edge(ends[1], node, "F2")
     end = g.chain(node, _tail(block, path))
-    return _add(g, end, _shortcut(g, block, path, x), f"{path}.add")
+    merge = _add(g, end, _shortcut(g, block, path, x), f"{path}.add")
+    return g.chain(merge, ops(block.post, f"{path}.post")) if has(block, "post") else merge  # bottleneck: ReLU
 
 
 def _highway(g: Drawing, block: nn.Module, path: str, x: str) -> str:

@@ -118,6 +118,7 @@ BOTTLENECK_FAMILIES = ("plain", "resnet", "wrn", "resnext", "shake_shake", "pyra
 #     PyramidNet.py and jhkim89/PyramidNet, xgastaldi/shake-shake models/shakeshake.lua (29 2x4x64d).
 AUTHORS_BOTTLENECK_STRIDE = {"plain": "1x1", "resnet": "1x1", "wrn": "3x3", "resnext": "3x3", "shake_shake": "3x3",
                              "pyramidnet": "3x3"}
+_BOTTLENECK = Needs("block", ("bottleneck",), "only used by bottleneck blocks")
 _SCALING = Needs("shortcut_variant", ("constant_scaling",),
                  "scales only apply to shortcut_variant 'constant_scaling'")
 
@@ -142,8 +143,7 @@ class ArchFields:
     # the lower resolution). None, the default, becomes the family's authors' choice, AUTHORS_BOTTLENECK_STRIDE.
     bottleneck_stride: BottleneckStride | None = _s(None, label="Bottleneck stride on", choices=_LABELS_STRIDE,
                                                     families=BOTTLENECK_FAMILIES,
-                                                    needs=Needs("block", ("bottleneck",),
-                                                                "only used by bottleneck blocks"))
+                                                    needs=_BOTTLENECK)
     num_classes: int = _s(10, label="Classes", low=2, high=100_000, step=1)  # CIFAR-10: 10, ImageNet: 1000
     # stage-1 width before k; None: the paper's (16 CIFAR, 64 ImageNet, 32 Shake). The page offers it for
     # Shake-Shake (the branch width d); a link may set it for any family.
@@ -153,10 +153,12 @@ class ArchFields:
     # widths by alpha alone.
     width_factor: int = _s(1, label="Width factor k", help="WRN k: multiplies every stage width", low=1, high=64,
                            step=1, families=("plain", "resnet", "wrn"))
-    cardinality: int = _s(1, label="Cardinality C", help="ResNeXt: parallel paths", low=1, high=256, step=1,
-                          families=("resnext",))  # ResNeXt "C": parallel paths (groups of the 3x3 conv)
+    # ResNeXt "C": parallel paths (groups of the 3x3 conv); Shake-Shake's "2xCxd": each branch a ResNeXt bottleneck
+    cardinality: int = _s(1, label="Cardinality C", help="ResNeXt: parallel paths (groups of the 3x3 conv)", low=1,
+                          high=256, step=1, families=("resnext", "shake_shake"), needs=_BOTTLENECK)
+    # ResNeXt "d": one path's width in stage 1, doubled each stage (Shake-Shake "2xCxd": d of each branch)
     bottleneck_width: int = _s(64, label="Path width d", unit="channels", low=1, high=1024, step=1,
-                               families=("resnext",))  # ResNeXt "d": one path's width in stage 1, doubled each stage
+                               families=("resnext", "shake_shake"), needs=_BOTTLENECK)
     # He et al. 2015: A zero-padded identity, B projection on change, C always
     shortcut: ShortcutOption = _s("A", label="Shortcut option", choices=_LABELS_SHORTCUT,
                                   families=("resnet", "wrn", "resnext"))

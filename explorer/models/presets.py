@@ -41,6 +41,9 @@ PRESETS: dict[str, ArchSpec] = {
     "shake_shake26_2x32d": FAMILY_DEFAULTS["shake_shake"],  # 3.55%
     "shake_shake26_2x64d": S(family="shake_shake", depth=26, base_width=64),  # 2.98%
     "shake_shake26_2x96d": S(family="shake_shake", depth=26, base_width=96),  # 2.86%
+    # CIFAR-100 (Table 4): two ResNeXt branches of 4 paths of width 64, "Shake-Even-Image" (xgastaldi/shake-shake)
+    "shake_shake29_2x4x64d": S(family="shake_shake", block="bottleneck", depth=29, base_width=64, cardinality=4,
+                               bottleneck_width=64, shake_backward="even", num_classes=100),  # 15.85%
     # PyramidNet (1610.02915), author repo.
     "pyramidnet110_a48": FAMILY_DEFAULTS["pyramidnet"],  # 1.7M, 4.62%
     "pyramidnet110_a84": S(family="pyramidnet", depth=110, pyramid_alpha=84),  # 3.8M, 4.27%

@@ -5,6 +5,11 @@ Backward: the branches receive beta * g and (1 - beta) * g, where beta is a fres
 or alpha itself ("keep"). At test time alpha = 0.5. Each branch is ReLU-conv3x3-BN-ReLU-conv3x3-BN and there is
 no ReLU after the addition (author repo, xgastaldi/shake-shake). The downsampling shortcut is the paper's
 sec. 2.3: two 1x1 convs on avg-pooled x and on x shifted by one pixel, concatenated, then BN.
+
+With bottleneck blocks (the CIFAR-100 "29 2x4x64d", shakeshake.lua's resnext_bottleneck_C and
+shakeshaketable.lua), each branch is a ResNeXt bottleneck, 1x1-BN-ReLU-grouped 3x3 (C groups, the stride on it)-
+BN-ReLU-1x1-BN; the shortcut is option B (a 1x1 conv + BN where the width changes, else the identity), the sum is
+followed by a ReLU, the stem is conv3x3-BN-ReLU and the head has no BN-ReLU of its own.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.models.blocks import ResidualUnit
+from explorer.models.blocks import ResidualUnit, branch_convs, residual_branch
 from explorer.models.layers import BlockSlot, StagedNet, conv3x3
+from explorer.models.shortcuts import make_shortcut
 from explorer.models.spec import ArchSpec
 
 
@@ -86,38 +92,58 @@ def _branch(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
         ("conv2", conv3x3(out_channels, out_channels)), ("bn2", nn.BatchNorm2d(out_channels))]))
 
 
+def _bottleneck_branch(in_channels: int, inner_channels: int, out_channels: int, stride: int, groups: int,
+                       bottleneck_stride: str) -> nn.Sequential:
+    """resnext_bottleneck_C's s1/s2: conv1x1-BN-ReLU-grouped conv3x3-BN-ReLU-conv1x1-BN."""
+    convs = branch_convs(in_channels, inner_channels, out_channels, stride, True, groups, bottleneck_stride)
+    return residual_branch(convs, "original")
+
+
 class ShakeBlock(ResidualUnit):
-    """y = h(x) + ShakeMix(F1(x), F2(x)), with optional SE and ResDrop on the mixed branch."""
+    """y = post(h(x) + ShakeMix(F1(x), F2(x))), with optional SE and ResDrop on the mixed branch; post is a ReLU
+    with bottleneck branches (ResNeXt's unit), nothing with basic ones."""
 
     def __init__(self, *, in_channels: int, out_channels: int, stride: int, shortcut: nn.Module, mix: ShakeMix,
-                 se_reduction: int = 0, drop_prob: float = 0.0):
+                 se_reduction: int = 0, drop_prob: float = 0.0, bottleneck: bool = False, inner_channels: int = 0,
+                 groups: int = 1, bottleneck_stride: str = "3x3"):
         super().__init__()
-        self.branch1 = _branch(in_channels, out_channels, stride)
-        self.branch2 = _branch(in_channels, out_channels, stride)
+        for name in ("branch1", "branch2"):
+            branch = (_bottleneck_branch(in_channels, inner_channels, out_channels, stride, groups, bottleneck_stride)
+                      if bottleneck else _branch(in_channels, out_channels, stride))
+            setattr(self, name, branch)
         self.mix = mix
         self.add_tail(out_channels, shortcut, se_reduction, drop_prob)
+        self.post = nn.ReLU(inplace=True) if bottleneck else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.mix(self.branch1(x), self.branch2(x))
         out = self.tail(out)
-        return self.shortcut(x) + out
+        return self.post(self.shortcut(x) + out)
 
     def last_bns(self) -> list[nn.BatchNorm2d]:
         """Both branches' last BN: zeroed, the block starts as h(x)."""
-        return [self.branch1.bn2, self.branch2.bn2]
+        return [[m for m in b if isinstance(m, nn.BatchNorm2d)][-1] for b in (self.branch1, self.branch2)]
 
 
 def make_block(spec: ArchSpec, slot: BlockSlot) -> ShakeBlock:
+    mix = ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level)
+    sizes = dict(in_channels=slot.in_channels, out_channels=slot.out_channels, stride=slot.stride, mix=mix,
+                 se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
+    if spec.block == "bottleneck":  # shakeshake.lua's shortcut, type B: a 1x1 conv + BN where the width changes
+        return ShakeBlock(**sizes, shortcut=make_shortcut("B", slot.in_channels, slot.out_channels, slot.stride),
+                          bottleneck=True, inner_channels=slot.inner_channels, groups=spec.cardinality,
+                          bottleneck_stride=spec.bottleneck_stride)
     changes = slot.stride != 1 or slot.in_channels != slot.out_channels
     shortcut = ShakeShortcut(slot.in_channels, slot.out_channels, slot.stride) if changes else nn.Identity()
-    return ShakeBlock(in_channels=slot.in_channels, out_channels=slot.out_channels, stride=slot.stride,
-                      shortcut=shortcut, mix=ShakeMix(spec.shake_forward, spec.shake_backward, spec.shake_level),
-                      se_reduction=spec.se_reduction, drop_prob=slot.drop_prob)
+    return ShakeBlock(**sizes, shortcut=shortcut)
 
 
 class ShakeShakeNet(StagedNet):
-    """stem (conv3x3-BN, 16 channels) -> three stages of shake blocks -> head (ReLU-pool-fc)."""
+    """stem (conv3x3-BN, 16 channels) -> three stages of shake blocks -> head (ReLU-pool-fc); with bottlenecks
+    stem conv3x3-BN-ReLU (64 channels) and head pool-fc, the blocks ending in their own ReLU."""
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        self.build(spec, make_block, stem_ops=("bn",), head_ops=("relu",))
+        bottleneck = spec.block == "bottleneck"
+        self.build(spec, make_block, stem_ops=("bn", "relu") if bottleneck else ("bn",),
+                   head_ops=() if bottleneck else ("relu",))

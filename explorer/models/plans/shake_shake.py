@@ -1,12 +1,14 @@
-"""Shake-Shake's facts (Gastaldi 2017, 1705.07485): a ResNet-26 of two-branch basic blocks, branch width d."""
+"""Shake-Shake's facts (Gastaldi 2017, 1705.07485): a ResNet-26 of two-branch basic blocks, branch width d
+(CIFAR-10, "26 2x32d"), or, with block "bottleneck", a ResNeXt-29 whose two branches are each a grouped
+bottleneck of C paths of width d (the paper's CIFAR-100 "29 2x4x64d"; xgastaldi/shake-shake models/shakeshake.lua,
+resnext_bottleneck_C): stage i has 256 * 2^i output and C * d * 2^i inner channels, after a 64-channel stem."""
 
 from __future__ import annotations
 
 from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import (
-    CifarDepth, Layout, Plan, SteppedDepth, basic_or_bottleneck, check_one_block_type, input_size, stage1_width,
-    strided_stages,
+    CifarDepth, Layout, Plan, SteppedDepth, basic_or_bottleneck, input_size, stage1_width, strided_stages,
 )
 
 BRANCH_WIDTH = 32  # the paper's smallest d (2x32d); stages double it
@@ -14,7 +16,7 @@ STEM_CHANNELS = 16
 
 
 def _cifar_depth(spec: ArchFields) -> CifarDepth:
-    return basic_or_bottleneck(spec, "Shake-Shake")  # the block rule below refuses a bottleneck
+    return basic_or_bottleneck(spec, "Shake-Shake")  # 6n+2 (26 2x32d), 9n+2 with bottlenecks (29 2x4x64d)
 
 
 DEPTH = SteppedDepth(_cifar_depth)
@@ -22,14 +24,24 @@ DEPTH = SteppedDepth(_cifar_depth)
 
 def layout(spec: ArchFields) -> Layout:
     d = stage1_width(spec, BRANCH_WIDTH)
-    stages = strided_stages(spec.block, DEPTH.blocks_per_stage(spec), STEM_CHANNELS, input_size(spec),
-                            lambda i: (d * 2**i, d * 2**i))
-    return Layout(input_size=input_size(spec), stem_channels=STEM_CHANNELS, stem_size=input_size(spec),
+    if spec.block == "bottleneck":  # shakeshake.lua: iChannels = k (the stem's 64), n = 64 * 2^i, out 4n
+        stem = d
+
+        def widths(i: int) -> tuple[int, int]:
+            return spec.cardinality * spec.bottleneck_width * 2**i, d * 2**i * 4
+    else:
+        stem = STEM_CHANNELS
+
+        def widths(i: int) -> tuple[int, int]:
+            return d * 2**i, d * 2**i
+    stages = strided_stages(spec.block, DEPTH.blocks_per_stage(spec), stem, input_size(spec), widths)
+    return Layout(input_size=input_size(spec), stem_channels=stem, stem_size=input_size(spec),
                   stages=stages, head_in=stages[-1].out_channels, weight_layers=spec.depth)
 
 
 def check(spec: ArchFields) -> None:
-    check_one_block_type(spec)
+    if spec.block == "bottleneck":
+        return  # the 1x1 projection shortcut takes any width
     if stage1_width(spec, BRANCH_WIDTH) < 2:
         raise SpecError("base_width", "Shake-Shake's shortcut concatenates two 1x1 convs of half the width each, "
                                       f"so widths need 2 channels or more; got {spec.base_width}, try 32")
