@@ -124,8 +124,10 @@ def test_multiply_adds_within_a_few_percent(name):
 
 def test_every_cifar_preset_with_a_paper_count_is_checked():
     expected = {"resnet20", "resnet1202", "preact_resnet164", "preact_resnet1001", "wrn_28_10", "resnext29_16x64d",
-                "pyramidnet110_a270", "densenet_bc190_k40", "highway19", "resnet110_stochastic",
-                "shake_shake26_2x96d", "pyramidnet164_a48_bottleneck", "pyramidnet164_a84_bottleneck"}
+                "pyramidnet110_a270", "densenet_bc190_k40", "highway19", "fractalnet20_dropout", "resnet110_stochastic",
+                "shake_shake26_2x96d", "pyramidnet164_a48_bottleneck", "pyramidnet164_a84_bottleneck",
+                "pyramidnet110_a84", "pyramidnet164_a270_bottleneck", "pyramidnet200_a240_bottleneck",
+                "pyramidnet236_a220_bottleneck"}
     assert expected <= set(CIFAR_COUNTED)
 
 
