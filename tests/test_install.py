@@ -283,3 +283,11 @@ def test_links_and_images_point_to_files_and_headings_that_exist(page):
         if anchor:
             headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
             assert anchor in {github_anchor(h) for h in headings}, f"{page}: no heading #{anchor} in {file or page}"
+
+
+def test_readme_lists_every_lesson_with_its_title_and_key():
+    from explorer.lessons import LESSONS
+
+    section = (ROOT / "README.md").read_text().split("## The lessons", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^(\d+)\. \*\*(.+?)\*\* \(`(\w+)`", section, flags=re.M)
+    assert [(f"{n}. {title}", key) for n, title, key in listed] == [(item.title, item.key) for item in LESSONS]
