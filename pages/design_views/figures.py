@@ -66,4 +66,4 @@ def show(spec: ArchSpec, name: str | None) -> None:
 
 def table(figures: pd.DataFrame) -> None:
     """A small static table of figures; every cell is the asset file's text, shown literally."""
-    st.table(figures.map(plain).style.hide(axis="index"))
+    st.table(figures.reset_index(drop=True).map(plain).style.hide(axis="index"))
