@@ -324,3 +324,9 @@ def test_headline_of_a_design_that_is_no_preset():
     paper = published.headline(PRESETS["wrn_16_4"].replace(depth=40, width_factor=2))  # WRN Table 4, ZCA
     assert (paper.error, paper.params_text, paper.error_kind, paper.dataset) == (5.33, "2.2M", "as printed", "cifar10")
     assert published.headline(PRESETS["resnet56"].replace(width_factor=3)) is None
+
+
+def test_a_cifar100_preset_has_its_cifar100_headline():
+    p = published_for("shake_shake29_2x4x64d")  # the README's CIFAR-100 model, Shake-Even-Image
+    assert (p.error, p.dataset) == (15.85, "cifar100")
+    assert not figures_for(PRESETS["shake_shake29_2x4x64d"].replace(num_classes=10))
