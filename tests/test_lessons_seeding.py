@@ -17,10 +17,12 @@ import torch
 from torch import nn
 
 import explorer.lessons
-from explorer.lessons import budget, charts, degradation, dense, forms, gradients, lesion, seeding, shake
+from explorer.lessons import (budget, cardinality, charts, degradation, dense, forms, gradients, highway, imagenet,
+                              lesion, seeding, shake, stochastic, wrn)
 from explorer.training.runs import RunStore
 
 SMALL_DENSE = dense.PRESETS["densenet40_k12"].replace(depth=10)  # 1 layer per block: the same code, 10x cheaper
+HIGHWAY = highway.design(6, -2.0)  # lesson 12's net, shallow
 CURVES = pd.DataFrame({"net": ["a", "a"], "epoch": [1, 2], "split": ["train", "train"], "error": [50.0, 0.0]})
 
 # Every public function of the lesson modules, called the way the page calls it (small sizes).
@@ -53,17 +55,51 @@ CASES: dict[str, Callable[[], Any]] = {
     "shake.steps": lambda: shake.steps(3, 4, "shake", "shake", "image"),
     "shake.paper_table": shake.paper_table,
     "shake.design": lambda: shake.design("shake", "even", "batch"),
+    "cardinality.template": lambda: cardinality.template(50, 4, 24),
+    "cardinality.template_costs": cardinality.template_costs,
+    "cardinality.lesson_table": cardinality.lesson_table,
+    "cardinality.published_templates": cardinality.published_templates,
+    "cardinality.equal_complexity": lambda: cardinality.equal_complexity(cardinality.template_costs()),
+    "highway.design": lambda: highway.design(6, -2.0),
+    "highway.batch": lambda: highway.batch(4),
+    "highway.fresh": lambda: highway.fresh(HIGHWAY),
+    "highway.gate_layers": lambda: [name for name, _ in highway.gate_layers(highway.fresh(HIGHWAY))],
+    "highway.gate_statistics": lambda: highway.gate_statistics(highway.fresh(HIGHWAY), highway.batch(2)[0]),
+    "highway.plain_twin": lambda: highway.plain_twin(highway.fresh(HIGHWAY)),
+    "highway.without_batchnorm": lambda: highway.without_batchnorm(highway.fresh(HIGHWAY)),
+    "highway.tiny_run": lambda: highway.tiny_run(HIGHWAY, steps=2, seconds=600.0),  # never cut short by time
+    "highway.verdict": lambda: highway.verdict(highway.tiny_run(HIGHWAY, steps=2, seconds=600.0).losses),
+    "highway.published": highway.published,
+    "imagenet.imagenet_designs": imagenet.imagenet_designs,
+    "imagenet.cifar_designs": imagenet.cifar_designs,
+    "imagenet.counts": lambda: imagenet.counts(imagenet.cifar_designs()),
+    "imagenet.imagenet_table": imagenet.imagenet_table,
+    "imagenet.cifar_published": imagenet.cifar_published,
+    "imagenet.verdict": lambda: imagenet.verdict(imagenet.imagenet_table()),
+    "stochastic.design": lambda: stochastic.design(110, 0.5),
+    "stochastic.linear_decay": lambda: stochastic.linear_decay(18, 0.5),
+    "stochastic.survival": lambda: stochastic.survival(stochastic.design(20, 0.5)),
+    "stochastic.expected_blocks": lambda: stochastic.expected_blocks(stochastic.survival(stochastic.design(20, 0.5))),
+    "stochastic.paper_rows": stochastic.paper_rows,
+    "wrn.design": lambda: wrn.design(16, 4),
+    "wrn.grid": wrn.grid,
+    "wrn.dropout_table": wrn.dropout_table,
+    "wrn.error_grid": lambda: wrn.error_grid(wrn.grid()),
+    "wrn.verdict": lambda: wrn.verdict(wrn.grid()),
+    "wrn.timeable": lambda: wrn.timeable(10**9),
+    "wrn.speed": lambda: wrn.speed(10, 1, batch=1),
     "lesion.lesion_study": lambda: lesion.lesion_study(gradients.lesson_net("resnet", 8).eval(),
                                                        torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long)),
 }
-TIMINGS = {"budget.images_per_second"}  # returns a measured speed: only the RNG check applies
+TIMINGS = {"budget.images_per_second", "wrn.speed"}  # returns a measured speed: only the RNG check applies
 TIMED_FIELDS = ("seconds", "ms per forward")  # wall-clock parts of otherwise deterministic results
 
 
 def _public_functions() -> set[str]:
     found = {f"lessons.{name}" for name, f in inspect.getmembers(explorer.lessons, inspect.isfunction)
              if not name.startswith("_") and f.__module__ == "explorer.lessons"}
-    for module in (budget, charts, degradation, dense, forms, gradients, shake):
+    for module in (budget, cardinality, charts, degradation, dense, forms, gradients, highway, imagenet, shake,
+                   stochastic, wrn):
         short = module.__name__.rsplit(".", 1)[1]
         found |= {f"{short}.{name}" for name, f in inspect.getmembers(module, inspect.isfunction)
                   if not name.startswith("_") and f.__module__ == module.__name__}
@@ -94,6 +130,8 @@ def _comparable(value: Any) -> Any:
         return {f.name: _comparable(getattr(value, f.name)) for f in fields(value) if f.name not in TIMED_FIELDS}
     if isinstance(value, dict):
         return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_comparable(v) for v in value]
     return value
 
 
