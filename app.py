@@ -99,6 +99,7 @@ page = st.navigation([
     st.Page("pages/build.py", title=_("Build"), icon=":material/construction:", url_path="build"),
     st.Page("pages/compare.py", title=_("Compare"), icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:", url_path="train"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),  # English until translated
     st.Page("pages/lessons.py", title=_("Lessons"), icon=":material/school:", url_path="lessons"),
 ])
 try:
