@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from explorer import PRESETS, SpecError
 from explorer import sweep as sw
 from explorer.models.cost import cost
 from explorer.training.events import EpochEvent, RunStatus
+from explorer.training.queue import cancel
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
 
@@ -246,22 +248,33 @@ def epoch_metrics(store: RunStore, sweep: sw.Sweep) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_a_ray_sweep_on_the_cpu_matches_the_local_backend(tmp_path, monkeypatch):
+def test_a_ray_sweep_on_the_cpu_matches_the_local_backend_and_stops_on_cancel(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
-    from explorer.sweep import on_ray as sweep_ray
+    from explorer.sweep import on_ray
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # local workers and Ray's alike: one thread, the same sums
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", "2")
     plan = sw.plan(BASE, [("depth", "8,14"), ("width_factor", "1,2")], "0", TINY)
-    local = RunStore(tmp_path / "local")
+    local, remote = RunStore(tmp_path / "local"), RunStore(tmp_path / "ray")
     try:
         queued, created, _ = sw.submit(local, plan, device="cpu")  # local workers train while Ray starts
         assert created == 4
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        remote = RunStore(tmp_path / "ray")
-        done = sweep_ray.run(remote, plan)
+        done = on_ray.run(remote, plan)
         assert done.id == plan.id
         wait_done(local, queued, 120)
+        # Stop (the Train page's cancel flag) ends a Ray run as cancelled, and the driver returns
+        long = sw.plan(BASE, [("depth", "8")], "5", TINY.replace(epochs=500))
+        driver = threading.Thread(target=on_ray.run, args=(remote, long))
+        driver.start()
+        deadline = time.monotonic() + 60
+        while (run_id := sw.load(remote.root, long.id).points[0].run_id if (remote.root / f"{long.id}.json").exists()
+               else None) is None or remote.get(run_id).status != RunStatus.RUNNING:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        cancel(remote, run_id)
+        driver.join(60)
+        assert not driver.is_alive() and remote.get(run_id).status == RunStatus.CANCELLED
     finally:
         ray.shutdown()
         for run in local.list_runs():

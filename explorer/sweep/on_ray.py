@@ -107,43 +107,52 @@ def run(store: RunStore, sweep: sw.Sweep, *, address: str | None = None, per_gpu
         raise RayMissing(f"the run store refused some runs: {waiting}")
     say = on_line or (lambda line: None)
     say(f"{sweep.id}: {created} new run(s) on Ray ({', '.join(f'{k}={v:g}' for k, v in options.items())} each)")
-    threads, held = [], []
+    threads, held = [], {}
     for p in sweep.points:
         if p.run_id is None or not claim(store, p.run_id, "cuda:0" if device == "cuda" else "cpu", pid=os.getpid()):
             continue  # already trained, or another process trains it: the progress view follows it
-        held.append(p.run_id)
-        generator = task.remote(p.spec.to_json(), json.dumps(p.recipe.to_dict()), device, data_dir)
-        threads.append(threading.Thread(target=_store_events, args=(ray, store, p.run_id, generator), daemon=True))
-    beating = threading.Event()
-    beat = threading.Thread(target=_beat, args=(store, held, beating), daemon=True)
-    beat.start()
+        held[p.run_id] = task.remote(p.spec.to_json(), json.dumps(p.recipe.to_dict()), device, data_dir)
+        threads.append(threading.Thread(target=_store_events, args=(ray, store, p.run_id, held[p.run_id]),
+                                        daemon=True))
+    stop = threading.Event()
+    watch = threading.Thread(target=_watch, args=(ray, store, held, stop), daemon=True)
+    watch.start()
     for t in threads:
         t.start()
     last = None
-    while True:
-        table = sw.progress(store, sweep)
-        if (line := sw.summary(sw.counts(table))) != last:
-            say(f"{time.strftime('%H:%M:%S')} {sweep.id}: {line}")
-            last = line
-        if sw.done(table) and not any(t.is_alive() for t in threads):
-            break
-        time.sleep(1.0)
-    beating.set()
-    return sweep
+    try:
+        while True:
+            table = sw.progress(store, sweep)
+            if (line := sw.summary(sw.counts(table))) != last:
+                say(f"{time.strftime('%H:%M:%S')} {sweep.id}: {line}")
+                last = line
+            if sw.done(table) and not any(t.is_alive() for t in threads):
+                return sweep
+            time.sleep(1.0)
+    finally:
+        stop.set()
 
 
-def _beat(store: RunStore, run_ids: list[str], stop: threading.Event) -> None:
-    """The driver's sign of life for the runs it holds (liveness.py): a queued Ray task sends no events."""
-    while not stop.wait(HEARTBEAT_SECONDS):
-        for run_id in run_ids:
-            store.beat(run_id)
+def _watch(ray: Any, store: RunStore, held: dict[str, Any], stop: threading.Event) -> None:
+    """For the runs this driver holds: the heartbeat (liveness.py; a task still waiting in Ray's queue sends no
+    events) and Stop (the Train page's cancel flag cancels the task, whether it trains or still waits)."""
+    last_beat = 0.0
+    while not stop.wait(POLL_SECONDS):
+        beat = time.monotonic() - last_beat >= HEARTBEAT_SECONDS
+        for run_id, generator in list(held.items()):
+            if store.cancel_requested(run_id):
+                ray.cancel(generator)
+                del held[run_id]
+            elif beat:
+                store.beat(run_id)
+        last_beat = time.monotonic() if beat else last_beat
 
 
 def _store_events(ray: Any, store: RunStore, run_id: str, generator: Any) -> None:
     """Store one task's events as explorer.training.worker does for a local run, until its end."""
     pending: list[StepEvent | EpochEvent] = []
     end: EndEvent | None = None
-    last_flush = last_poll = time.monotonic()
+    last_flush = time.monotonic()
     try:
         for ref in generator:
             data = ray.get(ref)
@@ -163,15 +172,10 @@ def _store_events(ray: Any, store: RunStore, run_id: str, generator: Any) -> Non
             if event.kind == "epoch" or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 store.append_metrics(run_id, pending)
                 pending, last_flush = [], time.monotonic()
-            if time.monotonic() - last_poll >= POLL_SECONDS:
-                last_poll = time.monotonic()
-                if store.cancel_requested(run_id):
-                    ray.cancel(generator)
-                    end = EndEvent(status=RunStatus.CANCELLED, message="stopped")
-                    break
-    except Exception as err:  # noqa: BLE001 - a lost node or a crashed task: the run ends failed, with why
-        end = EndEvent(status=RunStatus.FAILED, message=f"the Ray task failed: {type(err).__name__}: "
-                                                        f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}")
+    except Exception as err:  # noqa: BLE001 - cancelled (_watch), a lost node or a crashed task: say which
+        last_line = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+        end = (EndEvent(status=RunStatus.CANCELLED, message="stopped") if store.cancel_requested(run_id) else
+               EndEvent(status=RunStatus.FAILED, message=f"the Ray task failed: {type(err).__name__}: {last_line}"))
     finally:
         store.append_metrics(run_id, pending)
     if end is None:
