@@ -254,8 +254,11 @@ def test_cli_gives_a_10_class_preset_cifar100s_100_classes_and_says_so(tmp_path,
     (["--preset", "resnet18"], "error: stem: Synthetic shapes (not CIFAR-10) has 32x32 images, which need the CIFAR "
                                "stem (a 3x3 conv); got 'imagenet', try 'cifar'"),
     (["--preset", "resnet18", "--dataset", "cifar10"], "error: stem: CIFAR-10 has 32x32 images"),
+    # over this CPU's images x epochs bound (limits.check_cost): refused with what fits, nothing queued
+    (["--preset", "resnet20", "--epochs", "2000"], "error: epochs: 2,000 epochs of 50,000 images is 100,000,000 "
+                                                   "training images, over the 500,000 one run may train"),
 ])
-def test_cli_refuses_an_imagenet_design_before_requesting_a_run(tmp_path, capsys, argv, message):
+def test_cli_refuses_a_design_or_run_it_cannot_train_before_requesting_one(tmp_path, capsys, argv, message):
     from explorer.training.runs import RunStore
 
     assert cli.main([*argv, "--device", "cpu", "--runs-dir", str(tmp_path)]) == 2
