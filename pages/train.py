@@ -254,7 +254,7 @@ with live:
 st.subheader("Runs")
 if runs:
     st.caption("Select rows to overlay their curves.")
-    selected = runs_table(store, runs)
+    selected = runs_table(store, runs, me)
     if selected:
         overlay(store, selected)
 else:

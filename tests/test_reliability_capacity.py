@@ -165,6 +165,15 @@ def test_a_batch_that_does_not_fit_is_refused_with_the_batch_that_does(root, mon
         capacity.check_run(PRESETS["wrn_28_10"], Recipe(batch_size=1), "cpu")
 
 
+def test_the_train_page_refuses_a_batch_that_does_not_fit_before_start(root, monkeypatch):
+    monkeypatch.setattr(capacity, "ram_available", lambda: 6 * GiB)  # the page runs in this process
+    at = page()
+    at.number_input(key="train_batch_resnet").set_value(4096).run()
+    assert any(t.startswith("This run cannot train here. batch_size: batch 4,096 needs about 16.3 GiB")
+               and "at most batch" in t for t in texts(at.error))
+    assert at.button(key="train_start").disabled and RunStore(root).list_runs() == []
+
+
 def test_the_worker_refuses_a_stored_run_that_no_longer_fits_before_training(root, monkeypatch):
     monkeypatch.setattr(capacity, "ram_available", lambda: 3 * GiB)
     store = RunStore(root)
@@ -244,6 +253,8 @@ def test_only_the_owner_sees_stop_and_the_teacher_token_works(root, monkeypatch)
     other = page(run=run_id)
     assert limits.valid_token(other.query_params["owner"]) and other.query_params["owner"] != owner
     assert stop_buttons(other) == []
+    assert list(mine.dataframe[0].value["started by"]) == ["you"]
+    assert list(other.dataframe[0].value["started by"]) == ["another session"]
     assert any(t.startswith("Only the session that started a run can stop it: another browser session started it; "
                             "the teacher can stop it") for t in texts(other.caption))
     other.text_input(key="teacher_token").input("wrong").run()

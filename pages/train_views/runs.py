@@ -170,16 +170,17 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
 
 # -- all runs ----------------------------------------------------------------------------------------------------
 
-def runs_table(store: RunStore, runs: list[Run]) -> list[str]:
+def runs_table(store: RunStore, runs: list[Run], viewer: str | None = None) -> list[str]:
     rows = []
     for r in runs:
+        whose = "you" if viewer is not None and r.owner == viewer else "another session" if r.owner else "the class"
         test_errors = ev.frame(store.metrics(r.id, "epoch"))["test_error"]
         rows.append({"run": r.id, "design": r.label, "dataset": dataset_label(r.recipe.get("dataset", "synthetic")),
                      "status": str(r.status),
                      "epochs": f"{len(test_errors)}/{r.recipe.get('epochs')}",
                      "test error (%)": round(100 * test_errors.iloc[-1], 2) if len(test_errors) else None,
                      "best (%)": round(100 * test_errors.min(), 2) if len(test_errors) else None,
-                     "device": r.device_name or "",
+                     "device": r.device_name or "", "started by": whose,
                      "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))})
     picked = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="multi-row", key="train_runs_table")
