@@ -97,7 +97,10 @@ def free_memory(device: str, *, in_worker: bool) -> tuple[int, str] | None:
     available = ram_available()
     if available is None:
         return None
-    return max(0, available - RESERVE_BYTES), f"RAM available now, less {RESERVE_BYTES / GiB:.0f} GiB kept for the server"
+    share = max_concurrent()  # runs that may train at once share what is free now (EXPLORER_MAX_CONCURRENT)
+    how = f"RAM available now, less {RESERVE_BYTES / GiB:.0f} GiB kept for the server" + (
+        f", shared by {share} runs at once" if share > 1 else "")
+    return max(0, available - RESERVE_BYTES) // share, how
 
 
 def check_memory(spec: ArchSpec, recipe: Recipe, device: str, *, in_worker: bool = False) -> None:
@@ -139,7 +142,7 @@ def cap_process_memory(device: str) -> None:
         status = Path("/proc/self/status").read_text()
         data = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmData:"))
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        limit = data + max(0, available - RESERVE_BYTES // 2)
+        limit = data + max(0, available - RESERVE_BYTES // 2) // max_concurrent()
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))  # also replaces a limit inherited from a worker
