@@ -485,3 +485,30 @@ def test_the_cpu_epoch_estimate_scales_with_multiply_adds_and_images():
     ratio = estimate_epoch_seconds(big, 1000) / estimate_epoch_seconds(small, 1000)
     assert ratio == pytest.approx(cost(big).macs / cost(small).macs)  # ~3.06: the layers added
     assert estimate_epoch_seconds(small, 2000) == pytest.approx(2 * estimate_epoch_seconds(small, 1000))
+
+
+def _row(run_id, status="queued", device=None, pid=None, launched=1.0):
+    return {"id": run_id, "status": status, "device": device, "worker_pid": pid, "heartbeat": time.time(),
+            "created": 0.0, "launched": launched}
+
+
+@pytest.mark.parametrize("limit, rows, device, due", [
+    # one slot: the oldest launched run waiting for it, and only it
+    (1, [_row("a", device="cpu"), _row("b", device="cpu")], "cpu", [("a", "cpu")]),
+    # a live worker holds the slot: nothing is due
+    (1, [_row("a", "running", "cpu", os.getpid()), _row("b", device="cpu")], "cpu", []),
+    # a dead worker holds nothing (its run is reaped as failed elsewhere)
+    (1, [_row("a", "running", "cpu", 2**22 + 7), _row("b", device="cpu")], "cpu", [("b", "cpu")]),
+    # per device: the GPU's queue moves while the CPU is busy
+    (1, [_row("a", "running", "cpu", os.getpid()), _row("b", device="cpu"), _row("c", device="cuda:0")], "cpu",
+     [("c", "cuda:0")]),
+    # a run without a device goes to the caller's; a requested, never launched run waits for no one
+    (2, [_row("a", launched=None), _row("b"), _row("c")], "cpu", [("b", "cpu"), ("c", "cpu")]),
+    # a worker that has not said its device yet holds a slot on every device
+    (1, [_row("a", pid=os.getpid()), _row("b", device="cuda:0")], None, []),
+])
+def test_which_waiting_runs_are_due(monkeypatch, limit, rows, device, due):
+    from explorer.training.queue import _due
+
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", str(limit))
+    assert _due(rows, device, time.time()) == due
