@@ -168,7 +168,7 @@ def start(store: RunStore, sweep: sw.Sweep) -> None:
         return
     st.query_params["sweep"] = sweep.id
     st.session_state["sw_pick"] = sweep.id
-    st.session_state["sw_notice"] = (created, len(sweep.points) - created, waiting)
+    st.session_state["sw_notice"] = (created, sum(p.run_id is not None for p in sweep.points) - created)
 
 
 # -- one sweep -------------------------------------------------------------------------------------------------
@@ -179,7 +179,9 @@ def chart(results: pd.DataFrame, fields: tuple[str, ...], measure: str) -> alt.L
     data["group"] = data[fields[1]].astype(str) if len(fields) > 1 else fields[0]
     data["low"] = data["error mean (%)"] - data["error std (%)"].fillna(0)
     data["high"] = data["error mean (%)"] + data["error std (%)"].fillna(0)
-    x = alt.X(measure, scale=alt.Scale(type="log"), title=f"{measure}, log scale")
+    low, high = data[measure].min(), data[measure].max()
+    x = alt.X(measure, scale=alt.Scale(type="log", domain=[low / 1.25, high * 1.25], nice=False),
+              title=f"{measure}, log scale")
     tooltip = ["point", "preset", "finished", alt.Tooltip("error mean (%)", format=".2f"),
                alt.Tooltip("error std (%)", format=".2f"), alt.Tooltip(measure, format=".3g")]
     measured = alt.Chart(data.dropna(subset=["error mean (%)"]))
@@ -278,7 +280,7 @@ with setup:
 
 with view:
     if notice := st.session_state.pop("sw_notice", None):
-        created, attached, waiting = notice
+        created, attached = notice
         st.success(f"{created} new run(s) queued, {attached} attached to identical runs already in the store.")
     ids = sw.list_sweeps(store.root)
     current = st.query_params.get("sweep")

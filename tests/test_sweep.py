@@ -205,6 +205,34 @@ def test_the_page_refuses_a_bad_value_with_a_message_and_start_off(store, values
     assert all("](http" not in e.value for e in at.error)  # a link is never live
 
 
+def test_start_queues_what_the_session_may_and_the_rest_waits_for_a_place(store, monkeypatch):
+    started = []
+    monkeypatch.setattr(sw, "launch", lambda store, run_id, device=None: started.append(run_id))  # no workers
+    monkeypatch.setattr("explorer.training.queue.dispatch", lambda store, device=None: {})
+    at = page()
+    at.button(key="sw_start").click().run()
+    assert not at.exception
+    assert shown(at.success) == ["3 new run(s) queued, 0 attached to identical runs already in the store."]
+    assert any("Some runs wait for a place in the queue: you already have 3 runs waiting or training" in t
+               for t in shown(at.info))
+    (sweep_id,) = sw.list_sweeps(store.root)
+    assert at.query_params["sweep"] == sweep_id
+    sweep = sw.load(store.root, sweep_id)
+    assert [p.run_id is not None for p in sweep.points] == [True] * 3 + [False] * 3 and len(started) == 3
+    assert {r.owner for r in store.list_runs()} == {sweep.owner} and sweep.owner is not None  # the session's
+    assert at.dataframe[0].value["queued"].tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"base": {}, "axes": 3}', "{not json", '{"id": 1}'])
+def test_a_damaged_sweep_file_is_an_error_on_the_page_not_a_traceback(store, content):
+    (store.root / "sweep-resnet20-depth-00000000.json").write_text(content)
+    with pytest.raises(KeyError):
+        sw.load(store.root, "sweep-resnet20-depth-00000000")
+    at = page(sweep="sweep-resnet20-depth-00000000")
+    assert not at.exception
+    assert any(t.startswith("This sweep cannot be shown:") for t in shown(at.error)), shown(at.error)
+
+
 def test_an_unknown_sweep_in_the_link_is_said_plainly(store):
     at = page(sweep="sweep-**bold**")
     assert not at.exception

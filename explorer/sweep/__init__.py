@@ -202,9 +202,12 @@ def _sweep_id(base: ArchSpec, axes: list[Axis], seeds: tuple[int, ...], recipe: 
 
 # -- the record ------------------------------------------------------------------------------------------------
 
+SWEEP_ID = re.compile(r"sweep-[a-z0-9_-]{1,120}")
+
+
 def _path(root: Path, sweep_id: str) -> Path:
-    if not re.fullmatch(r"sweep-[a-z0-9_-]{1,120}", sweep_id):
-        raise KeyError(f"not a sweep id: {sweep_id[:80]!r}")
+    if not isinstance(sweep_id, str) or not SWEEP_ID.fullmatch(sweep_id):
+        raise KeyError(f"not a sweep id: {str(sweep_id)[:80]!r}")
     return Path(root) / f"{sweep_id}.json"
 
 
@@ -218,26 +221,31 @@ def save(root: Path, sweep: Sweep) -> None:
 
 
 def load(root: Path, sweep_id: str) -> Sweep:
-    """A recorded sweep; KeyError when there is none, SpecError when its file no longer validates."""
+    """A recorded sweep; KeyError when there is none or its file is damaged, SpecError when its definition no
+    longer validates (a field this version renamed)."""
     path = _path(root, sweep_id)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         raise KeyError(f"no sweep {sweep_id!r} in {root}") from None
-    recipe = Recipe.from_dict(data["recipe"])
-    again = plan(ArchSpec.from_dict(data["base"]), [(a["field"], a["values"]) for a in data["axes"]],
-                 data["seeds"], recipe, backend=data.get("backend", "local"), owner=data.get("owner"))
-    runs = list(data.get("runs", []))[:len(again.points)]
+    try:
+        again = plan(ArchSpec.from_dict(data["base"]), [(a["field"], a["values"]) for a in data["axes"]],
+                     data["seeds"], Recipe.from_dict(data["recipe"]), backend=str(data.get("backend", "local")),
+                     owner=data.get("owner") if isinstance(data.get("owner"), str) else None)
+        runs = list(data.get("runs") or [])[:len(again.points)]
+        created = float(data.get("created", 0))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise KeyError(f"the sweep file {path.name} is damaged ({type(err).__name__}: {err})") from None
     runs += [None] * (len(again.points) - len(runs))
     points = tuple(dataclasses.replace(p, run_id=r if isinstance(r, str) else None)
                    for p, r in zip(again.points, runs))
-    return dataclasses.replace(again, id=data["id"], points=points, created=float(data.get("created", 0)))
+    return dataclasses.replace(again, id=sweep_id, points=points, created=created)
 
 
 def list_sweeps(root: Path) -> list[str]:
     """Recorded sweep ids, newest first."""
-    files = sorted(Path(root).glob("sweep-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return [p.stem for p in files]
+    files = [p for p in Path(root).glob("sweep-*.json") if SWEEP_ID.fullmatch(p.stem)]
+    return [p.stem for p in sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
 # -- queueing --------------------------------------------------------------------------------------------------

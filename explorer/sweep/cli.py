@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         except StoreError as err:
             print(f"error: {err}")
             return 2
-        print(f"{sweep.id}: {created} new run(s), {len(sweep.points) - created} already in the store")
+        attached = sum(p.run_id is not None for p in sweep.points) - created
+        print(f"{sweep.id}: {created} new run(s), {attached} already in the store")
         if waiting:
             print(f"some runs wait to be queued: {waiting}")
         if not args.wait:
