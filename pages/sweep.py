@@ -201,7 +201,10 @@ def chart(results: pd.DataFrame, fields: tuple[str, ...], measure: str) -> alt.L
 def show_sweep(store: RunStore, sweep_id: str) -> None:
     try:
         sweep = sw.load(store.root, sweep_id)
-    except (KeyError, SpecError) as err:
+    except KeyError as err:  # no such sweep, or a damaged file
+        say("error", "This sweep cannot be shown: {}", err.args[0])
+        return
+    except SpecError as err:
         say("error", "This sweep cannot be shown: {}", err)
         return
     if any(p.run_id is None for p in sweep.points):  # the queue was full: queue the rest as places free

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import PRESETS, SpecError
 from explorer import sweep as sw
+from explorer.sweep import cli
 from explorer.models.cost import cost
 from explorer.training.events import EpochEvent, RunStatus
 from explorer.training.queue import cancel
@@ -152,6 +153,31 @@ def test_results_mean_and_std_over_seeds_costs_published_figures_and_csv(store):
     assert sw.counts(sw.progress(store, sweep))["failed"] == 1
     back = pd.read_csv(io.StringIO(sw.to_csv(table)))
     assert list(back.columns) == list(table.columns) and back["error mean (%)"].tolist() == pytest.approx([12, 8.5])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--vary", "depth=8,21"], "error: depth: a CIFAR ResNet has 6n+2 layers"),
+    (["--vary", "depth"], "error: vary: expected FIELD=V1,V2,...; got 'depth', try depth=20,32,44"),
+    (["--vary", "depth=8", "--seeds", "0,0"], "error: seeds: a seed is listed twice"),
+    (["--preset", "nope", "--vary", "depth=8"], "error: preset: unknown preset 'nope'"),
+    (["--show", "sweep-nope-00000000"], "error: no sweep 'sweep-nope-00000000' in"),
+])
+def test_the_command_line_refuses_bad_input_queueing_nothing(store, capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().out.splitlines()[-1].startswith(message)
+    assert store.list_runs() == []
+
+
+def test_the_command_line_shows_a_recorded_sweep_and_writes_its_csv(store, capsys, tmp_path):
+    sweep, _, _ = sw.submit(store, sw.plan(BASE, [("depth", "20,32")], "0", TINY.replace(dataset="cifar10")),
+                            start=False)
+    finish(store, sweep.points[0].run_id, 0.25)
+    assert cli.main(["--list"]) == 0 and capsys.readouterr().out.split() == [sweep.id]
+    assert cli.main(["--show", sweep.id, "--csv", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "depth in 20, 32; 2 points x 1 seed = 2 runs, 1 epoch on cifar10" in out and "finished" in out
+    back = pd.read_csv(tmp_path / "out.csv")
+    assert back["error mean (%)"].tolist()[0] == 25.0 and back["published error (%)"].tolist() == [8.75, 7.51]
 
 
 # -- the page ------------------------------------------------------------------------------------------------

@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         spec, recipe, note = cli.design_and_recipe(args)
         device = canonical_device(args.device) if args.device else None
         sweep = sw.plan(spec, axes(args.vary), args.seeds, recipe, backend=args.backend)
-    except (OSError, ValueError, KeyError) as err:  # SpecError and StoreError are among them
-        print(f"error: {str(err).strip(chr(39))}")
+    except (OSError, ValueError) as err:  # SpecError and StoreError are among them
+        print(f"error: {err}")
+        return 2
+    except KeyError as err:  # no such sweep, or a damaged file
+        print(f"error: {err.args[0]}")
         return 2
     if note:
         print(f"note: {note}")
