@@ -60,6 +60,11 @@ def cpu_epoch_seconds(spec_json: str, images: int) -> float:
     return estimate_epoch_seconds(ArchSpec.from_json(spec_json), images, "cpu")
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def gpu_rate(root: str, device: str) -> float | None:
+    return measured_rate(RunStore(root), device)  # from this GPU's earlier runs; re-read once a minute
+
+
 # -- setup -----------------------------------------------------------------------------------------------------
 
 def choose_design() -> ArchSpec | None:
@@ -164,7 +169,7 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
         return False
     images = dataset_info(recipe).train_size
     if DEVICE != "cpu":
-        rate = measured_rate(store, DEVICE)  # from this GPU's earlier runs
+        rate = gpu_rate(str(store.root), DEVICE)
         took = (f"about **{duration(3 * cost(spec).macs * images * recipe.epochs / rate)} in all** at the speed of "
                 "its earlier runs" if rate else "no time estimate until a first run has trained on it")
         st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** (up to {max_concurrent()} run(s) at "

@@ -387,3 +387,27 @@ def test_a_gpus_time_estimate_comes_from_its_earlier_runs(root):
                                                 images_per_sec=speed, elapsed=1.0)])
     assert measured_rate(store, "cuda:0") == 3 * cost(TINY).macs * 2000.0  # the median run
     assert measured_rate(store, "cuda:1") is None  # another GPU's runs say nothing about this one
+
+
+def test_the_train_pages_gpu_branch_shows_the_total_time_from_earlier_runs(root, monkeypatch):
+    """No GPU is needed: the page is told there is one, and the memory figure it would read from it."""
+    import streamlit as st
+    import torch
+
+    from explorer.training.events import StepEvent
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Fake GPU")
+    monkeypatch.setattr(capacity, "free_memory", lambda device, in_worker: (80 * GiB, "a fake GPU"))
+    store = RunStore(root)
+    at = page()
+    assert any("no time estimate until a first run has trained on it" in s.value for s in at.success)
+    run_id = live_run(store, tiny(seed=5))
+    with store.connect() as db:
+        db.execute("UPDATE runs SET device='cuda:0' WHERE id=?", (run_id,))
+    store.append_metrics(run_id, [StepEvent(step=1, epoch=0.1, train_loss=2.0, train_error=0.8, lr=0.1,
+                                            images_per_sec=5000.0, elapsed=1.0)])
+    st.cache_data.clear()  # the page re-reads the measured speed once a minute
+    at = page()
+    (shown,) = [s.value for s in at.success if s.value.startswith("Trains on the GPU: **Fake GPU**")]
+    assert "250,000 training images, about **" in shown and "in all** at the speed of its earlier runs" in shown
