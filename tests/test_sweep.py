@@ -178,6 +178,7 @@ def test_the_command_line_shows_a_recorded_sweep_and_writes_its_csv(store, capsy
     assert "depth in 20, 32; 2 points x 1 seed = 2 runs, 1 epoch on cifar10" in out and "finished" in out
     back = pd.read_csv(tmp_path / "out.csv")
     assert back["error mean (%)"].tolist()[0] == 25.0 and back["published error (%)"].tolist() == [8.75, 7.51]
+    assert back["error std (%)"].isna().all()  # one seed: no spread to report
 
 
 # -- the page ------------------------------------------------------------------------------------------------

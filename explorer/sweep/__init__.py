@@ -332,8 +332,8 @@ def published_error(spec: ArchSpec) -> tuple[float | None, str, str]:
 
 
 def results(store: RunStore, sweep: Sweep) -> pd.DataFrame:
-    """One row per point: its values, preset name (if any), finished runs of all seeds, mean and standard
-    deviation of the final test error (%) over the finished seeds, this app's parameter and multiply-add counts,
+    """One row per point: its values, preset name (if any), finished runs of all seeds, mean and (sample)
+    standard deviation of the final test error (%) over the finished seeds (none with one), this app's parameter and multiply-add counts,
     and the papers' error for the same design (figures_for), for an error-against-cost chart."""
     table = progress(store, sweep)
     rows = []
@@ -346,7 +346,7 @@ def results(store: RunStore, sweep: Sweep) -> pd.DataFrame:
         rows.append({**p.values, "point": p.label, "preset": preset_name(p.spec) or "",
                      "runs": len(mine), "finished": len(errors),
                      "error mean (%)": errors.mean() if len(errors) else None,
-                     "error std (%)": errors.std(ddof=1) if len(errors) > 1 else (0.0 if len(errors) else None),
+                     "error std (%)": errors.std(ddof=1) if len(errors) > 1 else None,  # one seed: unknown
                      "params (M)": c.params / 1e6, "multiply-adds (M)": c.macs / 1e6,
                      "published error (%)": paper, "published kind": kind, "published source": source})
     return pd.DataFrame(rows)

@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if note:
         print(f"note: {note}")
     print(sw.describe(sweep))
+    if args.backend == "ray" and args.address not in (None, "auto", "local"):
+        print(f"note: the run store stays in {store.root} on this machine, which must stay up until the sweep ends; "
+              "every node needs this checkout installed (or --ship-code) and the dataset (docs/sweeps.md)")
     if args.backend == "ray":
         try:
             sweep = on_ray.run(store, sweep, address=args.address, per_gpu=args.per_gpu,
