@@ -330,3 +330,10 @@ def test_a_cifar100_preset_has_its_cifar100_headline():
     p = published_for("shake_shake29_2x4x64d")  # the README's CIFAR-100 model, Shake-Even-Image
     assert (p.error, p.dataset) == (15.85, "cifar100")
     assert not figures_for(PRESETS["shake_shake29_2x4x64d"].replace(num_classes=10))
+
+
+def test_the_presets_without_a_figure_are_the_ones_no_table_prints():
+    # The plain CIFAR nets: Fig. 6 only. vgg16_cifar: this project's CIFAR form of VGG-16. fractalnet20 keeps the
+    # family's local drop-path 0.15, while FractalNet Table 1's row is the net without drop-path or dropout.
+    assert {n for n, s in PRESETS.items() if not figures_for(s)} == {
+        "plain20", "plain32", "plain44", "plain56", "plain110", "vgg16_cifar", "fractalnet20"}
