@@ -96,7 +96,8 @@ def test_random_value_in_every_field(data):
     _check(data)
 
 
-PROBABILITIES = ("dropout", "stochastic_depth", "shortcut_dropout", "drop_path_local", "drop_path_global")
+PROBABILITIES = ("dropout", "stochastic_depth", "shortcut_dropout", "drop_path_local", "drop_path_global",
+                 "fractal_dropout")
 SANE = {  # in-range values, so that many drawn specs validate and get built
     "depth": st.one_of(st.sampled_from([8, 11, 14, 16, 20, 22, 26, 28, 29, 32, 38, 40, 44, 56, 100, 110, 121, 164]),
                        st.integers(1, 300)),

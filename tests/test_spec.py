@@ -101,7 +101,8 @@ UNKNOWN_NAMES = [
 ]
 
 WRONG_TOGETHER = [
-    ({"cardinality": 8}, "cardinality", "only applies to ResNeXt; got 8 for ResNet / pre-activation, reset it to 1"),
+    ({"cardinality": 8}, "cardinality",
+     "only applies to ResNeXt, Shake-Shake; got 8 for ResNet / pre-activation, reset it to 1"),
     ({"growth_rate": 24}, "growth_rate", "only applies to DenseNet"),
     ({"shake_forward": "even"}, "shake_forward", "only applies to Shake-Shake"),
     ({"family": "plain", "shortcut": "B"}, "shortcut", "only applies to"),
@@ -342,3 +343,10 @@ def test_bottleneck_stride_is_offered_and_accepted_only_with_bottleneck_blocks()
     assert PRESETS["resnet50"].replace(depth=34, block="basic") == PRESETS["resnet34"]
     densenet = FAMILY_DEFAULTS["densenet"].replace(block="bottleneck")
     assert densenet.replace(bottleneck_stride="3x3") == densenet  # DenseNet-B's 1x1 never strides
+
+
+def test_from_dict_leaves_an_unset_bottleneck_stride_to_the_designs_family_and_stem():
+    data = {"stem": "imagenet", "depth": 50, "block": "bottleneck", "shortcut": "B", "num_classes": 1000}
+    assert ArchSpec.from_dict(data) == PRESETS["resnet50"]
+    assert ArchSpec.from_dict({**data, "bottleneck_stride": "1x1"}).bottleneck_stride == "1x1"
+    assert ArchSpec.from_dict({"depth": 164, "block": "bottleneck"}).bottleneck_stride == "1x1"

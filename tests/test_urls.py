@@ -64,3 +64,11 @@ def test_floats_survive_a_link_exactly(scale):
 def test_base_width_none_and_a_preset_family_switch():
     assert spec_from_params({"preset": "shake_shake26_2x32d", "base_width": "none"}).base_width is None
     assert spec_from_params({"preset": "resnet56", "family": "wrn"}) == PRESETS["wrn_16_4"]
+
+
+def test_an_unset_bottleneck_stride_follows_the_links_family_and_stem():
+    imagenet = {"family": "resnet", "stem": "imagenet", "depth": "50", "block": "bottleneck", "shortcut": "B",
+                "num_classes": "1000"}
+    assert spec_from_params(imagenet) == PRESETS["resnet50"]  # torchvision's V1.5, not the CIFAR ResNet's 1x1
+    assert spec_from_params({**imagenet, "bottleneck_stride": "1x1"}).bottleneck_stride == "1x1"
+    assert spec_from_params({"preset": "resnet50", "depth": "101"}) == PRESETS["resnet101"]

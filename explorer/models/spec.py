@@ -44,6 +44,8 @@ class ArchSpec(ArchFields):
         """Build and validate a spec from untrusted data; missing fields take the family's canonical design."""
         family = data.get("family", "resnet") if isinstance(data, dict) else None
         base = FAMILY_DEFAULTS[family] if isinstance(family, str) and family in FAMILY_DEFAULTS else None
+        if isinstance(data, dict) and "bottleneck_stride" not in data:  # unset: the design's own family and stem
+            data = {**data, "bottleneck_stride": None}  # decide it (an ImageNet ResNet-50 strides its 3x3)
         spec = from_untrusted(cls, data, "spec", base=base)  # an unknown family is refused here
         validate(spec)
         return spec

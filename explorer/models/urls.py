@@ -56,6 +56,8 @@ def spec_from_params(params: Mapping[str, Any]) -> ArchSpec:
     for key in values:
         if key not in _FIELDS:
             raise SpecError(str(key), f"unknown URL parameter; use preset= or the spec fields ({', '.join(_FIELDS)})")
+    if name is None and "bottleneck_stride" not in values:  # unset: the design's family and stem decide it
+        values["bottleneck_stride"] = "none"
     spec = from_untrusted(ArchSpec, values, "link", base=base, text=True)
     validate(spec)
     return spec
