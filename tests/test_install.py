@@ -47,7 +47,9 @@ def imported_packages(paths: list[Path]) -> set[str]:
 def test_pyproject_lists_every_package_the_code_imports():
     app = [ROOT / "app.py", *ROOT.glob("explorer/**/*.py"), *ROOT.glob("pages/**/*.py")]
     runtime = requirement_names(PYPROJECT["project"]["dependencies"])
-    assert imported_packages(app) - runtime == set()
+    ray = requirement_names(PYPROJECT["project"]["optional-dependencies"]["ray"])
+    assert ray == {"ray"}
+    assert imported_packages(app) - runtime - ray == set()  # ray: only explorer.sweep's backend, on request
     assert {"torch", "streamlit"} <= imported_packages(app)  # the scan saw the code
     dev = requirement_names(PYPROJECT["project"]["optional-dependencies"]["dev"])
     # Beside the test modules themselves: packaging comes with pip, pyarrow with streamlit, _pytest is pytest.
@@ -55,7 +57,7 @@ def test_pyproject_lists_every_package_the_code_imports():
     assert imported_packages(tests) - runtime - dev - {p.stem for p in tests} - {"packaging", "pyarrow", "_pytest"} \
         == set()
     assert {"pytest", "hypothesis", "playwright", "import_linter"} <= dev
-    # Empty extras are not declared (ray is for later), and no requirements file can drift from this list.
+    # Empty extras are not declared, and no requirements file can drift from this list.
     assert all(PYPROJECT["project"]["optional-dependencies"].values())
     assert not list(ROOT.glob("requirements*.txt")), "the dependencies live in pyproject.toml only"
 
@@ -76,7 +78,7 @@ def test_every_requirement_the_installed_venv_needs_is_met():
         assert req.specifier.contains(have, prereleases=True), f"{req.name} {have} is outside {req.specifier}"
 
 
-@pytest.mark.parametrize("name", ["explorer-train", "explorer-app"])
+@pytest.mark.parametrize("name", ["explorer-train", "explorer-app", "explorer-sweep"])
 def test_console_scripts_resolve_to_callables(name):
     module, _, attr = PYPROJECT["project"]["scripts"][name].partition(":")
     assert callable(getattr(importlib.import_module(module), attr))
