@@ -15,6 +15,7 @@ from typing import get_args
 
 from tqdm import tqdm
 
+from explorer import i18n
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training import distributed
@@ -72,6 +73,7 @@ def design_and_recipe(args: argparse.Namespace) -> tuple[ArchSpec, Recipe, str |
 
 
 def main(argv: list[str] | None = None) -> int:
+    i18n.set_language(i18n.from_environ())  # LANG=ko_KR.UTF-8 speaks Korean where messages are translated
     args = parser().parse_args(argv)
     try:
         spec, recipe, note = design_and_recipe(args)
