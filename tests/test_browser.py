@@ -158,3 +158,48 @@ def test_paper_lessons_open_in_chromium(browser, server_url, key):
     assert "Traceback" not in text and "This app has encountered an error" not in text, text[:500]
     assert "Source: " in text and f"lesson={key}" in page.url
     page.close()
+
+
+# Issue 12, defect 1: after switching designs in one session the block graphs drew bare text (no box, no colour).
+SHAPES_JS = """() => [...document.querySelectorAll('[data-testid="stGraphVizChart"] svg')].map(svg =>
+  [...svg.querySelectorAll('g.node')].map(g => {
+    const shapes = [...g.querySelectorAll('polygon, ellipse, path')];
+    return [g.querySelector('title').textContent, shapes.length,
+            shapes.some(s => s.getAttribute('fill') && s.getAttribute('fill') !== 'none')];
+  }))"""
+SWITCHED = ["wrn_28_10", "preact_resnet1001", "resnext29_8x64d", "shake_shake26_2x96d", "fractalnet20", "resnet50"]
+
+
+def choose_preset(page, name: str) -> None:
+    preset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Start from a preset")
+    preset.locator("input").click()
+    page.keyboard.type(name)
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_url(f"**preset={name}**")
+
+
+def drawn_shapes(page, name: str) -> list:
+    """Each chart's nodes as [title, shape count, filled]; waits until both charts show this design."""
+    stage = "stage4" if name == "resnet50" else "stage3"
+    page.wait_for_function(f"""() => {{ const c = document.querySelectorAll('[data-testid="stGraphVizChart"] svg');
+        return c.length == 2 && c[0].textContent.includes('{stage}') }}""")
+    page.wait_for_timeout(1500)  # the block chart redraws after the overview
+    return page.evaluate(SHAPES_JS)
+
+
+def test_build_graphs_keep_their_boxes_after_switching_designs(browser, server_url):
+    page = open_page(browser, f"{server_url}/build")
+    page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
+    for name in SWITCHED:
+        choose_preset(page, name)
+        charts = drawn_shapes(page, name)
+        for chart in charts:
+            bare = [title for title, count, filled in chart if count == 0 or not filled]
+            assert chart and not bare, (name, bare)
+    page.locator('[data-testid="stGraphVizChart"]').nth(1).scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "build_after_switching.png"), full_page=False)
+    switched = charts
+    page.close()
+    fresh = open_page(browser, f"{server_url}/build?preset={SWITCHED[-1]}")
+    assert drawn_shapes(fresh, SWITCHED[-1]) == switched  # the same shapes as a fresh load of the last design
+    fresh.close()
