@@ -15,7 +15,7 @@ from pages.design_views import figures as figures_view
 from explorer import PRESETS, ArchSpec, SpecError, precompute
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, dot_available, to_svg
-from explorer.models.fields import FIELD_TYPES, applies, offered, setting, widget_bounds
+from explorer.models.fields import FIELD_TYPES, applies, described, offered, setting, widget_bounds
 from explorer.models.plans import PLANS
 from explorer.models.presets import family_default, preset_name
 from explorer.models.rules import depth_fits
@@ -297,7 +297,7 @@ try:
                                   "choose another family")
     cached_cost(design.to_json())  # refuses designs over the parameter / memory budget
 except SpecError as err:
-    say("error", "This combination is not valid. {}", err)
+    say("error", "This combination is not valid. {}", described(err))
     last = st.session_state.get("design")
     try:  # the session's design may come from another page's link: show it only if it can be counted
         if last is not None:

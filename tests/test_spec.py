@@ -11,8 +11,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from explorer.models.builder import FAMILY_BUILDERS, build_model
-from explorer.models.cost import cost
-from explorer.models.fields import FIELD_TYPES, IMAGENET_FAMILIES, Family, offered, setting, widget_bounds
+from explorer.models.cost import check_budget, cost
+from explorer.models.fields import (
+    FIELD_TYPES, IMAGENET_FAMILIES, Family, described, offered, setting, widget_bounds,
+)
 from explorer.models.plans import PLANS
 from explorer.models.presets import FAMILY_DEFAULTS, IMAGENET_DEFAULTS, PRESETS, family_default, preset_name
 from explorer.models.spec import (
@@ -65,7 +67,7 @@ BAD_VALUES = [
     ({"family": "densenet", "block": "bottleneck", "compression": 0.01}, "compression",
      "leaves stage2 with 0 channels; got 0.01, try 0.5"),  # found by tests/test_hypothesis.py
     ({"base_width": 1}, "base_width", "option A's zero-padded shortcut cannot shrink 16 channels to 1 in stage1; "
-                                      "got base_width 1, try 16 or shortcut 'B'"),  # found by test_hypothesis.py
+                                      "got Branch width d 1, try 16 or Shortcut option 'B'"),  # found by test_hypothesis.py
     ({"family": "shake_shake", "base_width": 1}, "base_width", "need 2 channels or more; got 1, try 32"),
     ({"family": "wrn", "dropout": 1.0}, "dropout", "probability in [0, 1); got 1.0"),
     ({"family": "wrn", "dropout": -0.1}, "dropout", "got -0.1"),
@@ -241,8 +243,27 @@ def test_resnet1202_at_width_factor_10_is_refused_with_the_estimate_without_allo
     elapsed = time.perf_counter() - start
     assert spy.real == []
     assert err.value.field == "width_factor"
-    assert "width_factor 10 gives about 1,934M parameters, over the 250M limit; try width_factor 3" in str(err.value)
+    assert "Width factor k 10 gives about 1,934M parameters, over the 250M limit; try Width factor k 3" in str(err.value)
     assert elapsed < 15  # counted on the meta device (about 1 s alone; the allocation spy slows it)
+
+
+@pytest.mark.parametrize("design, field, message", [
+    # issue 12: cardinality 256 was blamed on "depth: depth 29 ..."; messages use the Build page's labels
+    (PRESETS["resnext29_8x64d"].replace(cardinality=256), "cardinality",
+     "Cardinality C 256 gives about 1,080M parameters, over the 250M limit; try Cardinality C 8"),
+    (PRESETS["wrn_28_10"].replace(width_factor=64), "width_factor",
+     "Width factor k 64 gives about 1,492M parameters, over the 250M limit; try Width factor k 26"),
+])
+def test_an_oversized_design_is_blamed_on_the_setting_that_made_it_big(design, field, message):
+    with pytest.raises(SpecError) as err:
+        check_budget(design)
+    assert err.value.field == field and described(err.value) == message
+
+
+def test_messages_name_fields_by_their_labels():
+    with pytest.raises(SpecError) as err:
+        validate(ArchSpec(depth=21))
+    assert described(err.value).startswith("Depth: a CIFAR ResNet has 6n+2 layers"), described(err.value)
 
 
 def test_cost_of_an_oversized_design_still_answers():

@@ -22,6 +22,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from explorer.models.families import FAMILY_BUILDERS
+from explorer.models.fields import applies, short_label, unset_value
+from explorer.models.plans import PLANS
 from explorer.models.spec import MAX_ACTIVATION_BYTES, MAX_PARAMS, ArchSpec, SpecError, layout, validate
 
 
@@ -166,18 +168,47 @@ cost.cache_clear = _counted.cache_clear  # type: ignore[attr-defined]  # tests a
 
 
 def check_budget(spec: ArchSpec) -> Cost:
-    """Refuse a design over the parameter or activation budget, with the estimate and a fix, before allocating."""
+    """Refuse a design over the parameter or activation budget, with the estimate and a fix, before allocating.
+    The message blames the setting that made it too big, in the Build page's words (its label)."""
     c = cost(spec)
-    wide = spec.width_factor > 1
-    field = "width_factor" if wide else "depth"
+    if c.params <= MAX_PARAMS and c.activation_bytes <= MAX_ACTIVATION_BYTES:
+        return c
+    name, reset = _oversize_field(spec, by_params=c.params > MAX_PARAMS)
+    label, value = short_label(name), getattr(spec, name)
     if c.params > MAX_PARAMS:
-        # parameters grow with the square of the width and linearly with depth
-        fix = (f"try width_factor {max(1, math.floor(spec.width_factor * math.sqrt(MAX_PARAMS / c.params)))}"
-               if wide else "try a shallower or narrower design")
-        raise SpecError(field, f"{field} {getattr(spec, field)} gives about {c.params / 1e6:,.0f}M parameters, "
-                               f"over the {MAX_PARAMS / 1e6:.0f}M limit; {fix}")
-    if c.activation_bytes > MAX_ACTIVATION_BYTES:
-        raise SpecError(field, f"{field} {getattr(spec, field)} needs about {c.activation_bytes / 2**30:.1f} GiB "
-                               f"of activations per training image, over the {MAX_ACTIVATION_BYTES / 2**30:.0f} GiB "
-                               "limit; lower depth or width")
-    return c
+        if name == "width_factor":  # parameters grow with the square of the width
+            fix = f"try {label} {max(1, math.floor(spec.width_factor * math.sqrt(MAX_PARAMS / c.params)))}"
+        else:
+            fix = f"try {label} {reset}" if reset is not None else "try a shallower or narrower design"
+        raise SpecError(name, f"{label} {value} gives about {c.params / 1e6:,.0f}M parameters, "
+                              f"over the {MAX_PARAMS / 1e6:.0f}M limit; {fix}")
+    fix = f"try {label} {reset}" if reset is not None else "lower depth or width"
+    raise SpecError(name, f"{label} {value} needs about {c.activation_bytes / 2**30:.1f} GiB of activations per "
+                          f"training image, over the {MAX_ACTIVATION_BYTES / 2**30:.0f} GiB limit; {fix}")
+
+
+# The settings that make a design big: an over-budget design is blamed on the one of these whose own family value
+# shrinks it most (cardinality 256 on ResNeXt-29 is the cardinality's fault, not the depth's).
+SIZE_FIELDS = ("width_factor", "depth", "cardinality", "bottleneck_width", "base_width", "growth_rate",
+               "pyramid_alpha", "pyramid_ratio", "fractal_columns", "fractal_blocks", "num_classes")
+
+
+def _oversize_field(spec: ArchSpec, by_params: bool) -> tuple[str, Any]:
+    """(field, the family's value for it that brings the design within budget, or None if none alone does);
+    `by_params`: the parameters are over (else the activations), so the field that cuts them most is blamed."""
+    canonical = PLANS[spec.family].default
+    tried: list[tuple[int, bool, str, Any]] = []
+    for name in SIZE_FIELDS:
+        own = canonical.get(name, unset_value(name, spec))
+        if not applies(name, spec.family) or getattr(spec, name) == own:
+            continue
+        try:
+            smaller = cost(spec.replace(**{name: own}))
+        except (SpecError, TypeError):
+            continue  # the family's value does not combine with the rest of this design
+        fits = smaller.params <= MAX_PARAMS and smaller.activation_bytes <= MAX_ACTIVATION_BYTES
+        tried.append((smaller.params if by_params else smaller.activation_bytes, fits, name, own))
+    if not tried:
+        return ("width_factor" if spec.width_factor > 1 else "depth"), None
+    _size, fits, name, own = min(tried, key=lambda t: (not t[1], t[0]))
+    return name, own if fits else None

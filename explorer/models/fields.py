@@ -264,6 +264,21 @@ def setting(name: str) -> Setting:
     return SETTINGS[name]
 
 
+def short_label(name: str) -> str:
+    """The field's label without its parenthesis ("Depth (weight layers)" -> "Depth"), for messages."""
+    return SETTINGS[name].label.split(" (")[0]
+
+
+def described(err: Exception) -> str:
+    """A SpecError as the Build page says it: the field's label, not its code name, before the message
+    ("Cardinality C 256 gives about ...", "Depth: a CIFAR ResNet needs 6n+2 layers ...")."""
+    field, message = getattr(err, "field", None), getattr(err, "message", None)
+    if field not in SETTINGS or message is None:
+        return str(err)
+    label = short_label(field)
+    return message if message.startswith(label) else f"{label}: {message}"
+
+
 def applies(name: str, family: str) -> bool:
     """Whether a field means something for a family (validate refuses a non-default value elsewhere)."""
     families = SETTINGS[name].families

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from explorer.models.convert import SpecError, from_untrusted
 from explorer.models.fields import (
-    FAMILY_LABELS, MAX_DEPTH, SETTINGS, ArchFields, Block, applies, needs_met, unset_value,
+    FAMILY_LABELS, MAX_DEPTH, SETTINGS, ArchFields, Block, applies, needs_met, short_label, unset_value,
 )
 from explorer.models.layout import layout
 from explorer.models.plans import PLANS
@@ -55,8 +55,8 @@ def validate(spec: ArchFields) -> None:
             _outside(spec, name, value)
         if not needs_met(name, spec):
             needs = s.needs
-            raise SpecError(name, f"{needs.text}; got {value!r}, set {needs.field} to {needs.values[0]!r} or "
-                                  f"reset {name} to {default!r}")
+            raise SpecError(name, f"{needs.text}; got {value!r}, set {short_label(needs.field)} to "
+                                  f"{needs.values[0]!r} or reset {short_label(name)} to {default!r}")
     for name in SETTINGS:
         _check_range(spec, name)
     plan = PLANS[spec.family]
@@ -89,8 +89,9 @@ def _check_range(spec: ArchFields, name: str) -> None:
 def _check_residual_branch(spec: ArchFields) -> None:
     """The rules of the residual-branch options (zero-init, SE) across the fields and the layout."""
     if spec.zero_init_residual and spec.activation in ("full_preact", "bn_after_add"):
-        raise SpecError("zero_init_residual", f"activation {spec.activation!r} leaves no BN at the end of the "
-                                              "residual branch to zero; turn it off or use activation 'original'")
+        raise SpecError("zero_init_residual", f"{short_label('activation')} {spec.activation!r} leaves no BN at the "
+                                              "end of the residual branch to zero; turn it off or use "
+                                              f"{short_label('activation')} 'original'")
     if spec.se_reduction:
         widths = [w for s in layout(spec).stages for w in s.block_widths]
         if spec.se_reduction > min(widths):
@@ -113,6 +114,6 @@ def _check_widths(spec: ArchFields) -> None:
         for c_in, c_out in zip(ins, stage.block_widths):
             if zero_pad and c_out < c_in:
                 raise SpecError("base_width", f"option A's zero-padded shortcut cannot shrink {c_in} channels to "
-                                              f"{c_out} in {stage.name}; got base_width {spec.base_width}, "
-                                              f"try {c_in} or shortcut 'B'")
+                                              f"{c_out} in {stage.name}; got {short_label('base_width')} "
+                                              f"{spec.base_width}, try {c_in} or {short_label('shortcut')} 'B'")
 
