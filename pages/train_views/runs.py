@@ -17,6 +17,7 @@ from explorer.training.queue import cancel, queue_position
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
 from pages import plain, say
+from pages.train_views.common import hide_paths
 
 CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
@@ -74,19 +75,32 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bo
 
 
 def show_progress(store: RunStore, run: Run) -> None:
+    """The progress bar from the first logged step, with the phase the worker is in: loading (before any step),
+    training, or testing after an epoch (its last step is logged, its epoch event not yet)."""
     recipe = recipe_of(run)
     last = store.last_metric(run.id)
+    since = max(0.0, time.time() - run.started) if run.started else 0.0
     if recipe is None or last is None:
-        st.progress(0.0, text="Loading the data and building the model ...")
+        st.progress(0.0, text=f"Loading the data and building the model ({duration(since)} since the worker "
+                              "started; the first step shows here) ...")
         return
-    total = max(1, steps_per_epoch(dataset_info(recipe).train_size, recipe.batch_size)) * recipe.epochs
+    info = dataset_info(recipe)
+    per_epoch = max(1, steps_per_epoch(info.train_size, recipe.batch_size))
+    total = per_epoch * recipe.epochs
     done = last.step
-    since = max(0.0, time.time() - run.started) if run.started else last.elapsed
-    left = since / max(done, 1) * (total - done)
     step = store.last_metric(run.id, "step")
+    if step and step.images_per_sec > 0:  # the training speed, plus each test left at about 3x it (no backward)
+        tests_left = recipe.epochs - done // per_epoch + (last.kind == "step" and done % per_epoch == 0)
+        left = ((total - done) * recipe.batch_size + tests_left * info.eval_size / 3) / step.images_per_sec
+    else:
+        left = since / max(done, 1) * (total - done)
     rate = f"{step.images_per_sec:,.0f} images/s · " if step else ""
-    st.progress(min(done / total, 1.0), text=f"epoch {done / total * recipe.epochs:.1f} of {recipe.epochs} · "
-                                            f"step {done:,} of {total:,} · {rate}about {duration(left)} left")
+    if last.kind == "step" and done % per_epoch == 0:
+        phase = f"testing on the {info.eval_size:,} {info.eval_name} images after epoch {done // per_epoch}"
+    else:
+        phase = f"training: epoch {min(done // per_epoch + 1, recipe.epochs)} of {recipe.epochs}"
+    st.progress(min(done / total, 1.0), text=f"{phase} · step {done:,} of {total:,} · {rate}"
+                                            f"about {duration(left)} left")
 
 
 def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
@@ -100,21 +114,39 @@ def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
     elif run.status == RunStatus.DIVERGED:
         say("error", "Diverged: {}", run.error)
     elif run.status == RunStatus.FAILED:
-        say("error", "Failed: {}", run.error)
+        say("error", "Failed: {}", hide_paths(run.error or ""))
         log = store.log_path(run.id)
         if log.exists():
             with st.expander("The worker's log"):
-                st.code(log.read_text(errors="replace")[-4000:] or "(empty)", language=None)
+                st.code(hide_paths(log.read_text(errors="replace")[-4000:]) or "(empty)", language=None)
     else:
         say("warning", "Cancelled: {}.", run.error or "stopped by the user")
 
 
-def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: bool = False) -> None:
-    """One run's panel. Stop and Force stop only for its owner (`viewer`, an owner id) or the teacher."""
+def rerun_when_changed(store: RunStore, listed: dict[str, str]) -> None:
+    """Redraw the whole page once a run's status differs from the one the page listed (the Run selector, the runs
+    table and Start would show it stale): a fragment, re-run every few seconds while runs are active."""
+    for run_id, status in listed.items():
+        run = store.get(run_id)
+        if run is not None and str(run.status) != status:
+            seen = st.session_state.setdefault("train_rerun_for", set())
+            if (run_id, str(run.status)) not in seen:  # once per change: never a loop of reruns
+                seen.add((run_id, str(run.status)))
+                st.rerun()
+
+
+def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: bool = False,
+             listed: str | None = None) -> None:
+    """One run's panel. Stop and Force stop only for its owner (`viewer`, an owner id) or the teacher. `listed`:
+    the status the page showed in its Run selector; when the run's has changed, the whole page is redrawn.
+    Every part of the panel has a fixed place (a container), so that a change of state never leaves a
+    chart drawn twice while the page updates."""
     run = store.get(run_id)
     if run is None:
-        say("warning", "There is no run {} in {}; start one on the left.", repr(run_id), store.root)
+        say("warning", "There is no run {} here; start one on the left.", repr(run_id))
         return
+    if listed is not None:
+        rerun_when_changed(store, {run_id: listed})
     recipe = recipe_of(run)
     by_step = recipe is not None and recipe.epochs < STEP_CHART_EPOCHS
     # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
@@ -122,50 +154,53 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
     data = dataset_label(run.recipe.get("dataset", "synthetic"))
     st.subheader(f"{plain(run.id)} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
     r = run.recipe
-    st.caption(plain(f"{run.label} on {data} · {plural(r.get('epochs'), 'epoch')}, batch {r.get('batch_size')}, "
-                     f"lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · {run.status}"
-                     + (f" on {run.device_name}" if run.device_name else "")))  # read from the store's files
-    if run.status == RunStatus.QUEUED and run.worker_pid is None:
-        ahead = queue_position(store, run_id)
-        st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device or 'this machine'}. "
-                "Its worker process starts when a slot is free.")
-    elif run.status == RunStatus.QUEUED:
-        st.info("Starting its worker process ...")
-    elif run.status == RunStatus.RUNNING:
-        show_progress(store, run)
-    else:
-        show_end(store, run, table)
-    if run.is_active and not may_stop(run.owner, viewer, teacher):
-        st.caption(why_not_stoppable(run.owner))
-    elif run.is_active:
-        c1, c2 = st.columns([1, 3])
-        if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
-            cancel(store, run_id)
-            st.rerun(scope="fragment")
-        if run.cancel_requested and time.time() - run.cancel_requested > 10:
-            if c2.button("Force stop (kill the worker)", key="train_force_stop"):
-                cancel(store, run_id, force_after=0)
-                st.rerun()
-        elif run.cancel_requested:
-            c2.caption("Stopping after the current step ...")
+    size = f"{r['train_size']:,} images" if r.get("train_size") else "all images"
+    st.caption(plain(f"{run.label} on {data} ({size}) · {plural(r.get('epochs'), 'epoch')}, batch "
+                     f"{r.get('batch_size')}, lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · "
+                     f"{run.status}" + (f" on {run.device_name}" if run.device_name else "")))
+    state, controls, charts, downloads = st.container(), st.container(), st.container(), st.container()
+    with state:
+        if run.status == RunStatus.QUEUED and run.worker_pid is None:
+            ahead = queue_position(store, run_id)
+            st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device or 'this machine'}. "
+                    "Its worker process starts when a slot is free.")
+        elif run.status == RunStatus.QUEUED:
+            st.info("Starting its worker process ...")
+        elif run.status == RunStatus.RUNNING:
+            show_progress(store, run)
+        else:
+            show_end(store, run, table)
+    with controls:
+        if run.is_active and not may_stop(run.owner, viewer, teacher):
+            st.caption(why_not_stoppable(run.owner))
+        elif run.is_active:
+            c1, c2 = st.columns([1, 3])
+            if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
+                cancel(store, run_id)
+                st.rerun(scope="fragment")
+            if run.cancel_requested and time.time() - run.cancel_requested > 10:
+                if c2.button("Force stop (kill the worker)", key="train_force_stop"):
+                    cancel(store, run_id, force_after=0)
+                    st.rerun()
+            elif run.cancel_requested:
+                c2.caption("Stopping after the current step ...")
     df = curves(run, table, by_step)
-    if not df.empty:
-        x = "step" if by_step else "epoch"
+    with charts:
+        if not df.empty:
+            x = "step" if by_step else "epoch"
+            c1, c2 = st.columns(2)
+            c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch",
+                            height=CHART_HEIGHT)
+            c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch",
+                            height=CHART_HEIGHT)
+    with downloads:
         c1, c2 = st.columns(2)
-        c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch",
-                        height=CHART_HEIGHT)
-        c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch", height=CHART_HEIGHT)
-    c1, c2 = st.columns(2)
-    c1.download_button("Metrics (CSV)", lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
-                       key="train_csv", disabled=table.empty)
-    checkpoint = store.checkpoint_path(run_id)
-    if checkpoint.exists():
-        c2.download_button("Checkpoint (state_dict, .pt)", checkpoint.read_bytes, f"{run_id}.pt",
-                           "application/octet-stream", key="train_checkpoint")
-    if st.session_state.get("train_was_active", {}).get(run_id) and not run.is_active:
-        st.session_state["train_was_active"][run_id] = False
-        st.rerun()  # the run just ended: refresh the whole page (runs table, Start button)
-    st.session_state.setdefault("train_was_active", {})[run_id] = run.is_active
+        c1.download_button("Metrics (CSV)", lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
+                           key="train_csv", disabled=table.empty)
+        checkpoint = store.checkpoint_path(run_id)
+        if checkpoint.exists():
+            c2.download_button("Checkpoint (state_dict, .pt)", checkpoint.read_bytes, f"{run_id}.pt",
+                               "application/octet-stream", key="train_checkpoint")
 
 
 # -- all runs ----------------------------------------------------------------------------------------------------
