@@ -9,6 +9,11 @@ cannot be downloaded on the benchmark machines; the work per image is identical 
 
     python benchmarks/bench_train.py --device cpu --models resnet20,resnet56 --steps 4
     python benchmarks/bench_train.py --device cuda --steps 100 --compile
+    python benchmarks/bench_train.py --device cpu --contention 2 --steps 6   # runs at once sharing the cores
+
+--contention N: ours (the first model) alone, then N copies at once, each a fresh process, first with torch's
+defaults (every core, spinning OpenMP threads), then with what the queue gives a worker
+(explorer.training.packing.worker_env: cores // N threads, OMP_WAIT_POLICY=PASSIVE).
 """
 
 from __future__ import annotations
@@ -96,6 +101,28 @@ def ours_images_per_sec(name: str, device: str, batch: int, steps: int, compile_
     return max(rates)
 
 
+def contention(name: str, device: str, batch: int, steps: int, copies: int) -> list[dict]:
+    """Rows: (setting, copies at once, img/s of each copy), each copy a fresh process (see the docstring)."""
+    import subprocess
+
+    from explorer.training.packing import worker_env
+
+    plain = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                               "OMP_WAIT_POLICY", "EXPLORER_PACKED")}
+    one = [sys.executable, os.path.abspath(__file__), "--one", name, "--device", device,
+           "--batch-size", str(batch), "--steps", str(steps)]
+    rows = []
+    for setting, n in (("torch defaults", 1), ("torch defaults", copies), ("worker share", 1),
+                       ("worker share", copies)):
+        env = plain if setting == "torch defaults" else worker_env(plain, "/tmp", device, n)
+        procs = [subprocess.Popen(one, env=env, stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        rates = [float(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        rows.append({"setting": setting, "copies": n, "threads": env.get("OMP_NUM_THREADS", "default"),
+                     "each": rates, "total": sum(rates), "load": os.getloadavg()[0]})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def machine(device: str) -> str:
     what = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{platform.processor() or 'CPU'}"
     return (f"{what}; {os.cpu_count()} CPU cores, torch {torch.__version__}, "
@@ -115,7 +142,23 @@ def main() -> None:
     parser.add_argument("--compile-modes", default="", help="torch.compile modes to try, comma-separated "
                         "(default: the engine's own, explorer.training.engine.COMPILE_MODES)")
     parser.add_argument("--json", default=None, help="write the rows here too")
+    parser.add_argument("--contention", type=int, default=0, help="copies at once (see the docstring)")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # a contention copy: print ours' img/s
     args = parser.parse_args()
+    if args.one:
+        print(ours_images_per_sec(args.one, args.device, args.batch_size, args.steps, False))
+        return
+    if args.contention:
+        name = args.models.split(",")[0]
+        print(f"# {name} under contention, {args.device}: {machine(args.device)}; batch {args.batch_size}, "
+              f"{args.steps} steps an epoch, best of epochs 2-3", flush=True)
+        rows = contention(name, args.device, args.batch_size, args.steps, args.contention)
+        print("\n| setting | runs at once | threads each | img/s each | img/s together | load (1 min) |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['setting']} | {r['copies']} | {r['threads']} | "
+                  f"{' / '.join(f'{x:,.0f}' for x in r['each'])} | {r['total']:,.0f} | {r['load']:.1f} |")
+        return
     n = (args.steps + args.warmup + 1) * args.batch_size
     images, labels = synthetic_images(n)
     print(f"# Training throughput, {args.device}: {machine(args.device)}")

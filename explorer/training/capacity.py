@@ -26,6 +26,7 @@ from explorer.models.cost import cost
 from explorer.models.spec import ArchSpec
 from explorer.training.datasets import dataset_info
 from explorer.training.limits import Refused, check_cost, device_kind
+from explorer.training.packing import memory_fraction
 from explorer.training.queue import max_concurrent
 from explorer.training.recipe import Recipe
 
@@ -89,15 +90,19 @@ def free_memory(device: str, *, in_worker: bool) -> tuple[int, str] | None:
         if not torch.cuda.is_available():
             return None
         index = torch.device(device).index or 0
-        if in_worker:
-            free, _ = torch.cuda.mem_get_info(index)
+        if in_worker:  # what is free now, and no more than this worker's cap (cap_process_memory)
+            free, total = torch.cuda.mem_get_info(index)
+            share = memory_fraction(max_concurrent(device))
+            if share < 1:
+                return min(free, int(share * total)), f"this run's share of the GPU ({share:.0%}), free now"
             return free, "free on the GPU now"
         total = torch.cuda.get_device_properties(index).total_memory
-        return int(GPU_SHARE * total / max_concurrent()), f"{GPU_SHARE:.0%} of the GPU's memory per running run"
+        return (int(GPU_SHARE * total / max_concurrent(device)),
+                f"{GPU_SHARE:.0%} of the GPU's memory per running run")
     available = ram_available()
     if available is None:
         return None
-    share = max_concurrent()  # runs that may train at once share what is free now (EXPLORER_MAX_CONCURRENT)
+    share = max_concurrent(device)  # runs that may train at once share what is free now (packing.py)
     how = f"RAM available now, less {RESERVE_BYTES / GiB:.0f} GiB kept for the server" + (
         f", shared by {share} runs at once" if share > 1 else "")
     return max(0, available - RESERVE_BYTES) // share, how
@@ -133,16 +138,22 @@ def check_run(spec: ArchSpec, recipe: Recipe, device: str, *, in_worker: bool = 
 def cap_process_memory(device: str) -> None:
     """Make this CPU worker's allocations beyond the RAM free now fail inside the process (torch raises "can't
     allocate memory" and the run ends as failed, with its metrics) instead of the kernel's OOM killer ending it
-    without a word. RLIMIT_DATA counts the heap and anonymous mappings (Linux 4.7+). GPU workers keep no limit:
-    CUDA reserves far more address space than it uses, and the GPU's own out-of-memory error is clean already."""
+    without a word. RLIMIT_DATA counts the heap and anonymous mappings (Linux 4.7+). A GPU worker gets no address
+    space limit (CUDA reserves far more than it uses); when runs are packed on its GPU, its caching allocator is
+    capped at its share (packing.memory_fraction), so one run's out-of-memory fails that run alone."""
+    if device_kind(device) == "cuda":
+        share = memory_fraction(max_concurrent(device))
+        if share < 1 and torch.cuda.is_available():
+            torch.cuda.set_per_process_memory_fraction(share, torch.device(device).index or 0)
+        return
     available = ram_available()
-    if device_kind(device) != "cpu" or available is None:
+    if available is None:
         return
     try:
         status = Path("/proc/self/status").read_text()
         data = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmData:"))
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        limit = data + max(0, available - RESERVE_BYTES // 2) // max_concurrent()
+        limit = data + max(0, available - RESERVE_BYTES // 2) // max_concurrent(device)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))  # also replaces a limit inherited from a worker

@@ -15,6 +15,7 @@ from pathlib import Path
 HEARTBEAT_SECONDS = 5.0  # a worker stamps its run at most this often, from its event stream
 STALE_AFTER = 6 * HEARTBEAT_SECONDS  # no stamp for this long and a pid that is not a worker's: the run is dead
 WORKER_MODULE = "explorer.training"  # in the command line of the worker, queue.BOOT and the CLI
+WORKER_ENTRY = "explorer.training.worker"  # in the command line of a queue-started worker only
 DIED = ("the worker process (pid {pid}) died: it stopped without saying why (killed, crashed or the machine "
         "restarted). Its metrics up to then are kept; press Start to train it again.")
 
@@ -47,6 +48,19 @@ def is_worker(pid: int) -> bool:
     except OSError:
         return True
     return WORKER_MODULE in cmdline
+
+
+def is_worker_process(pid: int) -> bool:
+    """Whether `pid` is a worker process started by the queue (`python -m explorer.training.worker` or queue.BOOT),
+    the only kind a force-stop may kill: never this process, the CLI (it trains in the user's own terminal), nor a
+    Ray sweep driver (explorer.sweep.on_ray claims its runs under its own pid; killing it would end the sweep)."""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return WORKER_ENTRY in cmdline
 
 
 def worker_alive(pid: int | None, last_sign: float | None, now: float) -> bool:

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from explorer.training import packing
 from explorer.training.events import ENDED, RunStatus
-from explorer.training.liveness import pid_alive, worker_alive
+from explorer.training.liveness import is_worker_process, pid_alive, worker_alive
 from explorer.training.runs import RunStore
 
 
@@ -40,12 +41,14 @@ def canonical_device(device: str) -> str:
     raise ValueError(f"device: expected cpu, cuda or cuda:N (N = 0, 1, ...); got {device!r}")
 
 
-def max_concurrent() -> int:
-    """Runs that may train at once on one device (`EXPLORER_MAX_CONCURRENT`, default 1)."""
-    try:
-        return max(1, int(os.environ.get("EXPLORER_MAX_CONCURRENT", "1")))
-    except ValueError:
-        return 1
+def max_concurrent(device: str | None = None, root: str | Path | None = None) -> int:
+    """Runs that may train at once on `device` (None: the default device): EXPLORER_MAX_CONCURRENT when set, else
+    what the device has (explorer.training.packing). A worker uses the figure its dispatcher gave it
+    (EXPLORER_PACKED), so the two never disagree about a slot."""
+    device = canonical_device(device) if device else None
+    if device is not None and (given := packing.given_packing(os.environ, device)) is not None:
+        return given
+    return packing.max_concurrent(device, root)
 
 
 def claim(store: RunStore, run_id: str, device: str, device_name: str | None = None, pid: int | None = None) -> bool:
@@ -66,11 +69,11 @@ def claim(store: RunStore, run_id: str, device: str, device_name: str | None = N
 def try_start(store: RunStore, run_id: str) -> bool:
     """Move a claimed, queued run to running if its device has a free slot and no older live run waits for
     it (first come, first served). Dead workers hold no slot."""
-    limit = max_concurrent()
     with store.transaction() as db:
         me = db.execute("SELECT status, device, created FROM runs WHERE id=?", (run_id,)).fetchone()
         if me is None or me["status"] != "queued":
             return False
+        limit = max_concurrent(me["device"], store.root)
         rows = db.execute("SELECT id, status, worker_pid, heartbeat FROM runs WHERE device=? AND status IN "
                           "('queued','running') ORDER BY created, id", (me["device"],)).fetchall()
         now = time.time()
@@ -130,7 +133,9 @@ def cancel(store: RunStore, run_id: str, *, force_after: float | None = None) ->
             return
         time.sleep(0.1)
     run = store.get(run_id)
-    if run is not None and run.status not in ENDED and pid_alive(run.worker_pid):
+    # Only a queue-started worker is killed: a Ray sweep driver (or this very process, or the CLI) holding the run
+    # under its own pid keeps the cancel flag, which it obeys itself; killing it would end every run it holds.
+    if run is not None and run.status not in ENDED and pid_alive(run.worker_pid) and is_worker_process(run.worker_pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(run.worker_pid, signal.SIGKILL)
         store.set_status(run_id, "cancelled", error=f"stopped by force after {force_after:g} s")
@@ -156,14 +161,15 @@ def _slots(rows: list, now: float) -> tuple[dict[str | None, int], list]:
     return held, waiting
 
 
-def _due(rows: list, device: str | None, now: float) -> list[tuple[str, str | None]]:
+def _due(rows: list, device: str | None, now: float, root: Path | None = None) -> list[tuple[str, str | None]]:
     """(run id, device) of each waiting run whose turn has come: first come, first served per device, at most
     max_concurrent() live workers per device. A run without a device goes to `device` (the caller's, or the one a
     worker picks by default when that is None too); a worker not yet on a device holds a slot on every device."""
     held, waiting = _slots(rows, now)
-    limit, due, full = max_concurrent(), [], set()
+    due, full = [], set()
     for r in waiting:
         target = r["device"] or device
+        limit = max_concurrent(target, root)
         busiest = max((n for d, n in held.items() if d is not None), default=0)
         used = held.get(None, 0) + (held.get(target, 0) if target else busiest)
         if target in full or used >= limit:
@@ -187,23 +193,24 @@ def dispatch(store: RunStore, device: str | None = None) -> dict[str, subprocess
     so 30 pages rendering at once cost 30 reads."""
     device = canonical_device(device) if device else None
     with store.connect() as db:
-        if not _due(_active_rows(db), device, time.time()):
+        if not _due(_active_rows(db), device, time.time(), store.root):
             return {}
     project = Path(__file__).resolve().parents[2]
-    env = dict(os.environ)
+    env = dict(os.environ)  # + each worker's thread share, Inductor cache and packing: packing.worker_env
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH", "")) if p)
     started: dict[str, subprocess.Popen] = {}
     try:
         with store.transaction() as db:
-            for run_id, target in _due(_active_rows(db), device, time.time()):
+            for run_id, target in _due(_active_rows(db), device, time.time(), store.root):
                 try:
                     store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+                    packed = max_concurrent(target, store.root)
                     with open(store.log_path(run_id), "ab") as log:
                         started[run_id] = subprocess.Popen(
                             [sys.executable, "-c", BOOT, run_id, "--root", str(store.root.resolve()),
                              *(["--device", target] if target else [])],
-                            cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True,
+                            cwd=project, env=packing.worker_env(env, store.root, target, packed),
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                         )
                 except OSError:
                     continue  # no room for its log, or no process to be had: it stays in line for the next call

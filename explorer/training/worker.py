@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import sqlite3
 import sys
@@ -161,6 +162,14 @@ def _train(store: RunStore, run_id: str, on_event: OnEvent | None, device: str,
     return end.status
 
 
+def peak_memory(device: str) -> str:
+    """This worker's peak memory, for its log (benchmarks/bench_class.py reads it): GPU memory allocated on a
+    GPU, the process's peak resident set on the CPU."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"peak memory {torch.cuda.max_memory_allocated(torch.device(device)) / 2**20:.0f} MiB (GPU)"
+    return f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (RSS)"
+
+
 def _print_event(event: Event) -> None:
     # The worker's stdout is the run's log file: one line per epoch and the end, not per step.
     if (line := describe(event)) is not None:
@@ -193,11 +202,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stamp} run {args.run_id}: nothing to do "
               f"({'not in the store' if run is None else f'{run.status}, worker pid {run.worker_pid}'})", flush=True)
         return 0
-    print(f"{stamp} run {args.run_id}: claimed by pid {os.getpid()} on {device}", flush=True)
+    # Its share of the cores (packing.worker_env set OMP_NUM_THREADS before torch loaded; this covers a worker
+    # started by hand) and of the GPU's memory.
+    if threads := os.environ.get("OMP_NUM_THREADS", "").strip():
+        if threads.isdigit() and int(threads) > 0:
+            torch.set_num_threads(int(threads))
     cap_process_memory(device)
+    print(f"{stamp} run {args.run_id}: claimed by pid {os.getpid()} on {device} ({torch.get_num_threads()} "
+          f"thread(s), {os.environ.get('EXPLORER_PACKED', 'not packed')})", flush=True)
     status = run_claimed(store, args.run_id, on_event=_print_event, device=device,
                          external_stop=lambda: stopping[0])
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} run {args.run_id}: {status}", flush=True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} run {args.run_id}: {status}; {peak_memory(device)}", flush=True)
     # This worker's slot is free: start the next queued run's worker (queued runs hold no process until then).
     for run_id, proc in dispatch(store, device).items():
         print(f"started the worker of run {run_id} (pid {proc.pid})", flush=True)
