@@ -8,7 +8,7 @@ What it does, against a real `streamlit run app.py --server.headless true` (the 
              imports are done, no preset is cached); then each preset alone, one after another, in a new session:
              the one-at-a-time time to the numbers (--cold: Home only, so the first session imports torch)
   at once    a second fresh server, warmed the same way; then all N sessions connect together, each on its own
-             preset, while a thread polls /_stcore/health every 0.25 s
+             preset, while a thread polls /_stcore/health every 0.1 s
 A session is a light websocket client speaking Streamlit's own protocol (protobuf BackMsg/ForwardMsg on
 ws://host/_stcore/stream, the classes from streamlit.proto), not a browser. "Numbers" is the moment the delta
 carrying the page's first metric arrives: Build's "Parameters" (--page build), or Compare's table (--page compare,
@@ -60,6 +60,7 @@ class Visit:
     numbers_s: float | None = None  # None: never arrived
     page_s: float | None = None
     error: str = ""
+    alert: str = ""  # the page's first alert, shown when the numbers never came
 
 
 @dataclass
@@ -169,8 +170,11 @@ async def visit(server: Server, page: str, query: str, visit_: Visit, timeout: f
                 kind = msg.WhichOneof("type")
                 if visit_.numbers_s is None and is_numbers(msg, page):
                     visit_.numbers_s = time.perf_counter() - start
-                if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
-                    visit_.error = msg.delta.new_element.exception.message[:120] or "exception"
+                element = msg.delta.new_element if kind == "delta" else None
+                if element is not None and element.WhichOneof("type") == "exception":
+                    visit_.error = element.exception.message[:120] or "exception"
+                if element is not None and element.WhichOneof("type") == "alert" and not visit_.alert:
+                    visit_.alert = " ".join(element.alert.body.split())[:100]  # what a session saw instead
                 if kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     visit_.page_s = time.perf_counter() - start
                     break
@@ -234,7 +238,7 @@ def at_once(page: str, names: list[str], timeout: float, cold: bool,
             while not stop.is_set():
                 server.health.append(health_once(server.url))
                 server.rss_peak_mb = max(server.rss_peak_mb, server.rss_mb())
-                stop.wait(0.25)
+                stop.wait(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
         visits = [Visit(name) for name in names]
@@ -255,6 +259,11 @@ def at_once(page: str, names: list[str], timeout: float, cold: bool,
         return visits, server, warm_s, rss_warm, load_average()
     finally:
         stop_server(server)
+
+
+def problems(visits: list[Visit]) -> list[str]:
+    return [f"{v.preset}: {v.error}" if v.error else f"{v.preset}: no numbers; saw {v.alert!r}"
+            for v in visits if v.error or v.numbers_s is None]
 
 
 def load_average() -> str:
@@ -325,6 +334,8 @@ def main() -> None:
         p_med, p_p95, p_max, _ = stats([v.page_s for v in base])
         rows.append(f"| one at a time (baseline) | {len(base)} | {n_med} | {n_p95} | {n_max} | {p_med} / {p_max} "
                     f"| - | - | {load} |")
+        if problems(base):
+            print(f"Baseline sessions with errors ({len(problems(base))}): " + "; ".join(problems(base)[:10]))
         slow = sorted(base, key=lambda v: -(v.numbers_s or 1e9))[:3]
         print("Baseline: warm-up {:.2f} s; slowest alone: {}".format(
             warm_s, ", ".join(f"{v.preset} {v.numbers_s or float('nan'):.2f} s" for v in slow)))
@@ -335,7 +346,7 @@ def main() -> None:
     rows.append(f"| {len(burst)} at once | {len(burst)} | {n_med} | {n_p95} | {n_max} | {p_med} / {p_max} "
                 f"| {statistics.median(health):.3f} / {max(health):.3f} ({len(health)} checks) "
                 f"| {rss_warm:.0f} -> {server.rss_peak_mb:.0f} | {load} |")
-    errors = [f"{v.preset}: {v.error}" for v in burst if v.error]
+    errors = problems(burst)
 
     print("| sessions | n | numbers median (s) | p95 (s) | max (s) | page median / max (s) | health median / max (s) "
           "| server RSS warm -> peak (MB) | load avg 1/5/15 after |")
