@@ -1,14 +1,11 @@
 """Helpers shared by the page scripts. Streamlit's legacy page discovery skips __init__.py."""
 
-import dataclasses
 import re
 import unicodedata
 
 import streamlit as st
 
-from explorer import ArchSpec
-from explorer.models.cost import check_budget
-from explorer.draw.overview import overview_dot
+from explorer import precompute
 
 
 def use_app_navigation() -> None:
@@ -59,11 +56,12 @@ def say(kind: str, fixed: str, *untrusted: object) -> None:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_cost(spec_json: str) -> dict:
-    """The design's Cost as a dict, refused over the budget (SpecError); cached by the spec's JSON."""
-    return dataclasses.asdict(check_budget(ArchSpec.from_json(spec_json)))
+    """The design's Cost as a dict, refused over the budget (SpecError); a preset's from the shipped table
+    (explorer.precompute), cached by the spec's JSON."""
+    return precompute.cost_of(spec_json)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_overview(spec_json: str) -> str:
-    """The overview graph's DOT; cached by the spec's JSON."""
-    return overview_dot(ArchSpec.from_json(spec_json))
+    """The overview graph's DOT; a preset's from the shipped table, cached by the spec's JSON."""
+    return precompute.overview_of(spec_json)
