@@ -108,7 +108,8 @@ def contention(name: str, device: str, batch: int, steps: int, copies: int) -> l
     from explorer.training.packing import worker_env
 
     plain = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                               "OMP_WAIT_POLICY", "EXPLORER_PACKED")}
+                                                               "OMP_WAIT_POLICY", "EXPLORER_PACKED",
+                                                               "EXPLORER_PACKED_SET")}
     one = [sys.executable, os.path.abspath(__file__), "--one", name, "--device", device,
            "--batch-size", str(batch), "--steps", str(steps)]
     rows = []

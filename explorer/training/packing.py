@@ -152,13 +152,17 @@ def worker_env(base: dict[str, str], root: str | Path, device: str | None, concu
     loads, before any pool starts), the shared Inductor cache, and its packing for the memory cap. Settings the
     operator made in the app's own environment win."""
     env = dict(base)
-    ours = "EXPLORER_PACKED" in base  # a worker starting the next one: these settings are ours, not the operator's
+    # A worker starting the next one passes on its own environment: what an earlier worker_env set (listed in
+    # EXPLORER_PACKED_SET) is ours to change; what the operator set is not, however many workers it went through.
+    ours = set(base.get("EXPLORER_PACKED_SET", "").split(",")) - {""}
     threads = str(threads_per_run(device, concurrent))
     for name, value in (("OMP_NUM_THREADS", threads), ("MKL_NUM_THREADS", threads), ("OMP_WAIT_POLICY", "PASSIVE"),
                         ("TORCHINDUCTOR_CACHE_DIR", str(Path(root).resolve() / INDUCTOR_DIR)),
                         ("TORCHINDUCTOR_FX_GRAPH_CACHE", "1"), ("TORCHINDUCTOR_AUTOGRAD_CACHE", "1")):
-        if ours or name not in env:
+        if name in ours or name not in env:
             env[name] = value
+            ours.add(name)
+    env["EXPLORER_PACKED_SET"] = ",".join(sorted(ours))
     # The dispatcher's decision, read by the worker's queue slot check and its memory cap (given_packing)
     env["EXPLORER_PACKED"] = f"{device or default_device()}={max(1, concurrent)}"
     return env
