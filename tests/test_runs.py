@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -512,3 +513,101 @@ def test_which_waiting_runs_are_due(monkeypatch, limit, rows, device, due):
 
     monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", str(limit))
     assert _due(rows, device, time.time()) == due
+
+
+# -- a queued run's place in line and when it starts (explorer.training.waiting) --------------------------------
+
+def _line(store, monkeypatch, slots: int):
+    """On the CPU, `slots` at a time: a run training (held by this process, at step 4 of 16 at 64 images/s),
+    then runs b and c launched and waiting, a run never launched (the CLI's request), one on the GPU, and d
+    behind c. Returns the ids (a, b, c) and the seconds a's remaining evaluations take."""
+    from explorer.training.datasets import dataset_info
+
+    monkeypatch.setenv("EXPLORER_MAX_CONCURRENT", str(slots))
+    plan = tiny_recipe(epochs=2, train_size=256)  # 8 steps of 32 an epoch
+    ids = []
+    for seed in range(6):
+        run_id, _ = store.request(TINY, plan.replace(seed=seed))
+        ids.append(run_id)
+    a, b, cli, gpu, c, d = ids
+    assert claim(store, a, "cpu", "CPU") and try_start(store, a)
+    store.append_metrics(a, [StepEvent(step=4, epoch=0.5, train_loss=2.0, train_error=0.9, lr=0.1,
+                                       images_per_sec=64.0, elapsed=3.0)])
+    for run_id in (b, c, d):
+        launch_row(store, run_id, "cpu")
+    launch_row(store, gpu, "cuda:0")
+    eval_seconds = dataset_info(plan).eval_size / (3 * 64.0)  # one forward an image: 3x the training rate
+    return a, b, c, eval_seconds
+
+
+def launch_row(store, run_id, device):
+    """What queue.launch records, without starting a worker."""
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET launched=?, device=? WHERE id=?", (time.time(), device, run_id))
+
+
+def rate_for(images_per_sec: float) -> float:
+    """The device's training multiply-adds per second at which TINY trains `images_per_sec`."""
+    from explorer.models.cost import cost
+
+    return images_per_sec * 3 * cost(TINY).macs
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_queued_run_knows_its_place_and_when_it_starts(store, monkeypatch, slots):
+    from explorer.training.waiting import wait_of
+
+    a, b, c, eval_seconds = _line(store, monkeypatch, slots)
+    a_left = 12 * 32 / 64.0 + 2 * eval_seconds  # 12 steps of 32 at its own 64 images/s, and 2 evaluations
+    b_total = 5.0 + 16 * 32 / 32.0 + 2 * 2 * eval_seconds  # its start, 16 steps at 32 images/s, 2 evaluations
+    wait = wait_of(store, c, rate_for(32.0), start_seconds=5.0)
+    assert (wait.place, wait.training, wait.slots, wait.device) == (2, 1, slots, "cpu")
+    # one slot: c starts when a has ended and then b; two: b takes the free slot, c the first to free up
+    expected = a_left + b_total if slots == 1 else min(a_left, b_total)
+    assert wait.seconds == pytest.approx(expected)
+    first = wait_of(store, b, rate_for(32.0), start_seconds=5.0)
+    assert first.place == 1 and first.seconds == pytest.approx(a_left if slots == 1 else 0.0)
+    assert wait_of(store, a, rate_for(32.0)) is None  # training, not waiting
+
+
+def test_without_a_speed_a_queued_run_gets_no_estimate(store, monkeypatch):
+    from explorer.training.waiting import describe, wait_of
+
+    a, b, c, _ = _line(store, monkeypatch, 1)
+    with store.transaction() as db:  # a has not trained a step yet
+        db.execute("DELETE FROM metrics WHERE run_id=?", (a,))
+    wait = wait_of(store, c, None)
+    assert wait.place == 2 and wait.seconds is None
+    assert "no estimate" in describe(wait) and "2nd in line on cpu (1 training, 1 at a time)" in describe(wait)
+
+
+@pytest.mark.parametrize("seconds, says", [
+    (30.0, "it should start within a minute"), (240.0, "about 4 min until it starts"),
+    (3 * 3600.0, "about 3.0 h until it starts"),
+])
+def test_the_wait_is_said_in_minutes_or_hours(seconds, says):
+    from explorer.training.waiting import Wait, describe
+
+    text = describe(Wait(place=3, training=2, slots=2, device="cuda:0", seconds=seconds))
+    assert text.startswith("3rd in line on cuda:0 (2 training, 2 at a time); ") and says in text
+
+
+@pytest.mark.parametrize("n, word", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
+                                     (13, "13th"), (21, "21st"), (22, "22nd"), (101, "101st"), (111, "111th")])
+def test_ordinal(n, word):
+    from explorer.training.waiting import ordinal
+
+    assert ordinal(n) == word
+
+
+def test_the_train_page_shows_a_queued_runs_place_and_wait(store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _, _, c, _ = _line(store, monkeypatch, 1)  # the slot is held by this process: the page starts no worker
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.query_params["run"] = c
+    at.run()
+    shown = [e.value.replace("\\", "").replace("\u2060", "") for e in at.info]
+    assert any(re.search(r"2nd in line on cpu \(1 training, 1 at a time\); (about \d+ min until it starts|it should "
+                         r"start within a minute)", t) for t in shown), shown
+    assert store.get(c).worker_pid is None  # still a row in line

@@ -10,14 +10,16 @@ import streamlit as st
 
 from explorer import SpecError
 from explorer.training import events as ev
+from explorer.training import packing, waiting
 from explorer.training.datasets import dataset_info, steps_per_epoch
 from explorer.training.events import RunStatus
 from explorer.training.limits import may_stop, why_not_stoppable
-from explorer.training.queue import cancel, queue_position
+from explorer.training.queue import cancel
 from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
+from explorer.training.speed import measured_rate
 from pages import plain, say
-from pages.train_views.common import hide_paths
+from pages.train_views.common import cpu_macs_per_second, cpu_startup_seconds, hide_paths
 
 CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
@@ -135,6 +137,19 @@ def rerun_when_changed(store: RunStore, listed: dict[str, str]) -> None:
                 st.rerun()
 
 
+def queue_wait_text(store: RunStore, run: Run) -> str:
+    """A queued run's place in line and when it should start (explorer.training.waiting), timed on the CPU by
+    this machine's speed now and on a GPU by its recent runs."""
+    device = run.device or packing.default_device()
+    cpu = device == "cpu"
+    rate = cpu_macs_per_second() if cpu else measured_rate(store, device)
+    start = cpu_startup_seconds() if cpu else waiting.WORKER_START_SECONDS
+    wait = waiting.wait_of(store, run.id, rate, start_seconds=start, default_device=device)
+    if wait is None:
+        return "Waiting in the queue. Its worker process starts when a slot is free."
+    return f"Waiting in the queue: {waiting.describe(wait)} Its worker process starts when a slot is free."
+
+
 def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: bool = False,
              listed: str | None = None) -> None:
     """One run's panel. Stop and Force stop only for its owner (`viewer`, an owner id) or the teacher. `listed`:
@@ -161,9 +176,7 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
     state, controls, charts, downloads = st.container(), st.container(), st.container(), st.container()
     with state:
         if run.status == RunStatus.QUEUED and run.worker_pid is None:
-            ahead = queue_position(store, run_id)
-            st.info(f"Waiting in the queue: {plural(ahead, 'run')} ahead of it on {run.device or 'this machine'}. "
-                    "Its worker process starts when a slot is free.")
+            st.info(plain(queue_wait_text(store, run)))
         elif run.status == RunStatus.QUEUED:
             st.info("Starting its worker process ...")
         elif run.status == RunStatus.RUNNING:
