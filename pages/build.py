@@ -24,7 +24,7 @@ from explorer.draw.summary import Summary, rows_to_csv
 from explorer.models.urls import IGNORED, spec_from_params, spec_to_params
 
 K = "b_"  # prefix of this page's widget keys: K + spec field name
-CUSTOM = "(custom)"
+CUSTOM = "(custom design)"  # the preset box while the design equals no preset
 DEFAULT = PRESETS["resnet20"]
 SUMMARY_AUTO_LAYERS = 400  # deeper designs compute the torchinfo summary on request (it takes seconds)
 FIRST = ("family", "stem", "block", "fractal_columns", "fractal_blocks", "depth")  # the depth rule reads these
@@ -82,6 +82,28 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:.0f}{unit}"
 
 
+def binary_bytes(n: float) -> str:
+    """Memory in binary units, as every page shows it (MiB = 2**20 bytes, the unit named in the text)."""
+    for size, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:.2f} {suffix}"
+    return f"{n:.0f} B"
+
+
+def file_stem(spec: ArchSpec) -> str:
+    """Downloads are named after the design: its preset (resnet56.json), else its family and depth."""
+    return preset_name(spec) or f"{spec.family}{spec.depth}_custom"
+
+
+PLACEHOLDERS = ("preact", "se", "stochastic_depth", "post", "bn", "widen")  # nn.Identity where the option is off
+
+
+def real_rows(rows: list[dict]) -> list[dict]:
+    """The summary without the placeholder modules an option leaves as nn.Identity (a block's `preact` when it
+    has no pre-activation, `se` without SE, ...); an identity shortcut stays, it is part of the design."""
+    return [r for r in rows if not (r["type"] == "Identity" and r["layer"].rpartition(".")[2] in PLACEHOLDERS)]
+
+
 # ---------------------------------------------------------------- state: widgets <-> spec
 
 def load(spec: ArchSpec) -> None:
@@ -102,7 +124,17 @@ def on_family() -> None:
 
 
 def on_stem() -> None:
-    load(family_default(st.session_state[K + "family"], st.session_state[K + "stem"]))
+    """A CIFAR design has no ImageNet counterpart of its depth (6n+2 against 18/34/50/...): load the family's
+    design on the new stem, and say so beside the control."""
+    family, stem = st.session_state[K + "family"], st.session_state[K + "stem"]
+    last = st.session_state.get("design")
+    before = (preset_name(last) or f"this {FAMILY_LABELS[last.family]} design") if last is not None else None
+    spec = family_default(family, stem)
+    load(spec)
+    st.session_state["b_stem_note"] = (
+        f"The {'ImageNet' if stem == 'imagenet' else 'CIFAR'} stem loaded **{preset_name(spec)}**, the "
+        f"{FAMILY_LABELS[family]} design for it" + (f" (in place of {before})" if before else "") +
+        ": depths and widths differ between the stems. Change any setting below.")
 
 
 def first_load() -> None:
@@ -178,8 +210,7 @@ def kept(name: str, spec: ArchSpec) -> bool:
 
 def controls() -> dict:
     """Draw the settings the field table offers for the chosen design; return them as a spec dict."""
-    st.selectbox("Start from a preset", [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
-                 help="Loads a named design from the papers; change any setting below afterwards.")
+    top = st.container()  # the preset box, drawn last: it names the design the settings below make
     widget("family", on_change=on_family)
     for name in FIELD_TYPES:
         if name != "base_width":  # None for most families; only Shake-Shake shows it
@@ -189,6 +220,8 @@ def controls() -> dict:
         if offered(name, current()):
             widget(name, **({"on_change": on_stem} if name == "stem" else {}))
             shown.append(name)
+            if name == "stem" and "b_stem_note" in st.session_state:
+                st.info(st.session_state.pop("b_stem_note"))
     depth_widget()
     shown.append("depth")
     for name in FIELD_TYPES:
@@ -199,7 +232,20 @@ def controls() -> dict:
     data = {field: st.session_state[K + field] for field in dict.fromkeys(shown)}
     if not applies("stem", data["family"]):
         data["stem"] = "cifar"
+    st.session_state[K + "preset"] = matching_preset(data)  # before its widget: edits that leave a preset say so
+    with top:
+        st.selectbox("Start from a preset", [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
+                     help="Loads a named design from the papers; change any setting below afterwards. Shows "
+                          f"{CUSTOM} while the settings match no preset.")
     return data
+
+
+def matching_preset(data: dict) -> str:
+    """The preset these settings make, or CUSTOM (also for settings that do not make a valid design)."""
+    try:
+        return preset_name(ArchSpec.from_dict(data)) or CUSTOM
+    except (SpecError, TypeError, ValueError):
+        return CUSTOM
 
 
 # ---------------------------------------------------------------- results
@@ -210,8 +256,9 @@ def headline(spec: ArchSpec) -> None:
     cols[0].metric("Parameters", f"{c['params'] / 1e6:.2f}M", help=f"{c['params']:,} trainable parameters")
     cols[1].metric("Multiply-adds / image", human(c["macs"]), help=f"{c['macs']:,} conv + fc multiply-adds")
     cols[2].metric("Weight layers", c["weight_layers"], help="conv + fc layers on the longest path")
-    cols[3].metric("Activations / image", human(c["activation_bytes"], "B"),
-                   help="fp32 outputs kept for backward for one training image")
+    cols[3].metric("Activations / image", binary_bytes(c["activation_bytes"]),
+                   help=f"{c['activation_bytes']:,} bytes: fp32 outputs kept for backward for one training image "
+                        "(1 MiB = 2^20 bytes)")
     figures_view.show(spec, preset_name(spec))
 
 
@@ -237,14 +284,19 @@ def graphs(spec: ArchSpec) -> None:
                                 format_func=["block1 (first)", f"block2..{count} (later)"].__getitem__)
         detail = cached_block(spec.to_json(), stage, block)
         st.graphviz_chart(detail, width="stretch")
+    # on_click="ignore": a click downloads without a rerun. A rerun per click let Streamlit's media cleanup drop
+    # the file a second, quick click asked for (MediaFileStorageError in the log, nothing in the browser).
+    stem = file_stem(spec)
     d1, d2, d3, d4 = st.columns(4)
-    d1.download_button("Overview DOT", overview, "overview.dot", "text/vnd.graphviz")
-    d2.download_button("Block DOT", detail, "block.dot", "text/vnd.graphviz")
+    d1.download_button("Overview DOT", overview, f"{stem}_overview.dot", "text/vnd.graphviz", on_click="ignore")
+    d2.download_button("Block DOT", detail, f"{stem}_{names[stage]}_block{block + 1}.dot", "text/vnd.graphviz",
+                       on_click="ignore")
     if dot_available():  # rendered on click, off the redraw path
-        d3.download_button("Overview SVG", lambda: svg_or_message(overview), "overview.svg", "image/svg+xml")
+        d3.download_button("Overview SVG", lambda: svg_or_message(overview), f"{stem}.svg", "image/svg+xml",
+                           on_click="ignore")
     else:
         d3.caption("SVG download needs the graphviz `dot` program (apt-get install graphviz).")
-    d4.download_button("Spec JSON", spec.to_json(), "spec.json", "application/json")
+    d4.download_button("Spec JSON", spec.to_json(), f"{stem}.json", "application/json", on_click="ignore")
 
 
 def summary(spec: ArchSpec) -> None:
@@ -257,7 +309,7 @@ def summary(spec: ArchSpec) -> None:
     depth = depth_col.slider("Summary depth", 1, 6, 2, key="b_summary_depth",
                              help="1: stem, stages, head; deeper levels show blocks and their layers")
     result = cached_summary(spec.to_json())
-    rows = result.at_depth(depth)
+    rows = real_rows(result.at_depth(depth))
     st.caption(f"Input {'x'.join(map(str, result.input_shape))} (shapes only) · total {result.total_params:,} "
                f"parameters · {result.total_mult_adds:,} multiply-adds (torchinfo, BN included) · {len(rows)} rows")
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=320, column_config={
@@ -265,8 +317,11 @@ def summary(spec: ArchSpec) -> None:
         "mult_adds": st.column_config.NumberColumn("mult-adds", format="localized"),
         "output_shape": "output shape"})
     t1, t2, _ = st.columns([1, 1, 2])
-    t1.download_button("Summary as text", lambda: result.text(depth), "summary.txt", "text/plain")
-    t2.download_button("Summary as CSV", lambda: rows_to_csv(rows), "summary.csv", "text/csv")
+    stem = file_stem(spec)
+    t1.download_button("Summary as text", lambda: result.text(depth), f"{stem}_summary.txt", "text/plain",
+                       on_click="ignore")
+    t2.download_button("Summary as CSV", lambda: rows_to_csv(rows), f"{stem}_summary.csv", "text/csv",
+                       on_click="ignore")
 
 
 def show_results(spec: ArchSpec) -> None:

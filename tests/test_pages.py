@@ -202,6 +202,76 @@ def test_summary_depth_and_downloads():
     assert {"Overview DOT", "Block DOT", "Spec JSON", "Summary as text", "Summary as CSV"} <= labels
 
 
+# Issue 12, defect 11: a click's rerun let Streamlit's media cleanup drop the file a second click asked for.
+# (The file names are checked in Chromium: tests/test_browser.py.)
+def test_downloads_do_not_rerun_the_page():
+    at = open_page("pages/build.py", {"preset": "resnet56"})
+    buttons = at.get("download_button")
+    assert len(buttons) >= 5 and all(b.proto.ignore_rerun for b in buttons), [b.proto.label for b in buttons]
+
+
+# Issue 12, defect 2: the preset box kept showing a preset after edits had made the design custom.
+def test_preset_box_follows_the_design():
+    at = open_page("pages/build.py", {"preset": "resnet56"})
+    box = lambda: at.sidebar.selectbox(key="b_preset").value  # noqa: E731
+    assert box() == "resnet56"
+    at.sidebar.number_input(key="b_width_factor").set_value(2).run()
+    assert box() == "(custom design)"
+    assert at.query_params == {"family": "resnet", "depth": "56", "width_factor": "2"}
+    at.sidebar.number_input(key="b_width_factor").set_value(1).run()
+    assert box() == "resnet56"  # equal to a preset again
+    at.sidebar.selectbox(key="b_depth").set_value(110).run()
+    assert box() == "resnet110"
+    at.sidebar.selectbox(key="b_shortcut_variant").set_value("exclusive_gating").run()
+    at.sidebar.selectbox(key="b_activation").set_value("full_preact").run()
+    assert at.error and box() == "(custom design)"  # an invalid combination is no preset either
+    assert not at.exception
+
+
+# Issue 12, defect 13: switching the stem to ImageNet replaced the design with resnet50 without a word.
+def test_switching_the_stem_says_which_design_it_loaded():
+    at = open_page("pages/build.py", {"preset": "resnet56"})
+    at.sidebar.selectbox(key="b_stem").set_value("imagenet").run()
+    assert at.session_state["design"] == PRESETS["resnet50"]
+    (note,) = at.sidebar.info
+    assert "resnet50" in note.value and "in place of resnet56" in note.value
+    assert at.sidebar.selectbox(key="b_preset").value == "resnet50"
+    at.sidebar.selectbox(key="b_depth").set_value(101).run()
+    assert not at.sidebar.info  # said once, not on every rerun
+    at.sidebar.selectbox(key="b_stem").set_value("cifar").run()
+    assert "resnet20" in at.sidebar.info[0].value and "in place of resnet101" in at.sidebar.info[0].value
+
+
+# Issue 12, defect 13: the summary listed the nn.Identity placeholders of options that are off ("preact Identity").
+def test_summary_shows_no_placeholder_rows():
+    at = open_page("pages/build.py", {"preset": "resnet20"})
+    at.slider(key="b_summary_depth").set_value(6).run()
+    rows = at.dataframe[0].value
+    placeholders = rows[(rows["type"] == "Identity") & ~rows["layer"].str.endswith(".shortcut")]
+    assert placeholders.empty, list(placeholders["layer"])[:5]
+    assert "stage1.block1.shortcut" in set(rows["layer"])  # an identity shortcut is part of the design
+    assert "stage1.block1.residual.conv1" in set(rows["layer"])
+
+
+# Issue 12, defect 13: megabytes were 10^6 bytes here and 2^20 on the dense lesson.
+def test_activation_memory_is_in_binary_units_named_mib():
+    at = open_page("pages/build.py", {"preset": "resnet56"})
+    shown_value = metrics(at)["Activations / image"]
+    assert shown_value == f"{cost(PRESETS['resnet56']).activation_bytes / 2**20:.2f} MiB"
+
+
+# Issue 11: a pandas Styler rendered the figure tables (a quarter of the CPU under a class's load).
+def test_figure_table_needs_no_pandas_styler(monkeypatch):  # Compare draws its figures with the same function
+    from pandas.io.formats.style import Styler
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pandas Styler was built")
+
+    monkeypatch.setattr(Styler, "__init__", refuse)
+    at = open_page("pages/build.py", {"preset": "wrn_28_10"})
+    assert ("4.00", "median of 5") in {(row["figure"], row["kind"]) for row in figure_table(at)}  # WRN-28-10
+
+
 # ---------------------------------------------------------------- compare
 
 def test_compare_table_lists_the_chosen_designs_from_the_url():
