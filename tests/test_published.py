@@ -51,12 +51,12 @@ def test_imagenet_figures_are_torchvision_counts(name, params, top1_error):
     assert p.error == pytest.approx(top1_error)
 
 
-def test_unconfirmed_shake_shake_counts_are_not_published_counts():
+def test_estimated_shake_shake_counts_are_not_published_counts():
     for name in ("shake_shake26_2x32d", "shake_shake26_2x64d"):
         assert published_for(name).params_m is None
         assert not [f for f in figures_for(PRESETS[name]) if f.metric == "parameters"]
     rows = {r["key"]: r for r in table("shake_shake_params")}
-    assert [rows[k]["status"] for k in rows] == ["UNCONFIRMED", "UNCONFIRMED", "printed"]
+    assert [rows[k]["status"] for k in rows] == ["estimate", "estimate", "printed"]
     assert published_for("shake_shake26_2x96d").params_text == "26.2M"  # the paper prints this one
 
 
@@ -337,3 +337,69 @@ def test_the_presets_without_a_figure_are_the_ones_no_table_prints():
     # family's local drop-path 0.15, while FractalNet Table 1's row is the net without drop-path or dropout.
     assert {n for n, s in PRESETS.items() if not figures_for(s)} == {
         "plain20", "plain32", "plain44", "plain56", "plain110", "vgg16_cifar", "fractalnet20"}
+
+
+# ------------------------------------------------------------------ texts users read (issue 12, defect 9)
+
+# Developer notes that reached the pages: a review status, an instruction to the code, a note on where a figure was
+# looked up, a template placeholder, a command line given as a source, code in a note.
+DEVELOPER_MARKERS = {
+    "a review status": r"\b(UNCONFIRMED|TODO|FIXME|XXX|TBD)\b",
+    "an instruction to the code": r"\bmust (equal|match)\b",
+    "a lookup note": r"secondary source|papers\.md|\bauthor repo\b",
+    "a placeholder": r"\{[A-Za-z_]*\}",
+    "a command line": r"(^|[\s(])(python3?|pip|bash|streamlit|\.venv/\S*)\s|(^|\s)--[a-z]",
+    "code": r"\w\(\.\.\.|\btorch\.\w+\(",
+}
+
+
+def user_texts() -> list[tuple[str, str]]:
+    """(where, text) for every string a page shows from the data and the library: each published figure's source,
+    note and column, every table row's and recipe's texts, the pitfalls, the measured tables' sources, each
+    plan's note, each lesson's source line."""
+    from explorer.lessons import cardinality, degradation, highway, imagenet, lesion, measured, stochastic, wrn
+    from explorer.models.plans import PLANS
+
+    found = []
+    for spec, figures in published._load()["figures"].items():
+        found += [(f"figure {f.table}[{f.key}].{attr}", getattr(f, attr)) for f in figures
+                  for attr in ("source", "note", "column", "text")]
+    for name in table_names():
+        for row in table(name):
+            found += [(f"tables.{name}[{row['key']}].{k}", v) for k, v in row.items() if isinstance(v, str)]
+        found += [(f"columns.{name}.{c['field']}.{k}", c[k]) for c in columns(name) for k in ("label", "note")
+                  if k in c]
+    for family in ("resnet", "preact", "wrn", "resnext", "shake_shake", "densenet", "pyramidnet", "fractalnet",
+                   "vgg"):
+        found += [(f"recipes[{family}].{k}", v) for k, v in (recipe(family) or {}).items() if isinstance(v, str)]
+    found += [(f"pitfalls[{i}].{k}", v) for i, p in enumerate(published.pitfalls()) for k, v in p.items()
+              if isinstance(v, str)]
+    found += [(f"measured.{name}.source", measured.measured(name).source) for name in ("degradation", "lesion")]
+    found += [(f"plan {family}.note", plan.note) for family, plan in PLANS.items() if plan.note]
+    found += [(f"lesson {m.__name__}.SOURCE", m.SOURCE)
+              for m in (cardinality, degradation, highway, imagenet, lesion, stochastic, wrn)]
+    return found
+
+
+def test_user_texts_hold_no_developer_notes():
+    import re
+
+    texts = user_texts()
+    assert len(texts) > 500  # the scan reaches the figures, not only a few captions
+    bad = [(where, what, text) for where, text in texts for what, pattern in DEVELOPER_MARKERS.items()
+           if re.search(pattern, text)]
+    assert not bad, "\n".join(f"{where}: {what}: {text[:120]}" for where, what, text in bad)
+
+
+@pytest.mark.parametrize("text, marker", [
+    ("Shake-Shake 26 2x32d (UNCONFIRMED)", "a review status"),
+    ("the ImageNet builder must equal it", "an instruction to the code"),
+    ("via a secondary source", "a lookup note"),
+    ("comparison with the state of the art{READ}", "a placeholder"),
+    ("python benchmarks/lesson_runs.py --seed 0 (1, 2): the lesson's defaults", "a command line"),
+    ("the authors' train.py (torch.optim.SGD(..., nesterov=True))", "code"),
+])
+def test_the_developer_markers_catch_what_issue_12_saw(text, marker):
+    import re
+
+    assert re.search(DEVELOPER_MARKERS[marker], text)
