@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages import Catalog
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.mofile import read_mo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import write_po
 from streamlit.testing.v1 import AppTest
@@ -101,6 +103,94 @@ def test_the_check_catches_missing_fuzzy_empty_and_broken_translations(tmp_path,
     assert "placeholders differ (app.py): '{n} layers'" in found
     assert "explorer.mo is out of date" in found
     assert "'Home'" not in found
+
+
+def test_pybabel_compile_accepts_every_catalog_and_writes_the_committed_mo(tmp_path):
+    """What CI must know: `pybabel compile` itself (not only our reader) takes every catalog without an error
+    (it exits 1 on a broken entry), and what it writes is what is committed."""
+    copy = tmp_path / "locale"
+    for lang in catalogs.languages():
+        (copy / lang / "LC_MESSAGES").mkdir(parents=True)
+        (copy / lang / "LC_MESSAGES" / "explorer.po").write_bytes(catalogs.po_path(lang).read_bytes())
+    status = CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(copy), "-D", "explorer"])
+    assert status == 0
+    for lang in catalogs.languages():
+        with open(copy / lang / "LC_MESSAGES" / "explorer.mo", "rb") as fresh, \
+                open(catalogs.po_path(lang).with_suffix(".mo"), "rb") as committed:
+            assert dict(map(catalogs._entry, read_mo(fresh))) == dict(map(catalogs._entry, read_mo(committed)))
+
+
+def test_the_check_tells_contexts_and_plurals_apart(tmp_path, monkeypatch):
+    """A pgettext message is looked up with its context ("sweep state" queued is not the Train page's queued),
+    and a plural's one Korean form counts as its translation."""
+    marked = catalogs.marked()
+    assert "sweep state\x04queued" in marked and "{n} point" in marked
+    catalog = Catalog(locale="ko")
+    catalog.add("queued", "대기열")  # the same English without the context
+    catalog.add(("{n} point", "{n} points"), ("조합 {n}개",))
+    folder = tmp_path / "ko" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "explorer.po", "wb") as f:
+        write_po(f, catalog)
+    with open(folder / "explorer.mo", "wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setattr(catalogs, "LOCALE", tmp_path)
+    monkeypatch.setattr(catalogs, "ROOT", tmp_path)
+    found = catalogs.problems("ko", {"sweep state\x04queued": ["s.py"], "{n} point": ["s.py"]})
+    assert found == ["missing (s.py): 'queued'; run `python tools/catalogs.py update`"]
+
+
+# The library's messages: marked where they are raised, in Korean where the language is Korean, and the English
+# exactly as before (tests across the suite match the English text).
+LIBRARY_MESSAGES = [
+    ("explorer/models/plans/base.py", "a CIFAR {name} has {step}n+{offset} layers"),  # SpecError, depth
+    ("explorer/models/convert.py", "must be a whole number"),
+    ("explorer/models/rules.py", "only applies to {names}; got {value!r} for {family}, reset it to {default!r}"),
+    ("explorer/models/cost.py", "{label} {value} gives about {params:,.0f}M parameters, over the {limit:.0f}M limit; "
+                                "{fix}"),
+    ("explorer/training/cifar.py", "{dataset} file {path} has {images} images but {labels} labels; download it again"),
+    ("explorer/training/limits.py", "Only the session that started a run can stop it: {whose}; {teacher}."),
+    ("explorer/training/recipe.py", "the learning rate must be in (0, 10]"),
+    ("explorer/training/cli.py", "error: {message}"),
+    ("explorer/sweep/cli.py", "results written to {path}"),
+]
+
+
+@pytest.mark.parametrize("path, message", LIBRARY_MESSAGES)
+def test_the_librarys_messages_are_marked(path, message):
+    assert path in catalogs.marked().get(message, []), message
+
+
+@pytest.mark.parametrize("data, english, korean", [
+    ({"depth": 21}, "depth: a CIFAR ResNet has 6n+2 layers (20, 32, 44, 56, 110, ...); got 21, try 20 or 26",
+     "depth: CIFAR용 ResNet의 층 수는 6n+2입니다 (20, 32, 44, 56, 110, ...). 입력한 값은 21입니다. 20 또는 26(으)로 바꿔 보세요"),
+    ({"depth": "20"}, "depth: must be a whole number; got '20'", "depth: 정수여야 합니다. 입력한 값은 '20'입니다"),
+    ({"shortcut": "D"}, "shortcut: unknown value 'D'; choose from A, B, C",
+     "shortcut: 알 수 없는 값 'D'입니다. 다음 중에서 고르세요: A, B, C"),
+    ({"family": "fractalnet", "depth": 30},
+     "depth: FractalNet depth is B x 2^(C-1) = 20 for B=5, C=3; got 30, set depth to 20 or change B and C",
+     "depth: FractalNet의 깊이는 B x 2^(C-1)이므로 B=5, C=3이면 20입니다. 입력한 값은 30입니다. depth를 20(으)로 바꾸거나 B와 C를 "
+     "바꾸세요"),
+])
+def test_a_spec_error_speaks_the_current_language(data, english, korean):
+    from explorer.models.spec import ArchSpec, SpecError
+    for lang, expected in (("en", english), ("ko", korean), ("en", english)):  # and back: nothing sticks
+        with i18n.using(lang), pytest.raises(SpecError) as err:
+            ArchSpec.from_dict(data)
+        assert str(err.value) == expected
+        assert err.value.field == expected.split(":")[0]  # the field stays English: the URL's and the JSON's name
+
+
+def test_limits_and_recipes_speak_korean():
+    from explorer.training import limits
+    from explorer.training.recipe import Recipe
+    with i18n.using("ko"):
+        with pytest.raises(ValueError) as err:
+            limits.check_cost(epochs=10**6, images=50_000, device="cpu")
+        assert "epoch을 학습하면" in str(err.value) and "EXPLORER_MAX_IMAGE_EPOCHS_CPU" in str(err.value)
+        with pytest.raises(ValueError) as err:
+            Recipe.from_dict({"lr": 50.0})
+        assert str(err.value) == "lr: 학습률은 (0, 10] 범위여야 합니다. 입력한 값은 50.0입니다. 0.1(으)로 바꿔 보세요"
 
 
 def test_placeholders_are_str_format_fields():
@@ -217,6 +307,34 @@ def test_browser_language_prefers_navigator_language_then_the_header():
 ])
 def test_cli_language_from_the_environment(environ, lang):
     assert i18n.from_environ(environ) == lang
+
+
+def run_cli(module: str, args: list[str], lang: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in i18n.ENVIRON_KEYS} | {
+        "LANG": lang, "EXPLORER_RUNS_DIR": str(tmp_path / "runs"), "EXPLORER_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+
+
+def test_the_training_cli_under_lang_ko_prints_the_korean_spec_error(tmp_path):
+    """`LANG=ko_KR.UTF-8 python -m explorer.training --spec bad.json`: the SpecError in Korean, nothing trained."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"family": "resnet", "depth": 21}')
+    korean = run_cli("explorer.training", ["--spec", str(bad)], "ko_KR.UTF-8", tmp_path)
+    assert korean.returncode == 2, korean.stderr
+    assert korean.stdout.strip() == ("오류: depth: CIFAR용 ResNet의 층 수는 6n+2입니다 (20, 32, 44, 56, 110, ...). "
+                                     "입력한 값은 21입니다. 20 또는 26(으)로 바꿔 보세요")
+    english = run_cli("explorer.training", ["--spec", str(bad)], "C.UTF-8", tmp_path)
+    assert english.stdout.strip() == ("error: depth: a CIFAR ResNet has 6n+2 layers (20, 32, 44, 56, 110, ...); "
+                                      "got 21, try 20 or 26")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # refused before any run
+
+
+def test_the_sweep_cli_under_lang_ko_speaks_korean(tmp_path):
+    out = run_cli("explorer.sweep", ["--vary", "depth"], "ko_KR.UTF-8", tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert out.stdout.strip() == ("오류: vary: FIELD=V1,V2,... 형식이어야 합니다. 입력한 값은 'depth'입니다. "
+                                  "예: depth=20,32,44")
 
 
 def test_a_cli_process_under_lang_ko_speaks_korean():

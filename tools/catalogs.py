@@ -84,16 +84,20 @@ def scanned(directory: str) -> bool:
     return not any(fnmatch.fnmatch(os.path.basename(directory), p) for p in IGNORED_DIRS)
 
 
+CONTEXT_SEPARATOR = "\x04"  # gettext's own: "context\x04msgid" names a pgettext message
+
+
 def marked() -> dict[str, list[str]]:
-    """Every string the code marks for translation (msgid, or msgid|plural), with the files that mark it."""
+    """Every string the code marks for translation (the msgid, the singular of a plural, or for pgettext
+    "context\x04msgid"), with the files that mark it."""
     method_map, options_map = parse_mapping_cfg(io.StringIO((ROOT / "babel.cfg").read_text()))
     keywords = {**DEFAULT_KEYWORDS, **KEYWORDS}
     found: dict[str, list[str]] = {}
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
+    for filename, _lineno, message, _comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=keywords,
             directory_filter=scanned):
         key = message if isinstance(message, str) else message[0]
-        found.setdefault(key, []).append(filename)
+        found.setdefault(f"{context}{CONTEXT_SEPARATOR}{key}" if context else key, []).append(filename)
     return found
 
 
@@ -115,8 +119,9 @@ def problems(lang: str, wanted: dict[str, list[str]] | None = None) -> list[str]
     catalog = read_catalog(lang)
     wanted = marked() if wanted is None else wanted
     found = []
-    for msgid, files in wanted.items():
-        message = catalog.get(msgid)
+    for key, files in wanted.items():
+        context, _sep, msgid = key.rpartition(CONTEXT_SEPARATOR)
+        message = catalog.get(msgid, context or None)
         strings = () if message is None else message.string if isinstance(message.string, tuple) else (
             message.string,)
         where = ", ".join(sorted(set(files)))
@@ -135,11 +140,19 @@ def problems(lang: str, wanted: dict[str, list[str]] | None = None) -> list[str]
         found.append(f"{mo.relative_to(ROOT)} is missing; run `python tools/catalogs.py compile`")
     else:
         with open(mo, "rb") as f:
-            compiled = {m.id: m.string for m in read_mo(f) if m.id}
-        expected = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+            compiled = dict(_entry(m) for m in read_mo(f) if m.id)
+        expected = dict(_entry(m) for m in catalog if m.id and m.string and not m.fuzzy)
         if compiled != expected:
             found.append(f"{mo.relative_to(ROOT)} is out of date; run `python tools/catalogs.py compile`")
     return found
+
+
+def _entry(message) -> tuple[tuple, object]:
+    """A message as comparable data: ((msgid, context), translation); a plural's ids and forms as tuples (the
+    .mo reader gives lists, the .po reader tuples)."""
+    def plain(value: object) -> object:
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+    return (plain(message.id), message.context), plain(message.string)
 
 
 def compiles(lang: str) -> bytes:

@@ -23,6 +23,8 @@ from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, create_model
 
+from explorer.i18n import N_, _
+
 T = TypeVar("T")
 _STRICT_JSON = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
@@ -36,21 +38,25 @@ class SpecError(ValueError):
         self.message = message  # without the field: for wrapping into another error (an asset file's key)
 
 
-def from_untrusted(cls: type[T], data: object, what: str, *, base: T | None = None, noun: str = "field",
+def from_untrusted(cls: type[T], data: object, what: str, *, base: T | None = None, noun: str = N_("field"),
                    text: bool = False) -> T:
     """Build `cls` (a dataclass) from untrusted `data`, a dict of field names to values.
 
     `what` names the whole value in errors ("spec", "recipe"). Unknown fields are refused with the list of known
-    ones (`noun` words it: "unknown recipe field"). Missing fields take `base`'s values, else the dataclass's
-    defaults; a field without a default is required ("missing"). `text=True` parses text values (URL
-    parameters). Raises SpecError(field, "rule; got value"); range and cross-field rules are the caller's.
+    ones (`noun` words it: "unknown recipe field"; marked with N_, translated here). Missing fields take `base`'s
+    values, else the dataclass's defaults; a field without a default is required ("missing"). `text=True` parses
+    text values (URL parameters). Raises SpecError(field, "rule; got value"); range and cross-field rules are the
+    caller's.
     """
     if not isinstance(data, dict):
-        raise SpecError(what, f"expected a JSON object of {noun}s; got {type(data).__name__}")
+        # TRANSLATORS: {noun} is "field" or "recipe field" (translated); {kind} a Python type name
+        raise SpecError(what, _("expected a JSON object of {noun}s; got {kind}").format(noun=_(noun),
+                                                                                     kind=type(data).__name__))
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(str(k) for k in data if k not in names)
     if unknown:
-        raise SpecError(unknown[0], f"unknown {noun}; choose from {', '.join(names)}")
+        raise SpecError(unknown[0], _("unknown {noun}; choose from {names}").format(noun=_(noun),
+                                                                                  names=", ".join(names)))
     if text:
         data = {k: (None if isinstance(v, str) and v.lower() == "none" else v) for k, v in data.items()}
     values = {**_values(base), **data}
@@ -123,16 +129,16 @@ def _json_type(hint: object) -> object:
     return hint
 
 
-_RULES = {  # pydantic error type -> our rule
-    "int_type": "must be a whole number", "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a finite number", "float_parsing": "must be a finite number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "string_type": "expected text", "none_required": "must be empty (null)",
-    "string_too_short": "expected non-empty text", "tuple_type": "must be a list", "list_type": "must be a list",
-    "dict_type": "expected a JSON object",
-    "extra_forbidden": "unknown key", "too_short": "expected a non-empty list",
+_RULES = {  # pydantic error type -> our rule (marked here, translated where the error is made)
+    "int_type": N_("must be a whole number"), "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_type": N_("must be a finite number"), "float_parsing": N_("must be a finite number"),
+    "finite_number": N_("must be a finite number"),
+    "bool_type": N_("must be true or false"), "bool_parsing": N_("must be true or false"),
+    "string_type": N_("expected text"), "none_required": N_("must be empty (null)"),
+    "string_too_short": N_("expected non-empty text"), "tuple_type": N_("must be a list"),
+    "list_type": N_("must be a list"), "dict_type": N_("expected a JSON object"),
+    "extra_forbidden": N_("unknown key"), "too_short": N_("expected a non-empty list"),
 }
 
 
@@ -147,21 +153,23 @@ def _spec_error(err: ValidationError, what: str, hints: dict[str, object], flat:
     if first["type"] == "literal_error":
         hint = hints.get(str(loc[0])) if loc else None
         choices = _choices(hint) if hint is not None else (first.get("ctx") or {}).get("expected", "")
-        return SpecError(field, f"unknown value {value!r}; choose from {choices}")
+        return SpecError(field, _("unknown value {value!r}; choose from {choices}").format(value=value,
+                                                                                         choices=choices))
     if first["type"] == "missing":
-        return SpecError(field, "missing")
+        return SpecError(field, _("missing"))
     branches = [e["loc"][skip + len(loc)] for e in errors
                 if _place(e["loc"][skip:]) == loc and len(e["loc"]) > skip + len(loc)]
     if len(branches) > 1:  # a union: say what each branch wanted
         nouns = list(dict.fromkeys(_noun(str(b)) for b in branches))
         if "a number" in nouns and "a whole number" in nouns:  # a number covers the whole ones
             nouns.remove("a whole number")
-        rule = "expected " + " or ".join(nouns)
+        # TRANSLATORS: {choices} is a list such as "a number or null" (each noun translated, joined by " or ")
+        rule = _("expected {choices}").format(choices=_(" or ").join(_(n) for n in nouns))
     else:
-        rule = _RULES.get(first["type"], first["msg"])
+        rule = _(_RULES[first["type"]]) if first["type"] in _RULES else first["msg"]  # pydantic's own: English
     if len(loc) > 1 and isinstance(loc[-1], int) and flat:
-        rule = f"item {loc[-1]} {rule}"
-    return SpecError(field, f"{rule}; got {value!r}")
+        rule = _("item {index} {rule}").format(index=loc[-1], rule=rule)
+    return SpecError(field, _("{rule}; got {value!r}").format(rule=rule, value=value))
 
 
 def _place(loc: tuple) -> list:
@@ -169,7 +177,8 @@ def _place(loc: tuple) -> list:
     return [p for p in loc if not (isinstance(p, str) and (p in _NOUNS or "[" in p))]
 
 
-_NOUNS = {"str": "text", "float": "a number", "int": "a whole number", "none": "null", "bool": "true or false"}
+_NOUNS = {"str": N_("text"), "float": N_("a number"), "int": N_("a whole number"), "none": N_("null"),
+          "bool": N_("true or false")}
 
 
 def _noun(branch: str) -> str:

@@ -22,6 +22,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from explorer.models.families import FAMILY_BUILDERS
+from explorer.i18n import _
 from explorer.models.fields import applies, short_label, unset_value
 from explorer.models.plans import PLANS
 from explorer.models.spec import MAX_ACTIVATION_BYTES, MAX_PARAMS, ArchSpec, SpecError, layout, validate
@@ -177,14 +178,19 @@ def check_budget(spec: ArchSpec) -> Cost:
     label, value = short_label(name), getattr(spec, name)
     if c.params > MAX_PARAMS:
         if name == "width_factor":  # parameters grow with the square of the width
-            fix = f"try {label} {max(1, math.floor(spec.width_factor * math.sqrt(MAX_PARAMS / c.params)))}"
+            smaller = max(1, math.floor(spec.width_factor * math.sqrt(MAX_PARAMS / c.params)))
+            fix = _("try {label} {value}").format(label=label, value=smaller)
         else:
-            fix = f"try {label} {reset}" if reset is not None else "try a shallower or narrower design"
-        raise SpecError(name, f"{label} {value} gives about {c.params / 1e6:,.0f}M parameters, "
-                              f"over the {MAX_PARAMS / 1e6:.0f}M limit; {fix}")
-    fix = f"try {label} {reset}" if reset is not None else "lower depth or width"
-    raise SpecError(name, f"{label} {value} needs about {c.activation_bytes / 2**30:.1f} GiB of activations per "
-                          f"training image, over the {MAX_ACTIVATION_BYTES / 2**30:.0f} GiB limit; {fix}")
+            fix = (_("try {label} {value}").format(label=label, value=reset) if reset is not None
+                   else _("try a shallower or narrower design"))
+        raise SpecError(name, _("{label} {value} gives about {params:,.0f}M parameters, over the {limit:.0f}M "
+                                "limit; {fix}").format(label=label, value=value, params=c.params / 1e6,
+                                                       limit=MAX_PARAMS / 1e6, fix=fix))
+    fix = _("try {label} {value}").format(label=label, value=reset) if reset is not None else _("lower depth or width")
+    raise SpecError(name, _("{label} {value} needs about {gib:.1f} GiB of activations per training image, over the "
+                            "{limit:.0f} GiB limit; {fix}").format(label=label, value=value,
+                                                                   gib=c.activation_bytes / 2**30,
+                                                                   limit=MAX_ACTIVATION_BYTES / 2**30, fix=fix))
 
 
 # The settings that make a design big: an over-budget design is blamed on the one of these whose own family value

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
+from explorer.i18n import N_, _
+
 Family = Literal[
     "plain", "resnet", "wrn", "resnext", "shake_shake", "pyramidnet", "densenet", "highway", "fractalnet", "vgg"
 ]
@@ -60,7 +62,7 @@ class Needs:
 
     field: str
     values: tuple[str, ...]
-    text: str  # the rule in words, for the error: "only used by shortcut_variant 'dropout'"
+    text: str  # the rule in words, for the error: "only used by shortcut_variant 'dropout'" (marked N_)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _s(default: Any, **setting: Any) -> Any:
 
 
 def _probability(default: float, label: str, families: tuple[str, ...] | None, closed: bool = False) -> Any:
-    rule = f"is a probability in [0, 1{']' if closed else ')'}"
+    rule = N_("is a probability in [0, 1]") if closed else N_("is a probability in [0, 1)")
     return _s(default, label=label, unit="probability", low=0.0, high=1.0, step=0.05, open_high=not closed,
               rule=rule, fix=0.0, families=families)
 
@@ -118,9 +120,9 @@ BOTTLENECK_FAMILIES = ("plain", "resnet", "wrn", "resnext", "shake_shake", "pyra
 #     PyramidNet.py and jhkim89/PyramidNet, xgastaldi/shake-shake models/shakeshake.lua (29 2x4x64d).
 AUTHORS_BOTTLENECK_STRIDE = {"plain": "1x1", "resnet": "1x1", "wrn": "3x3", "resnext": "3x3", "shake_shake": "3x3",
                              "pyramidnet": "3x3"}
-_BOTTLENECK = Needs("block", ("bottleneck",), "only used by bottleneck blocks")
+_BOTTLENECK = Needs("block", ("bottleneck",), N_("only used by bottleneck blocks"))
 _SCALING = Needs("shortcut_variant", ("constant_scaling",),
-                 "scales only apply to shortcut_variant 'constant_scaling'")
+                 N_("scales only apply to shortcut_variant 'constant_scaling'"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,9 +136,9 @@ class ArchFields:
                       stems=("cifar",))
     # weight layers as the papers count them (ResNet 6n+2, preact bottleneck 9n+2, WRN 6n+4)
     depth: int = _s(20, label="Depth (weight layers)", unit="layers", low=1, high=MAX_DEPTH,
-                    rule=f"must be between 1 and {MAX_DEPTH} layers", fix=20)
+                    rule=N_("must be between {low} and {high} layers"), fix=20)
     # "cifar": 3x3 conv on 32x32; "imagenet": 7x7/2 conv + 3x3/2 max-pool on 224x224
-    stem: Stem = _s("cifar", label="Stem (dataset)", families=IMAGENET_FAMILIES, outside="is a CIFAR design",
+    stem: Stem = _s("cifar", label="Stem (dataset)", families=IMAGENET_FAMILIES, outside=N_("is a CIFAR design"),
                     choices={"cifar": "CIFAR: 3x3 conv, 32x32 input",
                              "imagenet": "ImageNet: 7x7/2 conv + max-pool, 224x224"})
     # Which conv of a downsampling bottleneck has the stride (same parameters either way; "1x1" runs the 3x3 at
@@ -171,12 +173,12 @@ class ArchFields:
                                needs=_SCALING)  # Table 1 "constant scaling": lambda on F
     # gate bias init b_g: Table 1 gating (-6 works) and Highway carry bias (-1 .. -3)
     gate_bias: float = _s(0.0, label="Gate bias init", low=-20.0, high=20.0, step=1.0, families=("resnet", "highway"),
-                          needs=Needs("shortcut_variant", GATED, "only used by the gating shortcut variants"))
+                          needs=Needs("shortcut_variant", GATED, N_("only used by the gating shortcut variants")))
     # Table 1 "dropout shortcut": drop probability on the shortcut
     shortcut_dropout: float = _s(0.5, label="Shortcut dropout", unit="probability", low=0.0, high=1.0, step=0.05,
-                                 open_high=True, rule="is a probability in [0, 1)", fix=0.0, families=("resnet",),
+                                 open_high=True, rule=N_("is a probability in [0, 1)"), fix=0.0, families=("resnet",),
                                  needs=Needs("shortcut_variant", ("dropout",),
-                                             "only used by shortcut_variant 'dropout'"))
+                                             N_("only used by shortcut_variant 'dropout'")))
     # Identity Mappings Table 2: where BN/ReLU sit around the addition
     activation: Activation = _s("original", label="Activation placement", choices=_LABELS_ACTIVATION,
                                 families=("resnet", "wrn"))
@@ -204,18 +206,18 @@ class ArchFields:
     # PyramidNet additive "alpha" (eq. 2): total width added across all blocks
     pyramid_alpha: int = _s(48, label="Widening alpha (channels added)", unit="channels", low=0, high=4096, step=12,
                             families=("pyramidnet",),
-                            needs=Needs("pyramid_widening", ("additive",), "only used by additive widening"))
+                            needs=Needs("pyramid_widening", ("additive",), N_("only used by additive widening")))
     # PyramidNet multiplicative "alpha" (eq. 3): the last block's width over the first's; 4.75 in the authors'
     # jhkim89/PyramidNet mulpyramidnet.lua
     pyramid_ratio: float = _s(4.75, label="Widening alpha (last / first width)", low=1.0, high=256.0, step=0.25,
                               families=("pyramidnet",),
                               needs=Needs("pyramid_widening", ("multiplicative",),
-                                          "only used by multiplicative widening"))
+                                          N_("only used by multiplicative widening")))
     growth_rate: int = _s(12, label="Growth rate k", unit="channels", low=1, high=512, step=1,
                           families=("densenet",))  # DenseNet "k": channels each layer adds
     # DenseNet "theta": transition keeps this fraction of channels (C: 0.5)
     compression: float = _s(1.0, label="Compression theta", low=0.0, high=1.0, step=0.05, open_low=True,
-                            rule="DenseNet theta must be in (0, 1]", fix=0.5, families=("densenet",))
+                            rule=N_("DenseNet theta must be in (0, 1]"), fix=0.5, families=("densenet",))
     # FractalNet "C": columns; the deepest has 2^(C-1) convs per block
     fractal_columns: int = _s(3, label="Columns C", low=1, high=6, step=1, families=("fractalnet",))
     # FractalNet "B": fractal blocks, each followed by 2x2 max-pool
@@ -265,8 +267,9 @@ def setting(name: str) -> Setting:
 
 
 def short_label(name: str) -> str:
-    """The field's label without its parenthesis ("Depth (weight layers)" -> "Depth"), for messages."""
-    return SETTINGS[name].label.split(" (")[0]
+    """The field's label without its parenthesis ("Depth (weight layers)" -> "Depth"), for messages; in the
+    current language (the Build page shows the translated label, so its messages name that)."""
+    return _(SETTINGS[name].label).split(" (")[0]
 
 
 def described(err: Exception) -> str:

@@ -6,6 +6,7 @@ plan (explorer.models.plans); the rules that hold for every family are written o
 
 from __future__ import annotations
 
+from explorer.i18n import _
 from explorer.models.convert import SpecError, from_untrusted
 from explorer.models.fields import (
     FAMILY_LABELS, MAX_DEPTH, SETTINGS, ArchFields, Block, applies, needs_met, short_label, unset_value,
@@ -55,8 +56,11 @@ def validate(spec: ArchFields) -> None:
             _outside(spec, name, value)
         if not needs_met(name, spec):
             needs = s.needs
-            raise SpecError(name, f"{needs.text}; got {value!r}, set {short_label(needs.field)} to "
-                                  f"{needs.values[0]!r} or reset {short_label(name)} to {default!r}")
+            raise SpecError(name, _("{rule}; got {value!r}, set {needed} to {needed_value!r} or reset {label} to "
+                                    "{default!r}").format(rule=_(needs.text), value=value,
+                                                          needed=short_label(needs.field),
+                                                          needed_value=needs.values[0], label=short_label(name),
+                                                          default=default))
     for name in SETTINGS:
         _check_range(spec, name)
     plan = PLANS[spec.family]
@@ -67,11 +71,14 @@ def validate(spec: ArchFields) -> None:
 
 
 def _outside(spec: ArchFields, name: str, value: object) -> None:
-    s, family, default = SETTINGS[name], FAMILY_LABELS[spec.family], unset_value(name, spec)
+    s, family, default = SETTINGS[name], _(FAMILY_LABELS[spec.family]), unset_value(name, spec)
     if s.outside:
-        raise SpecError(name, f"{family} {s.outside}; got {value!r}, use {default!r}")
-    names = ", ".join(FAMILY_LABELS[f] for f in s.families or ())
-    raise SpecError(name, f"only applies to {names}; got {value!r} for {family}, reset it to {default!r}")
+        # TRANSLATORS: {family} is a family's label ("VGG"), {rule} a fact about it ("is a CIFAR design")
+        raise SpecError(name, _("{family} {rule}; got {value!r}, use {default!r}").format(
+            family=family, rule=_(s.outside), value=value, default=default))
+    names = ", ".join(_(FAMILY_LABELS[f]) for f in s.families or ())
+    raise SpecError(name, _("only applies to {names}; got {value!r} for {family}, reset it to {default!r}").format(
+        names=names, value=value, family=family, default=default))
 
 
 def _check_range(spec: ArchFields, name: str) -> None:
@@ -81,22 +88,22 @@ def _check_range(spec: ArchFields, name: str) -> None:
     too_low = value <= s.low if s.open_low else value < s.low
     too_high = value >= s.high if s.open_high else value > s.high
     if too_low or too_high:
-        rule = s.rule or f"must be between {s.low} and {s.high}"
+        rule = _(s.rule or "must be between {low} and {high}").format(low=s.low, high=s.high)
         fix = s.fix if s.fix is not None else (s.low if too_low else s.high)
-        raise SpecError(name, f"{rule}; got {value}, try {fix}")
+        raise SpecError(name, _("{rule}; got {value}, try {fix}").format(rule=rule, value=value, fix=fix))
 
 
 def _check_residual_branch(spec: ArchFields) -> None:
     """The rules of the residual-branch options (zero-init, SE) across the fields and the layout."""
     if spec.zero_init_residual and spec.activation in ("full_preact", "bn_after_add"):
-        raise SpecError("zero_init_residual", f"{short_label('activation')} {spec.activation!r} leaves no BN at the "
-                                              "end of the residual branch to zero; turn it off or use "
-                                              f"{short_label('activation')} 'original'")
+        raise SpecError("zero_init_residual", _("{label} {value!r} leaves no BN at the end of the residual branch to "
+                                                "zero; turn it off or use {label} 'original'").format(
+                                                    label=short_label("activation"), value=spec.activation))
     if spec.se_reduction:
         widths = [w for s in layout(spec).stages for w in s.block_widths]
         if spec.se_reduction > min(widths):
-            raise SpecError("se_reduction", f"r={spec.se_reduction} leaves no channels in the narrowest block "
-                                            f"({min(widths)} channels); try 16")
+            raise SpecError("se_reduction", _("r={r} leaves no channels in the narrowest block ({channels} "
+                                              "channels); try 16").format(r=spec.se_reduction, channels=min(widths)))
 
 
 def _check_widths(spec: ArchFields) -> None:
@@ -108,12 +115,16 @@ def _check_widths(spec: ArchFields) -> None:
         narrowest = min(stage.in_channels, *stage.block_widths, *stage.inner_widths)
         if narrowest < 1:
             field = "compression" if applies("compression", spec.family) else "base_width"
-            fix = "try 0.5" if field == "compression" else "try 16"
-            raise SpecError(field, f"leaves {stage.name} with {narrowest} channels; got {getattr(spec, field)}, {fix}")
+            fix = _("try 0.5") if field == "compression" else _("try 16")
+            raise SpecError(field, _("leaves {stage} with {channels} channels; got {value}, {fix}").format(
+                stage=stage.name, channels=narrowest, value=getattr(spec, field), fix=fix))
         ins = (stage.in_channels, *stage.block_widths[:-1])
         for c_in, c_out in zip(ins, stage.block_widths):
             if zero_pad and c_out < c_in:
-                raise SpecError("base_width", f"option A's zero-padded shortcut cannot shrink {c_in} channels to "
-                                              f"{c_out} in {stage.name}; got {short_label('base_width')} "
-                                              f"{spec.base_width}, try {c_in} or {short_label('shortcut')} 'B'")
+                raise SpecError("base_width", _("option A's zero-padded shortcut cannot shrink {c_in} channels to "
+                                                "{c_out} in {stage}; got {label} {value}, try {c_in} or {shortcut} "
+                                                "'B'").format(c_in=c_in, c_out=c_out, stage=stage.name,
+                                                              label=short_label("base_width"),
+                                                              value=spec.base_width,
+                                                              shortcut=short_label("shortcut")))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from explorer.i18n import _
 from explorer.models.convert import SpecError, from_untrusted
 from explorer.models.fields import (
     FAMILY_LABELS, MAX_DEPTH, RESIDUAL_FAMILIES, Activation, ArchFields, Block, Family, ResNeXtForm, ShakeBackward,
@@ -55,10 +56,11 @@ class ArchSpec(ArchFields):
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError, RecursionError) as err:
-            raise SpecError("spec", f"not valid JSON ({err}); paste the JSON that 'Download spec' gives") from None
+            raise SpecError("spec", _("not valid JSON ({error}); paste the JSON that 'Download spec' gives").format(
+                error=err)) from None
         except ValueError:  # an integer over Python's 4300-digit limit for int(str)
-            raise SpecError("spec", "a number has thousands of digits, more than any setting takes; paste the "
-                                    "JSON that 'Download spec' gives") from None
+            raise SpecError("spec", _("a number has thousands of digits, more than any setting takes; paste the "
+                                      "JSON that 'Download spec' gives")) from None
         return cls.from_dict(data)
 
 

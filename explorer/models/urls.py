@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from explorer.i18n import _
 from explorer.models.convert import from_untrusted
 from explorer.models.presets import FAMILY_DEFAULTS, PRESETS, preset_name
 from explorer.models.spec import ArchSpec, SpecError, validate
@@ -48,14 +49,16 @@ def spec_from_params(params: Mapping[str, Any]) -> ArchSpec:
     name = values.pop("preset", None)
     if name is not None:
         if name not in PRESETS:
-            raise SpecError("preset", f"unknown preset {name!r}; choose one of {', '.join(list(PRESETS)[:8])}, ...")
+            raise SpecError("preset", _("unknown preset {name!r}; choose one of {presets}, ...").format(
+                name=name, presets=", ".join(list(PRESETS)[:8])))
         base = PRESETS[name]
     family = values.get("family")
     if family is not None and family != base.family:
         base = FAMILY_DEFAULTS.get(family, base)  # a different family starts from its canonical design
     for key in values:
         if key not in _FIELDS:
-            raise SpecError(str(key), f"unknown URL parameter; use preset= or the spec fields ({', '.join(_FIELDS)})")
+            raise SpecError(str(key), _("unknown URL parameter; use preset= or the spec fields ({fields})").format(
+                fields=", ".join(_FIELDS)))
     if name is None and "bottleneck_stride" not in values:  # unset: the design's family and stem decide it
         values["bottleneck_stride"] = "none"
     spec = from_untrusted(ArchSpec, values, "link", base=base, text=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.i18n import N_, _, ngettext, pgettext
 from explorer.models.convert import SpecError
 from explorer.models.cost import check_budget
 from explorer.models.fields import FAMILY_LABELS, SETTINGS, applies
@@ -48,9 +49,9 @@ MAX_VALUES = 12  # values of one field
 MAX_SEEDS = 10
 MAX_RUNS = 64  # points x seeds of one sweep: the server's whole queue holds 60 (limits.MAX_QUEUED)
 FIXED_FIELDS = {  # fields a sweep does not vary, and why
-    "family": "a sweep varies one family's design; compare families on the Compare page",
-    "stem": "the training data are 32x32 images, which need the CIFAR stem",
-    "num_classes": "the class count follows the dataset",
+    "family": N_("a sweep varies one family's design; compare families on the Compare page"),
+    "stem": N_("the training data are 32x32 images, which need the CIFAR stem"),
+    "num_classes": N_("the class count follows the dataset"),
 }
 STATES = ("queued", "running", "finished", "failed")  # the progress view's columns: diverged and cancelled count
 # as failed (no result), and a point not yet in the store (the queue was full) as queued
@@ -101,12 +102,14 @@ def sweepable(base: ArchSpec) -> list[str]:
 
 def check_field(base: ArchSpec, name: str) -> None:
     if name in FIXED_FIELDS:
-        raise SpecError(name, f"cannot be swept: {FIXED_FIELDS[name]}")
+        raise SpecError(name, _("cannot be swept: {why}").format(why=_(FIXED_FIELDS[name])))
     choices = ", ".join(sweepable(base))
     if name not in SETTINGS:
-        raise SpecError("field", f"unknown design field {name!r}; choose from {choices}")
+        raise SpecError("field", _("unknown design field {name!r}; choose from {choices}").format(name=name,
+                                                                                                choices=choices))
     if not applies(name, base.family):
-        raise SpecError(name, f"means nothing for {FAMILY_LABELS[base.family]} designs; choose from {choices}")
+        raise SpecError(name, _("means nothing for {family} designs; choose from {choices}").format(
+            family=_(FAMILY_LABELS[base.family]), choices=choices))
 
 
 def parse_values(text: str) -> tuple[Any, ...]:
@@ -130,11 +133,12 @@ def _design(base: ArchSpec, values: dict[str, Any], dataset: str) -> ArchSpec:
     """The base design with `values`, validated as a whole (the error names the field and the combination)."""
     try:
         spec = ArchSpec.from_dict({**base.to_dict(), **values})
-        spec, _ = follow_classes(spec, dataset)
+        spec, _note = follow_classes(spec, dataset)
         check_budget(spec)
     except SpecError as err:
         combination = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        raise SpecError(err.field, f"{err.message} (at {combination}); change or drop that value") from None
+        raise SpecError(err.field, _("{message} (at {combination}); change or drop that value").format(
+            message=err.message, combination=combination)) from None
     return spec
 
 
@@ -144,21 +148,24 @@ def plan(base: ArchSpec, axes: list[tuple[str, Any]] | tuple[Axis, ...], seeds: 
     text. Raises SpecError naming the field, the value and what to do."""
     axes = [a if isinstance(a, Axis) else Axis(a[0], a[1]) for a in axes]
     if not 1 <= len(axes) <= MAX_AXES:
-        raise SpecError("fields", f"a sweep varies 1 or {MAX_AXES} fields; got {len(axes)}")
+        raise SpecError("fields", _("a sweep varies 1 or {most} fields; got {count}").format(most=MAX_AXES,
+                                                                                          count=len(axes)))
     if len({a.field for a in axes}) < len(axes):
-        raise SpecError(axes[0].field, "is listed twice; vary two different fields")
-    base, _ = follow_classes(base, recipe.dataset)
+        raise SpecError(axes[0].field, _("is listed twice; vary two different fields"))
+    base, _note = follow_classes(base, recipe.dataset)
     checked = []
     for axis in axes:
         check_field(base, axis.field)
         values = parse_values(axis.values) if isinstance(axis.values, str) else tuple(axis.values)
         if not values:
-            raise SpecError(axis.field, "no values given; list them separated by commas, e.g. 20, 32, 44")
+            raise SpecError(axis.field, _("no values given; list them separated by commas, e.g. 20, 32, 44"))
         if len(values) > MAX_VALUES:
-            raise SpecError(axis.field, f"{len(values)} values, more than a sweep takes ({MAX_VALUES}); drop some")
+            raise SpecError(axis.field, _("{count} values, more than a sweep takes ({most}); drop some").format(
+                count=len(values), most=MAX_VALUES))
         valid = tuple(getattr(_design(base, {axis.field: v}, recipe.dataset), axis.field) for v in values)
         if len(set(valid)) < len(valid):
-            raise SpecError(axis.field, f"a value is listed twice: {list(values)}; list each value once")
+            raise SpecError(axis.field, _("a value is listed twice: {values}; list each value once").format(
+                values=list(values)))
         checked.append(Axis(axis.field, valid))
     seeds = _seeds(seeds)
     grid = [{}]
@@ -167,8 +174,9 @@ def plan(base: ArchSpec, axes: list[tuple[str, Any]] | tuple[Axis, ...], seeds: 
     runs = len(grid) * len(seeds)
     if runs > MAX_RUNS:
         raise SpecError("seeds" if len(grid) <= MAX_RUNS else checked[-1].field,
-                        f"{len(grid)} points x {len(seeds)} seeds = {runs} runs, more than one sweep may queue "
-                        f"({MAX_RUNS}); use fewer values or seeds")
+                        _("{points} points x {seeds} seeds = {runs} runs, more than one sweep may queue ({most}); "
+                          "use fewer values or seeds").format(points=len(grid), seeds=len(seeds), runs=runs,
+                                                              most=MAX_RUNS))
     points = []
     for values in grid:
         spec = _design(base, values, recipe.dataset)
@@ -181,14 +189,16 @@ def plan(base: ArchSpec, axes: list[tuple[str, Any]] | tuple[Axis, ...], seeds: 
 def _seeds(seeds: Any) -> tuple[int, ...]:
     values = parse_values(seeds) if isinstance(seeds, str) else tuple(seeds)
     if not values:
-        raise SpecError("seeds", "no seeds given; list them separated by commas, e.g. 0, 1, 2")
+        raise SpecError("seeds", _("no seeds given; list them separated by commas, e.g. 0, 1, 2"))
     for s in values:
         if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
-            raise SpecError("seeds", f"each seed is a whole number in [0, 2^31); got {s!r}, try 0, 1, 2")
+            raise SpecError("seeds", _("each seed is a whole number in [0, 2^31); got {value!r}, try 0, 1, 2").format(
+                value=s))
     if len(set(values)) < len(values):
-        raise SpecError("seeds", f"a seed is listed twice: {list(values)}; list each seed once")
+        raise SpecError("seeds", _("a seed is listed twice: {values}; list each seed once").format(values=list(values)))
     if len(values) > MAX_SEEDS:
-        raise SpecError("seeds", f"{len(values)} seeds, more than a sweep takes ({MAX_SEEDS}); drop some")
+        raise SpecError("seeds", _("{count} seeds, more than a sweep takes ({most}); drop some").format(
+            count=len(values), most=MAX_SEEDS))
     return tuple(values)
 
 
@@ -207,7 +217,7 @@ SWEEP_ID = re.compile(r"sweep-[a-z0-9_-]{1,120}")
 
 def _path(root: Path, sweep_id: str) -> Path:
     if not isinstance(sweep_id, str) or not SWEEP_ID.fullmatch(sweep_id):
-        raise KeyError(f"not a sweep id: {str(sweep_id)[:80]!r}")
+        raise KeyError(_("not a sweep id: {value!r}").format(value=str(sweep_id)[:80]))
     return Path(root) / f"{sweep_id}.json"
 
 
@@ -217,7 +227,8 @@ def save(root: Path, sweep: Sweep) -> None:
             "seeds": list(sweep.seeds), "recipe": sweep.recipe.to_dict(),
             "runs": [p.run_id for p in sweep.points]}
     if not write_json_atomic(_path(root, sweep.id), data):
-        raise OSError(f"the sweep {sweep.id} cannot be recorded in {root}: free some disk space or make it writable")
+        raise OSError(_("the sweep {sweep} cannot be recorded in {root}: free some disk space or make it "
+                        "writable").format(sweep=sweep.id, root=root))
 
 
 def load(root: Path, sweep_id: str) -> Sweep:
@@ -227,7 +238,7 @@ def load(root: Path, sweep_id: str) -> Sweep:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise KeyError(f"no sweep {sweep_id!r} in {root}") from None
+        raise KeyError(_("no sweep {sweep!r} in {root}").format(sweep=sweep_id, root=root)) from None
     try:
         again = plan(ArchSpec.from_dict(data["base"]), [(a["field"], a["values"]) for a in data["axes"]],
                      data["seeds"], Recipe.from_dict(data["recipe"]), backend=str(data.get("backend", "local")),
@@ -235,7 +246,8 @@ def load(root: Path, sweep_id: str) -> Sweep:
         runs = list(data.get("runs") or [])[:len(again.points)]
         created = float(data.get("created", 0))
     except (KeyError, TypeError, AttributeError) as err:
-        raise KeyError(f"the sweep file {path.name} is damaged ({type(err).__name__}: {err})") from None
+        raise KeyError(_("the sweep file {name} is damaged ({error})").format(
+            name=path.name, error=f"{type(err).__name__}: {err}")) from None
     runs += [None] * (len(again.points) - len(runs))
     points = tuple(dataclasses.replace(p, run_id=r if isinstance(r, str) else None)
                    for p, r in zip(again.points, runs))
@@ -356,14 +368,24 @@ def to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator="\n", float_format=lambda x: f"{x:.6g}")
 
 
+def state_label(state: str) -> str:
+    """A progress state (STATES) in the current language, as the summary line and the Sweep page say it."""
+    labels = {"queued": pgettext("sweep state", "queued"), "running": pgettext("sweep state", "running"),
+              "finished": pgettext("sweep state", "finished"), "failed": pgettext("sweep state", "failed")}
+    return labels.get(state, state)
+
+
 def summary(c: dict[str, int]) -> str:
-    return ", ".join(f"{n} {s}" for s, n in c.items())
+    # TRANSLATORS: one part of "3 queued, 1 running, ...": {n} runs in the state {state}
+    return ", ".join(_("{n} {state}").format(n=n, state=state_label(s)) for s, n in c.items())
 
 
 def describe(sweep: Sweep) -> str:
     """One line: what varies, over how many runs."""
-    axes = "; ".join(f"{a.field} in {', '.join(map(str, a.values))}" for a in sweep.axes)
-    n = len(sweep.points) // len(sweep.seeds)
-    return (f"{run_label(sweep.base)}: {axes}; {n} point{'s' * (n != 1)} x {len(sweep.seeds)} "
-            f"seed{'s' * (len(sweep.seeds) != 1)} = {len(sweep.points)} runs, {sweep.recipe.epochs} epoch"
-            f"{'s' * (sweep.recipe.epochs != 1)} on {sweep.recipe.dataset}")
+    axes = "; ".join(_("{field} in {values}").format(field=a.field, values=", ".join(map(str, a.values)))
+                     for a in sweep.axes)
+    n, seeds, epochs = len(sweep.points) // len(sweep.seeds), len(sweep.seeds), sweep.recipe.epochs
+    return _("{design}: {axes}; {points} x {seeds} = {runs} runs, {epochs} on {dataset}").format(
+        design=run_label(sweep.base), axes=axes, points=ngettext("{n} point", "{n} points", n).format(n=n),
+        seeds=ngettext("{n} seed", "{n} seeds", seeds).format(n=seeds), runs=len(sweep.points),
+        epochs=ngettext("{n} epoch", "{n} epochs", epochs).format(n=epochs), dataset=sweep.recipe.dataset)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from explorer.i18n import _
 from explorer.training.datasets import dataset_info
 
 ENV_VAR = "EXPLORER_DATA_DIR"
@@ -83,7 +84,8 @@ def _md5(path: Path) -> str:
 
 def _files(name: str) -> CifarFiles:
     if name not in CIFAR:
-        raise DataError(f"{name!r} is not a CIFAR dataset; choose {' or '.join(CIFAR)}")
+        raise DataError(_("{name!r} is not a CIFAR dataset; choose {choices}").format(name=name,
+                                                                                     choices=_(" or ").join(CIFAR)))
     return CIFAR[name]
 
 
@@ -94,13 +96,15 @@ def check_cifar(name: str, root: str | os.PathLike | None = None, md5: dict[str,
     for file, expected in (md5 or files.md5).items():
         path = folder / file
         if not path.is_file():
-            raise DataError(f"{files.label} is not in {folder}: {file} is missing; press 'Download {files.label}' "
-                            f"on the Train page, run `python -m explorer.training.data --download --dataset "
-                            f"{name}`, or set {ENV_VAR} to a folder holding {files.folder}/; or train on the "
-                            "synthetic dataset")
+            # TRANSLATORS: 'Download {dataset}' is the Train page's button: write it as that page's Korean does
+            raise DataError(_("{dataset} is not in {folder}: {file} is missing; press 'Download {dataset}' on the "
+                              "Train page, run `python -m explorer.training.data --download --dataset {name}`, or "
+                              "set {variable} to a folder holding {subfolder}/; or train on the synthetic "
+                              "dataset").format(dataset=files.label, folder=folder, file=file, name=name,
+                                                variable=ENV_VAR, subfolder=files.folder))
         if _md5(path) != expected:
-            raise DataError(f"{files.label} file {path} is corrupt (its MD5 checksum is not the published one); "
-                            f"delete {folder} and download it again")
+            raise DataError(_("{dataset} file {path} is corrupt (its MD5 checksum is not the published one); delete "
+                              "{folder} and download it again").format(dataset=files.label, path=path, folder=folder))
 
 
 def cifar_ready(name: str, root: str | os.PathLike | None = None) -> bool:
@@ -121,11 +125,11 @@ def _unpickle(path: Path, files: CifarFiles) -> dict:
         with open(path, "rb") as f:
             entry = pickle.load(f, encoding="bytes")
     except (OSError, pickle.UnpicklingError, TypeError, ValueError, EOFError) as err:
-        raise DataError(f"cannot read {files.label} file {path} ({err}); delete it and download "
-                        f"{files.label} again") from None
+        raise DataError(_("cannot read {dataset} file {path} ({error}); delete it and download {dataset} "
+                          "again").format(dataset=files.label, path=path, error=err)) from None
     if not isinstance(entry, dict):
-        raise DataError(f"{files.label} file {path} holds a {type(entry).__name__}, not a dict of arrays; delete "
-                        f"it and download {files.label} again")
+        raise DataError(_("{dataset} file {path} holds a {kind}, not a dict of arrays; delete it and download "
+                          "{dataset} again").format(dataset=files.label, path=path, kind=type(entry).__name__))
     return entry
 
 
@@ -135,11 +139,12 @@ def _read_images(path: Path, files: CifarFiles) -> tuple[torch.Tensor, torch.Ten
         data = torch.frombuffer(bytearray(entry[b"data"]), dtype=torch.uint8).reshape(-1, 3, 32, 32)
         labels = torch.tensor(entry[files.labels_key], dtype=torch.int64)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise DataError(f"cannot read {files.label} file {path} ({type(err).__name__}: {err}); delete it and "
-                        f"download {files.label} again") from None
+        raise DataError(_("cannot read {dataset} file {path} ({error}); delete it and download {dataset} "
+                          "again").format(dataset=files.label, path=path,
+                                          error=f"{type(err).__name__}: {err}")) from None
     if len(labels) != len(data):
-        raise DataError(f"{files.label} file {path} has {len(data)} images but {len(labels)} labels; download it "
-                        "again")
+        raise DataError(_("{dataset} file {path} has {images} images but {labels} labels; download it "
+                          "again").format(dataset=files.label, path=path, images=len(data), labels=len(labels)))
     return data, labels
 
 
@@ -148,8 +153,10 @@ def _check_class_names(path: Path, files: CifarFiles) -> None:
     names = _unpickle(path, files).get(files.names_key)
     expected = dataset_info(files.name).classes
     if [n.decode() if isinstance(n, bytes) else n for n in names or ()] != list(expected):
-        raise DataError(f"{files.label} file {path} does not name {files.label}'s {len(expected)} classes under "
-                        f"{files.names_key.decode()}; delete it and download {files.label} again")
+        raise DataError(_("{dataset} file {path} does not name {dataset}'s {classes} classes under {key}; delete "
+                          "it and download {dataset} again").format(dataset=files.label, path=path,
+                                                                   classes=len(expected),
+                                                                   key=files.names_key.decode()))
 
 
 def load_cifar(name: str, root: str | os.PathLike | None = None, md5: dict[str, str] | None = None,
@@ -178,8 +185,9 @@ def download_cifar(name: str, root: str | os.PathLike | None = None) -> Path:
         try:
             download_and_extract_archive(files.url, str(root), filename=files.archive, md5=files.archive_md5)
         except Exception as err:  # network errors come in many types; all mean the same to the user
-            raise DataError(f"could not download {files.label} from {files.url} ({err}); check the internet "
-                            f"connection, or copy {files.folder}/ into {root} by hand, or use the synthetic "
-                            "dataset") from None
+            raise DataError(_("could not download {dataset} from {url} ({error}); check the internet connection, "
+                              "or copy {subfolder}/ into {root} by hand, or use the synthetic dataset").format(
+                                  dataset=files.label, url=files.url, error=err, subfolder=files.folder,
+                                  root=root)) from None
     check_cifar(name, root)
     return root / files.folder

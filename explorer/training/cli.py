@@ -16,6 +16,7 @@ from typing import get_args
 from tqdm import tqdm
 
 from explorer import i18n
+from explorer.i18n import _
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training import distributed
@@ -33,8 +34,8 @@ from explorer.training.worker import default_device, execute
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer.training", description=__doc__.splitlines()[0])
     design = p.add_mutually_exclusive_group()
-    design.add_argument("--preset", default="resnet20", help="a preset name, e.g. resnet20, resnet110, wrn_28_10")
-    design.add_argument("--spec", help="a spec JSON file (as the Build page's 'Download spec' gives)")
+    design.add_argument("--preset", default="resnet20", help=_("a preset name, e.g. resnet20, resnet110, wrn_28_10"))
+    design.add_argument("--spec", help=_("a spec JSON file (as the Build page's 'Download spec' gives)"))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dataset", choices=get_args(Dataset), default="synthetic")
     p.add_argument("--split", choices=get_args(Split), default=None)
@@ -42,13 +43,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--schedule", choices=get_args(Schedule), default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--warmup-steps", type=int, default=None, help="linear lr warm-up over N steps (0 = off)")
-    p.add_argument("--train-size", type=int, default=None, help="train on the first N images (0 = all)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
-    p.add_argument("--data-dir", default=None, help="data folder (default $EXPLORER_DATA_DIR or ./data)")
-    p.add_argument("--runs-dir", default=None, help="run store folder (default $EXPLORER_RUNS_DIR or ./runs)")
-    p.add_argument("--csv", default=None, help="also write the run's metrics to this CSV file")
+    p.add_argument("--warmup-steps", type=int, default=None, help=_("linear lr warm-up over N steps (0 = off)"))
+    p.add_argument("--train-size", type=int, default=None, help=_("train on the first N images (0 = all)"))
+    p.add_argument("--compile", action="store_true", help=_("torch.compile the model"))
+    p.add_argument("--device", default=None, help=_("cpu, cuda or cuda:N (default: cuda if available)"))
+    p.add_argument("--data-dir", default=None, help=_("data folder (default $EXPLORER_DATA_DIR or ./data)"))
+    p.add_argument("--runs-dir", default=None, help=_("run store folder (default $EXPLORER_RUNS_DIR or ./runs)"))
+    p.add_argument("--csv", default=None, help=_("also write the run's metrics to this CSV file"))
     return p
 
 
@@ -61,7 +62,8 @@ def design_and_recipe(args: argparse.Namespace) -> tuple[ArchSpec, Recipe, str |
     elif args.preset in PRESETS:
         spec = PRESETS[args.preset]
     else:
-        raise SpecError("preset", f"unknown preset {args.preset!r}; try resnet20, resnet56 or wrn_28_10")
+        raise SpecError("preset", _("unknown preset {name!r}; try resnet20, resnet56 or wrn_28_10").format(
+            name=args.preset))
     overrides = {"dataset": args.dataset, "split": args.split, "batch_size": args.batch_size, "lr": args.lr,
                  "schedule": args.schedule, "seed": args.seed, "train_size": args.train_size,
                  "warmup_steps": args.warmup_steps, "compile": args.compile or None}
@@ -81,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         canonical_device(device)  # refuse "gpu" before a run is requested; DDP ranks keep "cuda" (their own GPU)
         check_run(spec, recipe, device, in_worker=True)  # this process trains: over the cost bound or memory, say so
     except (OSError, ValueError) as err:  # SpecError is a ValueError
-        print(f"error: {err}")
+        print(_("error: {message}").format(message=err))
         return 2
     if note and distributed.rank() == 0:
-        print(f"note: {note}")
+        print(_("note: {message}").format(message=note))
     total = steps_per_epoch(dataset_info(recipe).train_size, recipe.batch_size) * recipe.epochs
     bar = tqdm(total=max(total, 1), unit="step", disable=distributed.rank() != 0)
     seen: list[Event] = []
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         store = RunStore(args.runs_dir)
         run_id, created = store.request(spec, recipe)
         if not created:
-            print(f"an identical run exists: {run_id}; following it")
+            print(_("an identical run exists: {run}; following it").format(run=run_id))
         execute(store, run_id, on_event=on_event, device=device)
     bar.close()
     end = next((e for e in reversed(seen) if isinstance(e, EndEvent)), None)

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from explorer import i18n
+from explorer.i18n import _
 from explorer.training.cifar import CIFAR, ENV_VAR, DataError, check_cifar, data_dir, download_cifar, load_cifar
 from explorer.training.cifar import cifar10_ready  # noqa: F401 - the lessons ask this module whether CIFAR-10 is here
 from explorer.training.datasets import SPLITS, DatasetInfo, dataset_info
@@ -155,11 +157,14 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None, flip: boo
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m explorer.training.data [--download] [--dataset cifar100] [--data-dir DIR]`: check or download."""
+    i18n.set_language(i18n.from_environ())
     parser = argparse.ArgumentParser(prog="python -m explorer.training.data",
-                                     description="Check or download CIFAR-10 or CIFAR-100 for ResNet Explorer.")
+                                     description=_("Check or download CIFAR-10 or CIFAR-100 for ResNet Explorer."))
     parser.add_argument("--dataset", choices=list(CIFAR), default="cifar10")
-    parser.add_argument("--data-dir", default=None, help=f"data folder (default ${ENV_VAR} or ./data)")
-    parser.add_argument("--download", action="store_true", help="download the dataset (about 170 MB) if missing")
+    parser.add_argument("--data-dir", default=None,
+                        help=_("data folder (default ${variable} or ./data)").format(variable=ENV_VAR))
+    parser.add_argument("--download", action="store_true",
+                        help=_("download the dataset (about 170 MB) if missing"))
     args = parser.parse_args(argv)
     try:
         if args.download:
@@ -167,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             check_cifar(args.dataset, args.data_dir)
     except DataError as err:
-        print(f"error: {err}")
+        print(_("error: {message}").format(message=err))
         return 2
     files = CIFAR[args.dataset]
-    print(f"{files.label} is ready in {data_dir(args.data_dir) / files.folder}")
+    folder = data_dir(args.data_dir) / files.folder
+    print(_("{dataset} is ready in {folder}").format(dataset=files.label, folder=folder))
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from explorer.i18n import _
 from explorer.models.spec import ArchSpec, SpecError
 
 Dataset = Literal["cifar10", "cifar100", "synthetic"]
@@ -69,7 +70,8 @@ def dataset_info(recipe_or_name: Any) -> DatasetInfo:
         name, split, train_size = recipe_or_name.dataset, recipe_or_name.split, recipe_or_name.train_size
     if name not in _ABOUT:
         *others, last = _ABOUT
-        raise SpecError("dataset", f"unknown dataset {name!r}; choose {', '.join(others)} or {last}")
+        raise SpecError("dataset", _("unknown dataset {name!r}; choose {others} or {last}").format(
+            name=name, others=", ".join(others), last=last))
     full_train, full_eval = SPLITS[split]
     n_train = min(train_size, full_train) if train_size else full_train
     n_eval = full_eval if not train_size else min(full_eval, max(MIN_EVAL_IMAGES, n_train // 5))
@@ -91,12 +93,13 @@ def check_fits(spec: ArchSpec, dataset: str) -> None:
     before the first stage, and a classifier with another class count cannot be scored on the labels."""
     info = dataset_info(dataset)
     if spec.stem != "cifar":
-        raise SpecError("stem", f"{info.label} has {IMAGE_SIZE}x{IMAGE_SIZE} images, which need the CIFAR stem "
-                                f"(a 3x3 conv); got {spec.stem!r}, try 'cifar' (or a CIFAR preset such as resnet20)")
+        raise SpecError("stem", _("{dataset} has {size}x{size} images, which need the CIFAR stem (a 3x3 conv); got "
+                                  "{value!r}, try 'cifar' (or a CIFAR preset such as resnet20)").format(
+                                      dataset=info.label, size=IMAGE_SIZE, value=spec.stem))
     if spec.num_classes != len(info.classes):
-        raise SpecError("num_classes", f"{info.label} has {len(info.classes)} classes, so the classifier needs "
-                                       f"{len(info.classes)} outputs; got {spec.num_classes}, try "
-                                       f"{len(info.classes)}")
+        raise SpecError("num_classes", _("{dataset} has {classes} classes, so the classifier needs {classes} outputs; "
+                                         "got {value}, try {classes}").format(
+                                             dataset=info.label, classes=len(info.classes), value=spec.num_classes))
 
 
 def fits(spec: ArchSpec, dataset: str) -> bool:
@@ -117,7 +120,7 @@ def follow_classes(spec: ArchSpec, dataset: str) -> tuple[ArchSpec, str | None]:
     info = dataset_info(dataset)
     if spec.num_classes == len(info.classes):
         return spec, None
-    return spec.replace(num_classes=len(info.classes)), (
-        f"{info.label} has {len(info.classes)} classes, so this run's classifier has {len(info.classes)} outputs "
-        f"instead of the design's {spec.num_classes} (num_classes={len(info.classes)}); the rest of the design is "
-        "unchanged.")
+    return spec.replace(num_classes=len(info.classes)), _(
+        "{dataset} has {classes} classes, so this run's classifier has {classes} outputs instead of the design's "
+        "{design} (num_classes={classes}); the rest of the design is unchanged.").format(
+            dataset=info.label, classes=len(info.classes), design=spec.num_classes)

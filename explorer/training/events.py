@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from explorer.i18n import _
+
 
 class RunStatus(enum.StrEnum):
     """A run's state. str-valued: the store's rows and old runs keep the plain words, and it compares equal to them."""
@@ -103,9 +105,11 @@ def frame(events: Iterable[Event]) -> pd.DataFrame:
 def describe(event: Event) -> str | None:
     """One log line for an epoch or end event (None for step events, which are too many to print)."""
     if isinstance(event, EpochEvent):
-        return (f"epoch {event.epoch}: train loss {event.train_loss:.4f} error {event.train_error:.2%}, "
-                f"test loss {event.test_loss:.4f} error {event.test_error:.2%}, "
-                f"{event.images_per_sec:,.0f} images/s, {event.elapsed:.1f} s")
+        return _("epoch {epoch}: train loss {train_loss:.4f} error {train_error:.2%}, test loss {test_loss:.4f} "
+                 "error {test_error:.2%}, {speed:,.0f} images/s, {seconds:.1f} s").format(
+                     epoch=event.epoch, train_loss=event.train_loss, train_error=event.train_error,
+                     test_loss=event.test_loss, test_error=event.test_error, speed=event.images_per_sec,
+                     seconds=event.elapsed)
     if isinstance(event, EndEvent):
         return f"end: {event.status.value} {event.message}".rstrip()
     return None

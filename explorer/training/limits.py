@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 
+from explorer.i18n import _, ngettext
 from explorer.models.convert import SpecError
 
 # Defaults, each overridden by the environment variable of the same name.
@@ -67,11 +68,13 @@ def check_queue(total: int, mine: int, owner: str | None) -> None:
     """Refuse a new run when `total` runs are already waiting or training (all sessions), or `mine` of this
     owner's are. Attaching to an identical run is never refused: it adds nothing."""
     if owner is not None and mine >= (cap := max_queued_per_session()):
-        raise Refused("queue", f"you already have {mine} runs waiting or training, the most one session may have "
-                               f"at once ({cap}); wait for one to finish or stop one, then press Start again")
+        raise Refused("queue", _("you already have {mine} runs waiting or training, the most one session may have "
+                                 "at once ({cap}); wait for one to finish or stop one, then press Start again").format(
+                                     mine=mine, cap=cap))
     if total >= (cap := max_queued()):
-        raise Refused("queue", f"the server already has {total} runs waiting or training, the most it holds at "
-                               f"once ({cap}); try again when some have finished, or ask your teacher")
+        raise Refused("queue", _("the server already has {total} runs waiting or training, the most it holds at "
+                                 "once ({cap}); try again when some have finished, or ask your teacher").format(
+                                     total=total, cap=cap))
 
 
 def check_cost(epochs: int, images: int, device: str) -> None:
@@ -81,11 +84,16 @@ def check_cost(epochs: int, images: int, device: str) -> None:
         return
     kind = device_kind(device)
     most = cap // max(images, 1)
-    fix = (f"at most {most:,} epoch{'s' * (most != 1)} of {images:,} images, or train on fewer images"
-           if most >= 1 else f"train on at most {cap:,} images")
-    raise Refused("epochs", f"{epochs:,} epochs of {images:,} images is {epochs * images:,} training images, over "
-                            f"the {cap:,} one run may train on this server's {'GPU' if kind == 'cuda' else 'CPU'} "
-                            f"(EXPLORER_MAX_IMAGE_EPOCHS_{kind.upper()}); {fix}")
+    fix = (ngettext("at most {most:,} epoch of {images:,} images, or train on fewer images",
+                    "at most {most:,} epochs of {images:,} images, or train on fewer images", most).format(
+                        most=most, images=images)
+           if most >= 1 else _("train on at most {cap:,} images").format(cap=cap))
+    # TRANSLATORS: {device} is GPU or CPU; {variable} an environment variable's name
+    raise Refused("epochs", _("{epochs:,} epochs of {images:,} images is {total:,} training images, over the {cap:,} "
+                              "one run may train on this server's {device} ({variable}); {fix}").format(
+                                  epochs=epochs, images=images, total=epochs * images, cap=cap,
+                                  device="GPU" if kind == "cuda" else "CPU",
+                                  variable=f"EXPLORER_MAX_IMAGE_EPOCHS_{kind.upper()}", fix=fix))
 
 
 # -- ownership -------------------------------------------------------------------------------------------------
@@ -121,8 +129,10 @@ def may_stop(run_owner: str | None, viewer: str | None, teacher: bool) -> bool:
 
 def why_not_stoppable(run_owner: str | None) -> str:
     """The caption shown instead of Stop."""
-    whose = ("another browser session started it" if run_owner is not None
-             else "it belongs to the whole class (started from a lesson, the command line, or before runs had owners)")
-    teacher = ("the teacher can stop it (Teacher, at the bottom of Setup)" if teacher_enabled()
-               else "no teacher token is set on this server (EXPLORER_TEACHER_TOKEN)")
-    return f"Only the session that started a run can stop it: {whose}; {teacher}."
+    whose = (_("another browser session started it") if run_owner is not None
+             else _("it belongs to the whole class (started from a lesson, the command line, or before runs had "
+                    "owners)"))
+    teacher = (_("the teacher can stop it (Teacher, at the bottom of Setup)") if teacher_enabled()
+               else _("no teacher token is set on this server (EXPLORER_TEACHER_TOKEN)"))
+    return _("Only the session that started a run can stop it: {whose}; {teacher}.").format(whose=whose,
+                                                                                             teacher=teacher)

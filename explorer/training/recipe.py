@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from explorer.models import published
+from explorer.i18n import N_, _
 from explorer.models.convert import SpecError, from_untrusted
 from explorer.models.spec import ArchSpec
 from explorer.training.datasets import SPLITS, Dataset, Split
@@ -50,7 +51,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Any) -> Recipe:
         """Build and validate a recipe from untrusted data (JSON); missing fields take the defaults."""
-        recipe = from_untrusted(cls, data, "recipe", noun="recipe field")
+        recipe = from_untrusted(cls, data, "recipe", noun=N_("recipe field"))
         validate_recipe(recipe)
         return recipe
 
@@ -58,29 +59,34 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
 
-def _check(ok: bool, name: str, rule: str, value: Any, fix: Any) -> None:
+def _check(ok: bool, name: str, rule: str, value: Any, fix: Any, **fields: Any) -> None:
+    """`rule` is marked (N_) and translated here, its `{fields}` filled after."""
     if not ok:
-        raise SpecError(name, f"{rule}; got {value!r}, try {fix}")
+        raise SpecError(name, _("{rule}; got {value!r}, try {fix}").format(rule=_(rule).format(**fields), value=value,
+                                                                          fix=fix))
 
 
 def validate_recipe(r: Recipe) -> None:
     """Raise SpecError naming the field, rule, value and a fix for the first bad setting."""
-    _check(r.dataset in get_args(Dataset), "dataset", "choose cifar10, cifar100 or synthetic", r.dataset, "synthetic")
-    _check(r.split in get_args(Split), "split", "choose 45k/5k or 50k/10k", r.split, "50k/10k")
-    _check(r.schedule in get_args(Schedule), "schedule", "choose step, cosine or constant", r.schedule, "step")
-    _check(1 <= r.epochs <= 2000, "epochs", "must be between 1 and 2000", r.epochs, 5)
-    _check(1 <= r.batch_size <= 4096, "batch_size", "must be between 1 and 4096 images", r.batch_size, 128)
-    _check(0 < r.lr <= 10, "lr", "the learning rate must be in (0, 10]", r.lr, 0.1)
-    _check(0 <= r.momentum < 1, "momentum", "must be in [0, 1)", r.momentum, 0.9)
-    _check(0 <= r.weight_decay <= 0.1, "weight_decay", "must be in [0, 0.1]", r.weight_decay, 1e-4)
-    _check(not r.nesterov or r.momentum > 0, "nesterov", "Nesterov momentum needs momentum > 0", r.nesterov, False)
+    _check(r.dataset in get_args(Dataset), "dataset", N_("choose cifar10, cifar100 or synthetic"), r.dataset,
+           "synthetic")
+    _check(r.split in get_args(Split), "split", N_("choose 45k/5k or 50k/10k"), r.split, "50k/10k")
+    _check(r.schedule in get_args(Schedule), "schedule", N_("choose step, cosine or constant"), r.schedule, "step")
+    _check(1 <= r.epochs <= 2000, "epochs", N_("must be between 1 and 2000"), r.epochs, 5)
+    _check(1 <= r.batch_size <= 4096, "batch_size", N_("must be between 1 and 4096 images"), r.batch_size, 128)
+    _check(0 < r.lr <= 10, "lr", N_("the learning rate must be in (0, 10]"), r.lr, 0.1)
+    _check(0 <= r.momentum < 1, "momentum", N_("must be in [0, 1)"), r.momentum, 0.9)
+    _check(0 <= r.weight_decay <= 0.1, "weight_decay", N_("must be in [0, 0.1]"), r.weight_decay, 1e-4)
+    _check(not r.nesterov or r.momentum > 0, "nesterov", N_("Nesterov momentum needs momentum > 0"), r.nesterov,
+           False)
     _check(all(0 < m < 1 for m in r.milestones) and list(r.milestones) == sorted(r.milestones), "milestones",
-           "must be increasing fractions of the run in (0, 1)", list(r.milestones), [0.5, 0.75])
-    _check(0 < r.gamma <= 1, "gamma", "the step multiplier must be in (0, 1]", r.gamma, 0.1)
-    _check(0 <= r.seed < 2**31, "seed", "must be in [0, 2^31)", r.seed, 0)
-    _check(0 <= r.warmup_steps <= 100_000, "warmup_steps", "must be between 0 and 100000 steps", r.warmup_steps, 0)
-    _check(0 <= r.train_size <= MAX_TRAIN_SIZE, "train_size", f"must be 0 (all) or up to {MAX_TRAIN_SIZE} images",
-           r.train_size, 0)
+           N_("must be increasing fractions of the run in (0, 1)"), list(r.milestones), [0.5, 0.75])
+    _check(0 < r.gamma <= 1, "gamma", N_("the step multiplier must be in (0, 1]"), r.gamma, 0.1)
+    _check(0 <= r.seed < 2**31, "seed", N_("must be in [0, 2^31)"), r.seed, 0)
+    _check(0 <= r.warmup_steps <= 100_000, "warmup_steps", N_("must be between 0 and 100000 steps"), r.warmup_steps,
+           0)
+    _check(0 <= r.train_size <= MAX_TRAIN_SIZE, "train_size", N_("must be 0 (all) or up to {most} images"),
+           r.train_size, 0, most=MAX_TRAIN_SIZE)
 
 
 def _milestones(paper: dict[str, Any]) -> tuple[float, ...]:

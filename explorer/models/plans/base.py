@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from explorer.i18n import _
 from explorer.models.convert import SpecError
 from explorer.models.fields import FAMILY_LABELS, ArchFields, Block
 
@@ -130,7 +131,9 @@ class CifarDepth:
         return [self.step * n + self.offset for n in range(1, 400)]
 
     def text(self) -> str:
-        return f"a CIFAR {self.name} has {self.step}n+{self.offset} layers"
+        # TRANSLATORS: {name} is a design's name ("ResNet", "bottleneck ResNet", "Wide ResNet"): keep it English
+        return _("a CIFAR {name} has {step}n+{offset} layers").format(name=self.name, step=self.step,
+                                                                       offset=self.offset)
 
 
 def basic_or_bottleneck(spec: ArchFields, name: str) -> CifarDepth:
@@ -142,21 +145,22 @@ def nearest(valid: list[int], value: int) -> str:
     below = [v for v in valid if v < value]
     above = [v for v in valid if v > value]
     picks = ([max(below)] if below else []) + ([min(above)] if above else [])
-    return " or ".join(map(str, picks))
+    return _(" or ").join(map(str, picks))
 
 
 def check_cifar_depth(spec: ArchFields, rule: CifarDepth) -> None:
     if spec.depth < rule.step + rule.offset or (spec.depth - rule.offset) % rule.step:
         examples = ", ".join(map(str, PAPER_DEPTHS.get((rule.step, rule.offset), ())))
-        raise SpecError("depth", f"{rule.text()} ({examples}, ...); got {spec.depth}, "
-                                 f"try {nearest(rule.valid(), spec.depth)}")
+        raise SpecError("depth", _("{rule} ({examples}, ...); got {value}, try {fix}").format(
+            rule=rule.text(), examples=examples, value=spec.depth, fix=nearest(rule.valid(), spec.depth)))
 
 
 def check_listed_depth(spec: ArchFields, rule: tuple[str, list[int]]) -> None:
     """A depth rule that is a list of depths (VGG's, ImageNet's)."""
     text, valid = rule
     if spec.depth not in valid:
-        raise SpecError("depth", f"{text}; got {spec.depth}, try {nearest(valid, spec.depth)}")
+        raise SpecError("depth", _("{rule}; got {value}, try {fix}").format(rule=text, value=spec.depth,
+                                                                             fix=nearest(valid, spec.depth)))
 
 
 @dataclass(frozen=True)
@@ -164,11 +168,11 @@ class SteppedDepth:
     """The usual depth rule: step * n + offset on CIFAR (`cifar(spec)`), one of `imagenet`'s depths on ImageNet."""
 
     cifar: Callable[[ArchFields], CifarDepth]
-    imagenet: tuple[str, tuple[int, ...]] | None = None  # the rule's words and its depths; None: CIFAR only
+    imagenet: tuple[str, tuple[int, ...]] | None = None  # the rule's words (N_) and its depths; None: CIFAR only
 
     def rule(self, spec: ArchFields) -> tuple[str, list[int]]:
         if spec.stem == "imagenet" and self.imagenet is not None:
-            return self.imagenet[0], list(self.imagenet[1])
+            return _(self.imagenet[0]), list(self.imagenet[1])
         cifar = self.cifar(spec)
         return cifar.text(), cifar.valid()
 
@@ -187,4 +191,5 @@ class SteppedDepth:
 def check_one_block_type(spec: ArchFields) -> None:
     """The rule of a family with one kind of block (Shake-Shake, Highway, VGG, FractalNet): `block` stays 'basic'."""
     if spec.block != "basic":
-        raise SpecError("block", f"{FAMILY_LABELS[spec.family]} has one block type; got {spec.block!r}, use 'basic'")
+        raise SpecError("block", _("{family} has one block type; got {value!r}, use 'basic'").format(
+            family=_(FAMILY_LABELS[spec.family]), value=spec.block))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from explorer.i18n import N_
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import CifarDepth, Layout, Plan, StagePlan, SteppedDepth, input_size, stem_size
 
@@ -20,7 +21,7 @@ def _cifar_depth(spec: ArchFields) -> CifarDepth:
     return CifarDepth(6, 4, "DenseNet-B") if spec.block == "bottleneck" else CifarDepth(3, 4, "DenseNet")
 
 
-DEPTH = SteppedDepth(_cifar_depth, ("ImageNet DenseNet has 121, 169 or 201 layers",
+DEPTH = SteppedDepth(_cifar_depth, (N_("ImageNet DenseNet has 121, 169 or 201 layers"),
                                     tuple(sorted(IMAGENET_DENSENET_BLOCKS))))
 
 

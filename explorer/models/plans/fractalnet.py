@@ -10,6 +10,7 @@ so that every 3x3 in the block is width x width, gives the printed 38.6M (38,647
 
 from __future__ import annotations
 
+from explorer.i18n import _
 from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import Layout, Plan, StagePlan, check_one_block_type, input_size, stage1_width
@@ -33,13 +34,15 @@ def dropout_rates(spec: ArchFields) -> tuple[float, ...]:
 
 def depth_rule(spec: ArchFields) -> tuple[str, list[int]]:
     d = spec.fractal_blocks * 2 ** (spec.fractal_columns - 1)
-    return f"FractalNet depth is B x 2^(C-1) = {d} for B={spec.fractal_blocks}, C={spec.fractal_columns}", [d]
+    return _("FractalNet depth is B x 2^(C-1) = {depth} for B={b}, C={c}").format(
+        depth=d, b=spec.fractal_blocks, c=spec.fractal_columns), [d]
 
 
 def check_depth(spec: ArchFields) -> None:
     rule, (depth,) = depth_rule(spec)
     if spec.depth != depth:
-        raise SpecError("depth", f"{rule}; got {spec.depth}, set depth to {depth} or change B and C")
+        raise SpecError("depth", _("{rule}; got {value}, set depth to {depth} or change B and C").format(
+            rule=rule, value=spec.depth, depth=depth))
 
 
 def layout(spec: ArchFields) -> Layout:

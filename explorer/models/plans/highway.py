@@ -3,6 +3,7 @@ y = H(x) T(x) + x (1 - T(x)) in three stages, then the classifier."""
 
 from __future__ import annotations
 
+from explorer.i18n import N_, _
 from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import Layout, Plan, check_one_block_type, input_size, stage1_width, strided_stages
@@ -19,16 +20,16 @@ NOTE = ("Highway: the paper (Srivastava et al. 2015, Table 3) prints the depth, 
         "CIFAR-10 nets (19 layers, 2.3M) and says they follow Fitnet, but gives no per-layer widths. The widths "
         "here (32, 80, 128 channels by stage) are this project's choice, set to give the printed 2.3M; the BN in "
         "each layer's H is ours too.")
-_RULE = "a Highway net has a stem, at least 3 highway layers and a classifier (5 or more)"
+_RULE = N_("a Highway net has a stem, at least 3 highway layers and a classifier (5 or more)")
 
 
 def depth_rule(spec: ArchFields) -> tuple[str, list[int]]:
-    return _RULE, list(range(5, 41))
+    return _(_RULE), list(range(5, 41))
 
 
 def check_depth(spec: ArchFields) -> None:
     if spec.depth < 5:
-        raise SpecError("depth", f"{_RULE}; got {spec.depth}, try 19")
+        raise SpecError("depth", _("{rule}; got {value}, try {fix}").format(rule=_(_RULE), value=spec.depth, fix=19))
 
 
 def layout(spec: ArchFields) -> Layout:

@@ -6,6 +6,7 @@ their widths, depth rule and rules; explorer.models.families.resnet builds all f
 
 from __future__ import annotations
 
+from explorer.i18n import N_, _
 from explorer.models.convert import SpecError
 from explorer.models.fields import FAMILY_LABELS, ArchFields, Block
 from explorer.models.plans.base import (
@@ -19,7 +20,7 @@ IMAGENET_RESNET_STAGES: dict[int, tuple[Block, tuple[int, ...]]] = {  # He et al
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-_IMAGENET_RESNET = ("an ImageNet ResNet has 18, 34, 50, 101 or 152 layers", tuple(sorted(IMAGENET_RESNET_STAGES)))
+_IMAGENET_RESNET = (N_("an ImageNet ResNet has 18, 34, 50, 101 or 152 layers"), tuple(sorted(IMAGENET_RESNET_STAGES)))
 
 
 def _plain_depth(spec: ArchFields) -> CifarDepth:
@@ -40,9 +41,8 @@ def _resnext_depth(spec: ArchFields) -> CifarDepth:
 
 PLAIN_DEPTH = SteppedDepth(_plain_depth, _IMAGENET_RESNET)
 RESNET_DEPTH = SteppedDepth(_resnet_depth, _IMAGENET_RESNET)
-WRN_DEPTH = SteppedDepth(_wrn_depth, (f"an ImageNet {FAMILY_LABELS['wrn']} has 50, 101 or 152 layers", (50, 101, 152)))
-RESNEXT_DEPTH = SteppedDepth(_resnext_depth,
-                             (f"an ImageNet {FAMILY_LABELS['resnext']} has 50, 101 or 152 layers", (50, 101, 152)))
+WRN_DEPTH = SteppedDepth(_wrn_depth, (N_("an ImageNet Wide ResNet has 50, 101 or 152 layers"), (50, 101, 152)))
+RESNEXT_DEPTH = SteppedDepth(_resnext_depth, (N_("an ImageNet ResNeXt has 50, 101 or 152 layers"), (50, 101, 152)))
 _DEPTHS = {"plain": PLAIN_DEPTH, "resnet": RESNET_DEPTH, "wrn": WRN_DEPTH, "resnext": RESNEXT_DEPTH}
 _CIFAR_WIDTH = {"plain": 16, "resnet": 16, "wrn": 16, "resnext": 64}  # stage-1 width before k
 
@@ -80,26 +80,29 @@ def layout(spec: ArchFields) -> Layout:
 def _check_imagenet_block(spec: ArchFields) -> None:
     block = imagenet_block(spec)
     if block is not None and spec.block != block:
-        raise SpecError("block", f"ImageNet {FAMILY_LABELS[spec.family]}-{spec.depth} uses {block} blocks; "
-                                 f"got {spec.block!r}, use {block!r}")
+        raise SpecError("block", _("ImageNet {family}-{depth} uses {block} blocks; got {value!r}, use "
+                                   "{block!r}").format(family=_(FAMILY_LABELS[spec.family]), depth=spec.depth,
+                                                       block=block, value=spec.block))
 
 
 def _check_resnet(spec: ArchFields) -> None:
     _check_imagenet_block(spec)
     if spec.shortcut_variant != "identity" and spec.activation != "original":
-        raise SpecError("shortcut_variant", "Table 1's shortcut variants use the original unit; got "
-                                            f"activation {spec.activation!r}, use activation 'original'")
+        raise SpecError("shortcut_variant", _("Table 1's shortcut variants use the original unit; got activation "
+                                              "{value!r}, use activation 'original'").format(value=spec.activation))
 
 
 def _check_wrn(spec: ArchFields) -> None:
     if spec.stem == "cifar" and spec.block != "basic":
-        raise SpecError("block", f"a CIFAR Wide ResNet uses basic blocks; got {spec.block!r}, use 'basic'")
+        raise SpecError("block", _("a CIFAR Wide ResNet uses basic blocks; got {value!r}, use 'basic'").format(
+            value=spec.block))
     _check_imagenet_block(spec)
 
 
 def _check_resnext(spec: ArchFields) -> None:
     if spec.block != "bottleneck":
-        raise SpecError("block", f"ResNeXt uses bottleneck blocks; got {spec.block!r}, use 'bottleneck'")
+        raise SpecError("block", _("ResNeXt uses bottleneck blocks; got {value!r}, use 'bottleneck'").format(
+            value=spec.block))
     # No rule that C divides the grouped width: the layout makes it C * d * 2^i, a multiple of C for every spec
     # (tests/test_spec.py::test_grouped_width_is_always_a_multiple_of_the_cardinality checks the bounds).
     _check_imagenet_block(spec)

@@ -5,6 +5,7 @@ resnext_bottleneck_C): stage i has 256 * 2^i output and C * d * 2^i inner channe
 
 from __future__ import annotations
 
+from explorer.i18n import _
 from explorer.models.convert import SpecError
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import (
@@ -43,8 +44,9 @@ def check(spec: ArchFields) -> None:
     if spec.block == "bottleneck":
         return  # the 1x1 projection shortcut takes any width
     if stage1_width(spec, BRANCH_WIDTH) < 2:
-        raise SpecError("base_width", "Shake-Shake's shortcut concatenates two 1x1 convs of half the width each, "
-                                      f"so widths need 2 channels or more; got {spec.base_width}, try 32")
+        raise SpecError("base_width", _("Shake-Shake's shortcut concatenates two 1x1 convs of half the width each, "
+                                        "so widths need 2 channels or more; got {value}, try 32").format(
+                                            value=spec.base_width))
 
 
 SHAKE_SHAKE = Plan(default=dict(depth=26, base_width=32),  # shake_shake26_2x32d

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from explorer.i18n import _
 from explorer.models.fields import ArchFields
 from explorer.models.plans.base import (
     Layout, Plan, StagePlan, check_listed_depth, check_one_block_type, input_size, stage1_width,
@@ -17,7 +18,7 @@ FIRST_WIDTH = 64  # base_width scales the table's widths by base_width / 64
 
 
 def depth_rule(spec: ArchFields) -> tuple[str, list[int]]:
-    return "VGG has 11, 13, 16 or 19 layers", sorted(VGG_CONFIGS)
+    return _("VGG has 11, 13, 16 or 19 layers"), sorted(VGG_CONFIGS)
 
 
 def check_depth(spec: ArchFields) -> None:
