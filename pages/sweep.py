@@ -12,6 +12,7 @@ import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer import sweep as sw
+from explorer.draw.colors import category_scale
 from explorer.models.fields import SETTINGS
 from explorer.models.spec import depth_choices
 from explorer.training.capacity import check_run
@@ -160,7 +161,9 @@ def chart(results: pd.DataFrame, fields: tuple[str, ...], measure: str) -> alt.L
     tooltip = ["point", "preset", "finished", alt.Tooltip("error mean (%)", format=".2f"),
                alt.Tooltip("error std (%)", format=".2f"), alt.Tooltip(measure, format=".3g")]
     measured = alt.Chart(data.dropna(subset=["error mean (%)"]))
+    # Every planned group's colour is fixed before its first result arrives (explorer.draw.colors).
     color = alt.Color("group", title=fields[1] if len(fields) > 1 else None,
+                      scale=alt.Scale(**category_scale(dict.fromkeys(data["group"]))),
                       legend=alt.Legend(orient="bottom") if len(fields) > 1 else None)
     layers = [measured.mark_rule().encode(x=x, y=alt.Y("low", title="test error (%)", scale=alt.Scale(zero=False)),
                                           y2="high", color=color),

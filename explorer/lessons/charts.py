@@ -6,6 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from explorer.draw.colors import family_scale
+
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9", "#882255", "#44AA99",
            "#999933"]  # the last three from Paul Tol's muted set, for the nine families
@@ -30,7 +32,10 @@ def error_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
     points = alt.Chart(frame).mark_point(size=220, filled=True, opacity=0.9).encode(
         x=alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=f"{x} (log)"),
         y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title="published CIFAR-10 error (%)"),
-        color=alt.Color("design family:N", title=None), shape=alt.Shape("design family:N", title=None),
+        # each family in its own colour, the same as on Compare and Sweep (explorer.draw.colors)
+        color=alt.Color("design family:N", title=None, scale=alt.Scale(**family_scale(frame["design family"]))),
+        shape=alt.Shape("design family:N", title=None,
+                        scale=alt.Scale(**family_scale(frame["design family"], shapes=True))),
         tooltip=["preset", x, "error (%)", "error kind", "source"])
     return styled(points, height=500)
 

@@ -9,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from explorer import SpecError
+from explorer.draw.colors import category_scale
+from explorer.draw.labels import log_axis
 from explorer.training import events as ev
 from explorer.training import packing, waiting
 from explorer.training.datasets import dataset_info, steps_per_epoch
@@ -65,13 +67,25 @@ def curves(run: Run, table: pd.DataFrame, by_step: bool) -> pd.DataFrame:
     return long.sort_index(kind="stable").reset_index(drop=True)  # in the order the events came
 
 
-def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False) -> alt.Chart:
-    # Log scale for losses: an early spike (BN statistics of a barely trained net) would flatten the rest.
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False,
+               names: list[str] | None = None) -> alt.Chart:
+    """One line per `color` value. Colours are fixed by `names` (default: the values, "train" first), so a
+    series keeps its colour when another appears (the first test point); axes show whole steps and epochs,
+    3 significant digits, and a log axis ticks at 1, 2 and 5 times a power of ten."""
+    if names is None:
+        seen = list(dict.fromkeys(df[color]))
+        names = sorted(seen, key=lambda name: name != "train")  # stable: train first, the rest as they came
+    if log:  # an early spike (BN statistics of a barely trained net) would flatten the rest
+        positive = df.loc[df[y] > 0, y]
+        domain, ticks = log_axis(positive.min(), positive.max()) if len(positive) else ([0.1, 10], [0.1, 1, 10])
+        scale, axis = alt.Scale(type="log", domain=domain, nice=False), alt.Axis(values=ticks, format="~g")
+    else:
+        scale, axis = alt.Scale(zero=False), alt.Axis(format=".3~g")  # never "20.000000" for a single point
     return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
-            .encode(x=alt.X(f"{x}:Q", title=x), y=alt.Y(f"{y}:Q", title=y, scale=scale),
-                    color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom"),
-                                    scale=alt.Scale(scheme="category10")),  # distinct hues, not shades
+            .encode(x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format="d", tickMinStep=1)),
+                    y=alt.Y(f"{y}:Q", title=y, scale=scale, axis=axis),
+                    color=alt.Color(f"{color}:N", title=None, scale=alt.Scale(**category_scale(names)),
+                                    legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600)),
                     tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
             .properties(padding={"left": 12, "right": 4, "top": 4, "bottom": 4}))
 
@@ -235,16 +249,27 @@ def runs_table(store: RunStore, runs: list[Run], viewer: str | None = None) -> l
     return [rows[i]["run"] for i in picked.selection.rows]
 
 
+def run_name(run: Run) -> str:
+    """A run in a legend: its design, its recipe's main settings and the end of its id (two runs may share the
+    rest; the id starts with the design's label)."""
+    r = run.recipe
+    tail = run.id.removeprefix(f"{run.label}-")
+    return (f"{run.label} · {dataset_label(r.get('dataset', 'synthetic'))}, {plural(r.get('epochs'), 'epoch')}, "
+            f"lr {r.get('lr')}, batch {r.get('batch_size')}, seed {r.get('seed')} · {tail}")
+
+
 def overlay(store: RunStore, run_ids: list[str]) -> None:
-    frames = [ev.frame(store.metrics(run_id, "epoch")).assign(run=run_id) for run_id in run_ids]
-    df = pd.concat(frames, ignore_index=True)
+    runs = [run for run_id in run_ids if (run := store.get(run_id)) is not None]
+    names = [run_name(run) for run in runs]
+    frames = [ev.frame(store.metrics(run.id, "epoch")).assign(run=name) for run, name in zip(runs, names)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         st.caption("The selected runs have no finished epoch yet.")
         return
     df = pd.DataFrame({"run": df["run"], "epoch": df["epoch"], "test error (%)": 100 * df["test_error"],
                        "train loss": df["train_loss"]})
     c1, c2 = st.columns(2)
-    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)"), width="stretch",
-                    height=CHART_HEIGHT)
-    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True),
-                    width="stretch", height=CHART_HEIGHT)
+    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)", names=names),
+                    width="stretch", height=CHART_HEIGHT + 20 * len(names))
+    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True, names=names),
+                    width="stretch", height=CHART_HEIGHT + 20 * len(names))
