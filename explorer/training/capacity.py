@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from explorer.i18n import _
 from explorer.models.cost import cost
 from explorer.models.spec import ArchSpec
 from explorer.training.datasets import dataset_info
@@ -94,17 +95,18 @@ def free_memory(device: str, *, in_worker: bool) -> tuple[int, str] | None:
             free, total = torch.cuda.mem_get_info(index)
             share = memory_fraction(max_concurrent(device))
             if share < 1:
-                return min(free, int(share * total)), f"this run's share of the GPU ({share:.0%}), free now"
-            return free, "free on the GPU now"
+                return min(free, int(share * total)), _("this run's share of the GPU ({share:.0%}), free now").format(
+                    share=share)
+            return free, _("free on the GPU now")
         total = torch.cuda.get_device_properties(index).total_memory
         return (int(GPU_SHARE * total / max_concurrent(device)),
-                f"{GPU_SHARE:.0%} of the GPU's memory per running run")
+                _("{share:.0%} of the GPU's memory per running run").format(share=GPU_SHARE))
     available = ram_available()
     if available is None:
         return None
     share = max_concurrent(device)  # runs that may train at once share what is free now (packing.py)
-    how = f"RAM available now, less {RESERVE_BYTES / GiB:.0f} GiB kept for the server" + (
-        f", shared by {share} runs at once" if share > 1 else "")
+    how = _("RAM available now, less {reserve:.0f} GiB kept for the server").format(reserve=RESERVE_BYTES / GiB) + (
+        _(", shared by {runs} runs at once").format(runs=share) if share > 1 else "")
     return max(0, available - RESERVE_BYTES) // share, how
 
 
@@ -119,14 +121,18 @@ def check_memory(spec: ArchSpec, recipe: Recipe, device: str, *, in_worker: bool
     if need.at(batch) <= free:
         return
     fits = (free - need.fixed) // need.per_image if need.per_image else 0
-    fix = (f"at most batch {fits:,} fits; lower the batch size" if fits >= 1
-           else "it does not fit even at batch 1: choose a shallower or narrower design")
-    fixed = "weights, optimizer state, data" + (" and a worker process" if need.new_worker else "")
-    raise Refused("batch_size", f"batch {batch:,} needs about {need.at(batch) / GiB:.1f} GiB to train this design "
-                                f"({need.per_image / 2**20:.1f} MB of activations per image, plus "
-                                f"{need.fixed / GiB:.1f} GiB of {fixed}), but "
-                                f"this {'GPU' if device_kind(device) == 'cuda' else 'machine'} has about "
-                                f"{free / GiB:.1f} GiB for a run ({how}); {fix}")
+    fix = (_("at most batch {fits:,} fits; lower the batch size").format(fits=fits) if fits >= 1
+           else _("it does not fit even at batch 1: choose a shallower or narrower design"))
+    fixed = (_("weights, optimizer state, data and a worker process") if need.new_worker
+             else _("weights, optimizer state, data"))
+    # TRANSLATORS: {device} is "GPU" or "machine" (translated); {how} says how the free memory was found
+    raise Refused("batch_size", _("batch {batch:,} needs about {need:.1f} GiB to train this design ({per_image:.1f} "
+                                  "MB of activations per image, plus {fixed:.1f} GiB of {what}), but this {device} "
+                                  "has about {free:.1f} GiB for a run ({how}); {fix}").format(
+                                      batch=batch, need=need.at(batch) / GiB, per_image=need.per_image / 2**20,
+                                      fixed=need.fixed / GiB, what=fixed,
+                                      device="GPU" if device_kind(device) == "cuda" else _("machine"),
+                                      free=free / GiB, how=how, fix=fix))
 
 
 def check_run(spec: ArchSpec, recipe: Recipe, device: str, *, in_worker: bool = False) -> None:
