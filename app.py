@@ -12,6 +12,8 @@ from explorer.draw.lineage import FAMILY_TREE_NODES, family_tree_dot
 from explorer.i18n import _
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
+PHONE_WIDTH = 640  # px: under it Streamlit stacks columns
+TREE_MIN_WIDTH = 900  # px: the family tree's narrowest drawing, 12 px node text (its natural width is 1,290 px)
 LANG = i18n.QUERY_KEY  # the URL parameter (?lang=ko) and the switch's session-state key
 
 
@@ -60,14 +62,19 @@ def home() -> None:
         "(parameters, multiply-adds, memory) beside what its paper reported, look inside its blocks, compare "
         "designs side by side, and train one on CIFAR-10."))
     st.subheader(_("Which paper led to which"))
-    st.graphviz_chart(family_tree_dot(), width="stretch")
+    # On a phone the tree keeps a readable width and scrolls sideways (stretched to 350 px its text was 3 px).
+    # Constant CSS, no user text.
+    st.html(f"<style>@media (max-width: {PHONE_WIDTH}px) {{.st-key-family_tree {{overflow-x: auto;}} "
+            f".st-key-family_tree [data-testid='stGraphVizChart'] {{min-width: {TREE_MIN_WIDTH}px;}}}}</style>")
+    with st.container(key="family_tree"):
+        st.graphviz_chart(family_tree_dot(), width="stretch")
     st.caption(_("Open a family on the Build page:"))
     links = [(label.split("\n")[0], params) for _key, label, params in FAMILY_TREE_NODES]
     links[0] = ("VGG", {"family": "vgg"})
     links.insert(1, (_("Plain net (no shortcuts)"), {"family": "plain"}))
-    cols = st.columns(4)
-    for i, (label, params) in enumerate(links):
-        cols[i % 4].page_link("pages/build.py", label=label, query_params=params, icon=":material/arrow_forward:")
+    for row in range(0, len(links), 4):  # row by row: a phone stacks each row's columns in reading order
+        for col, (label, params) in zip(st.columns(4), links[row:row + 4]):
+            col.page_link("pages/build.py", label=label, query_params=params, icon=":material/arrow_forward:")
     st.subheader(_("Start here"))
     teacher, student = st.columns(2)
     teacher.markdown(_(
@@ -99,7 +106,7 @@ page = st.navigation([
     st.Page("pages/build.py", title=_("Build"), icon=":material/construction:", url_path="build"),
     st.Page("pages/compare.py", title=_("Compare"), icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:", url_path="train"),
-    st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),  # English until translated
+    st.Page("pages/sweep.py", title=_("Sweep"), icon=":material/grid_on:", url_path="sweep"),
     st.Page("pages/lessons.py", title=_("Lessons"), icon=":material/school:", url_path="lessons"),
 ])
 try:

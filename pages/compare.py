@@ -1,18 +1,23 @@
 """Compare page: 2 to 4 designs side by side (table, bars, graphs) and every preset's published CIFAR-10 error
-against its size. Shareable: `?designs=resnet56,wrn_28_10` (+ `custom=<the Build design's URL parameters>`)."""
+against its size. Shareable: `?designs=resnet56,wrn_28_10` (+ `custom=<the Build design's URL parameters>`,
++ `macs=1` for the multiply-adds chart)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages import cached_cost, cached_overview, say, use_app_navigation
+from pages import cached_cost, cached_overview, plain, say, use_app_navigation
 from pages.design_views import figures as figures_view
 
 from explorer import PRESETS, ArchSpec, SpecError
+from explorer.draw import labels as name_labels
+from explorer.draw.colors import family_scale
+from explorer.draw.overview import GraphvizMissing, to_svg
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.models.presets import preset_name
 from explorer.models.published import all_published, headline
@@ -21,6 +26,9 @@ from explorer.models.urls import spec_from_params, spec_to_params
 
 BUILD = "design from Build"
 DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]
+SCATTER_HEIGHT = 420  # px of plot area: the names of the chosen designs are placed for this height
+GRAPHS_PER_ROW = {2: 2, 3: 3, 4: 2}  # four graphs in one row of a laptop page would need 7 px text
+MIN_ROW_WIDTH = 800  # pt: a row of small graphs is drawn as if this wide, so a projector does not blow them up
 
 
 @st.cache_data(show_spinner="Counting every preset's multiply-adds (once per server) ...")
@@ -38,9 +46,20 @@ def preset_points(with_macs: bool) -> pd.DataFrame:
             params = params if params is not None else c["params"] / 1e6
             macs = c["macs"] / 1e6
         rows.append({"preset": name, "family": FAMILY_LABELS[spec.family], "params (M)": params,
-                     "multiply-adds (M)": macs, "CIFAR-10 error (%)": paper.error, "kind": paper.error_kind,
+                     "multiply-adds (M)": macs, "CIFAR-10 error (%)": paper.error,
+                     "error as printed (%)": figures_view.printed_error(spec, name), "kind": paper.error_kind,
                      "source": paper.source})
     return pd.DataFrame(rows)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def graph_width(dot: str) -> float | None:
+    """The graph's natural width in points as graphviz lays it out, or None without the `dot` program."""
+    try:
+        found = re.search(r'<svg width="([\d.]+)pt"', to_svg(dot))
+    except (GraphvizMissing, ValueError):
+        return None
+    return float(found.group(1)) if found else None
 
 
 def first_load() -> None:
@@ -62,16 +81,110 @@ def first_load() -> None:
     if not chosen:
         chosen = st.session_state.get("c_last", DEFAULT_CHOICE)
     st.session_state["c_designs"] = chosen
+    if "macs" in params:
+        st.session_state["c_macs"] = params["macs"] == "1"
 
 
 def resolve(name: str) -> ArchSpec:
     return st.session_state["design"] if name == BUILD else PRESETS[name]
 
 
+def show_table(rows: list[dict]) -> None:
+    """One column per design, one row per quantity: every name and source fits and wraps (a wide table of nine
+    columns cut them off). Every cell is text, shown literally."""
+    table = pd.DataFrame(rows).set_index("design").T
+    table.index.name = ""
+    st.table(table.map(plain).rename(columns=plain))
+
+
+def show_bars(table: pd.DataFrame) -> None:
+    scale = alt.Scale(**family_scale(table["family"]))
+    for col, measure in zip(st.columns(2), ("params (M)", "multiply-adds (M)")):
+        chart = alt.Chart(table).mark_bar().encode(
+            x=alt.X(measure, title=measure),
+            y=alt.Y("design", sort=None, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12)),
+            color=alt.Color("family", scale=scale, legend=None),
+            tooltip=["design", "family", measure]).properties(height=60 + 40 * len(table))
+        col.altair_chart(chart, width="stretch")
+
+
+def graph_rows(widths: list[float | None]) -> list[list[float]]:
+    """Column widths, row by row, that draw every graph at one scale: each graph's column is as wide as the graph
+    (a stretched graph fills its column), and a row narrower than the widest row, or than MIN_ROW_WIDTH, ends in
+    an empty column. Without graphviz's sizes every graph counts as equally wide."""
+    known = [w for w in widths if w]
+    sizes = [w or (max(known) if known else 1.0) for w in widths]
+    per_row = GRAPHS_PER_ROW.get(len(sizes), len(sizes))
+    rows = [sizes[i:i + per_row] for i in range(0, len(sizes), per_row)]
+    if not known:
+        return rows
+    full = max(MIN_ROW_WIDTH, *(sum(row) for row in rows))
+    return [row + [full - sum(row)] if full - sum(row) > 1 else row for row in rows]
+
+
+def show_graphs(specs: dict[str, ArchSpec]) -> None:
+    dots = [(label, cached_overview(spec.to_json())) for label, spec in specs.items()]
+    per_row = GRAPHS_PER_ROW.get(len(dots), len(dots))
+    rows = graph_rows([graph_width(dot) for _, dot in dots])
+    for r, widths in enumerate(rows):
+        for col, (label, dot) in zip(st.columns(widths, gap="small"), dots[r * per_row:(r + 1) * per_row]):
+            col.caption(plain(label))
+            col.graphviz_chart(dot, width="stretch")
+
+
+def scatter(points: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
+    """Published error against size, every preset; the chosen designs large and named, the names placed clear
+    of each other (explorer.draw.labels), the axes fitted to the points."""
+    points = points.dropna(subset=[measure])
+    low, high = points[measure].min(), points[measure].max()
+    x_domain = (low / 1.3, high * 1.3)
+    errors = points["CIFAR-10 error (%)"]
+    y_domain = (max(0.0, errors.min() - 0.5), errors.max() + 0.5)
+    chosen = points[points["chosen"]]
+    anchors = name_labels.place([(x, y, name) for x, y, name in zip(chosen[measure], chosen["CIFAR-10 error (%)"],
+                                                                     chosen["preset"])],
+                                x_domain, y_domain, SCATTER_HEIGHT)
+    names = pd.DataFrame({"preset": chosen["preset"].to_numpy(), "x": chosen[measure].to_numpy(),
+                          "y": chosen["CIFAR-10 error (%)"].to_numpy(), "label_y": [a.y for a in anchors],
+                          "align": [a.align for a in anchors], "moved": [a.moved for a in anchors]})
+    x_scale = alt.Scale(type="log", domain=list(x_domain), nice=False)
+    y_scale = alt.Scale(domain=list(y_domain), nice=False, zero=False)
+    ticks = [t for t in name_labels.log_axis(*x_domain)[1] if x_domain[0] <= t <= x_domain[1]]
+    x = alt.X(f"{measure}:Q", scale=x_scale, title=title, axis=alt.Axis(values=ticks, format="~g"))
+    y = alt.Y("CIFAR-10 error (%):Q", scale=y_scale)
+    tooltip = ["preset", "family", alt.Tooltip(f"{measure}:Q", format=".3~f"),
+               alt.Tooltip("error as printed (%):N", title="CIFAR-10 error (%)"), "kind", "source"]
+    dots = alt.Chart(points).mark_point(filled=True, opacity=0.9).encode(
+        x=x, y=y, tooltip=tooltip,
+        color=alt.Color("family:N", scale=alt.Scale(**family_scale(points["family"])),
+                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=260, title=None)),
+        shape=alt.Shape("family:N", scale=alt.Scale(**family_scale(points["family"], shapes=True)),
+                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=260, title=None)),
+        size=alt.condition("datum.chosen", alt.value(300), alt.value(70)),
+        stroke=alt.condition("datum.chosen", alt.value("black"), alt.value(None)))
+    layers = [dots]
+    moved = names[names["moved"]]
+    if len(moved):  # a leader line from a point to its name where the name had to move
+        layers.append(alt.Chart(moved).mark_rule(color="#555", strokeWidth=1).encode(
+            x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), y2="label_y:Q"))
+    for align, dx in (("left", name_labels.GAP), ("right", -name_labels.GAP)):
+        side = names[names["align"] == align]
+        if len(side):
+            layers.append(alt.Chart(side).mark_text(align=align, dx=dx, fontSize=12, color="#111").encode(
+                x=alt.X("x:Q", scale=x_scale, title=title),
+                y=alt.Y("label_y:Q", scale=y_scale, title="CIFAR-10 error (%)"), text="preset"))
+    # fit-x: the plot area is SCATTER_HEIGHT tall, as the names were placed for (Streamlit's default "fit" would
+    # take the axis and the legend out of it)
+    return alt.layer(*layers).properties(height=SCATTER_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x",
+                                                                                            contains="padding"))
+
+
 use_app_navigation()
 st.title("Compare designs")
 if "c_designs" not in st.session_state:
     first_load()
+if "c_macs" not in st.session_state and "c_macs_last" in st.session_state:
+    st.session_state["c_macs"] = st.session_state["c_macs_last"]  # a visit to another page drops widget state
 options = list(PRESETS)
 if "design" in st.session_state:
     options = [BUILD, *options]
@@ -83,6 +196,8 @@ st.session_state["c_last"] = chosen  # survives a visit to another page, which d
 wanted = {"designs": ",".join(chosen)}
 if BUILD in chosen:
     wanted["custom"] = urlencode(spec_to_params(st.session_state["design"]))
+if st.session_state.get("c_macs"):
+    wanted["macs"] = "1"
 if st.query_params.to_dict() != wanted:
     st.query_params.from_dict(wanted)
 
@@ -100,59 +215,46 @@ for name in chosen:
         say("error", "{}: cannot be built here ({}).", label, err)
         continue
     specs[label] = spec
-    rows.append({"design": label, "family": FAMILY_LABELS[spec.family], "params (M)": round(c["params"] / 1e6, 3),
-                 "multiply-adds (M)": round(c["macs"] / 1e6, 1), "weight layers": c["weight_layers"],
+    rows.append({"design": label, "family": FAMILY_LABELS[spec.family], "params (M)": f"{c['params'] / 1e6:.3f}",
+                 "multiply-adds (M)": f"{c['macs'] / 1e6:,.1f}", "weight layers": str(c["weight_layers"]),
                  **figures_view.headline_cells(spec)})
-table = pd.DataFrame(rows)
-st.dataframe(table, hide_index=True, column_config={
-    "paper's error (%)": st.column_config.NumberColumn(format="%.2f"),  # 4.00 as the paper prints it, not 4
-    "params (M)": st.column_config.NumberColumn(format="%.3f")})
+if not rows:
+    st.stop()
+show_table(rows)
 with st.expander("Every published figure of the chosen designs"):
     every = pd.concat([figures_view.frame(spec).assign(design=label) for label, spec in specs.items()])
     figures_view.table(every[["design", *every.columns[:-1]]])
 
-bars = st.columns(2)
-for col, measure in zip(bars, ("params (M)", "multiply-adds (M)")):
-    chart = alt.Chart(table).mark_bar().encode(
-        x=alt.X(measure, title=measure), y=alt.Y("design", sort=None, title=None),
-        color=alt.Color("design", legend=None), tooltip=["design", measure]).properties(height=60 + 40 * len(table))
-    col.altair_chart(chart, width="stretch")
+show_bars(pd.DataFrame([{"design": label, "family": FAMILY_LABELS[spec.family],
+                         "params (M)": cached_cost(spec.to_json())["params"] / 1e6,
+                         "multiply-adds (M)": cached_cost(spec.to_json())["macs"] / 1e6}
+                        for label, spec in specs.items()]))
 
 st.subheader("Graphs side by side")
-for col, (label, spec) in zip(st.columns(len(specs)), specs.items()):
-    col.caption(label)
-    col.graphviz_chart(cached_overview(spec.to_json()), width="stretch")
+st.caption("At one scale: a wider graph takes a wider column.")
+show_graphs(specs)
 
 st.subheader("Published CIFAR-10 error against size, every preset")
 with_macs = st.toggle("Also plot against multiply-adds (counts every preset once per server, a few seconds)",
                       key="c_macs")
+st.session_state["c_macs_last"] = with_macs
 points = preset_points(with_macs)
 points["chosen"] = points["preset"].isin(chosen)
 for label, spec in specs.items():  # a chosen design that is no preset but is in a paper's table
     paper = headline(spec)
     if preset_name(spec) is None and paper and paper.dataset == "cifar10" and paper.error is not None:
         c = cached_cost(spec.to_json())
-        mine = {"preset": label, "family": FAMILY_LABELS[spec.family], "params (M)": paper.params_m or c["params"] / 1e6,
-                "multiply-adds (M)": c["macs"] / 1e6, "CIFAR-10 error (%)": paper.error, "kind": paper.error_kind,
+        mine = {"preset": label, "family": FAMILY_LABELS[spec.family],
+                "params (M)": paper.params_m or c["params"] / 1e6,
+                "multiply-adds (M)": c["macs"] / 1e6, "CIFAR-10 error (%)": paper.error,
+                "error as printed (%)": figures_view.printed_error(spec), "kind": paper.error_kind,
                 "source": paper.source, "chosen": True}
         points = pd.concat([points, pd.DataFrame([mine])], ignore_index=True)
 axes = [("params (M)", "parameters (M, log scale)")]
 if with_macs:
     axes.append(("multiply-adds (M)", "multiply-adds per image (M, log scale)"))
 for col, (measure, title) in zip(st.columns(len(axes)), axes):
-    low, high = points[measure].min(), points[measure].max()
-    # Room on the right so the names of chosen designs near the edge are not clipped.
-    domain = [low / 1.5, high * 8]
-    base = alt.Chart(points).encode(
-        x=alt.X(measure, scale=alt.Scale(type="log", domain=domain), title=title),
-        y=alt.Y("CIFAR-10 error (%)", scale=alt.Scale(zero=False)),
-        tooltip=["preset", "family", measure, "CIFAR-10 error (%)", "kind", "source"])
-    dots = base.mark_circle().encode(
-        color=alt.Color("family", legend=alt.Legend(orient="bottom", columns=2, labelLimit=220)),
-        size=alt.condition("datum.chosen", alt.value(260), alt.value(60)),
-        stroke=alt.condition("datum.chosen", alt.value("black"), alt.value(None)))
-    labels = base.transform_filter("datum.chosen").mark_text(dx=8, align="left", fontSize=12).encode(text="preset")
-    col.altair_chart((dots + labels).properties(height=420), width="stretch")
+    col.altair_chart(scatter(points, measure, title), width="stretch")
 st.caption("Each point is one preset's published figure (best, mean or median as its paper gives; hover for the "
            "kind and source). Chosen designs are large and named; a design of your own appears when a paper's "
            "table has exactly that design.")

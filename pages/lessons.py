@@ -13,7 +13,8 @@ from pages.lesson_views import LESSON_PAGES
 use_app_navigation()
 
 
-# Projector: larger body text, widget labels and tables; captions dark enough to survive a washed-out image.
+# Projector: larger body text, widget labels, the widgets' own text (choices, values, buttons) and tables;
+# captions dark enough to survive a washed-out image.
 st.html(f"""<style>
 .stMarkdown p, .stMarkdown li {{font-size: {charts.FONT + 2}px;}}
 [data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, .stRadio label p {{font-size: {charts.FONT}px;}}
@@ -21,6 +22,11 @@ st.html(f"""<style>
 [data-testid="stCaptionContainer"] p {{font-size: {charts.FONT - 1}px; color: #333;}}
 [data-testid="stAlert"] p {{font-size: {charts.FONT + 1}px;}}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{font-size: {charts.FONT}px;}}
+[data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] span, [data-testid="stNumberInput"] input,
+[data-testid="stRadio"] label p,
+[data-testid="stCheckbox"] label p, .stButton button p, .stDownloadButton button p,
+[data-testid="stTooltipIcon"] svg {{font-size: {charts.FONT}px;}}
+[data-testid="stSliderThumbValue"] p, [data-testid="stSliderTickBar"] p {{font-size: {charts.FONT - 2}px;}}
 </style>""")  # constant CSS, no user text
 
 current = lesson(st.query_params.get("lesson", "gradients"))

@@ -242,3 +242,63 @@ def test_build_and_a_lesson_open_in_korean_from_a_link(browser, server_url):
     assert "lang=ko" in page.url and "lesson=gradients" in page.url
     page.screenshot(path=str(ARTIFACTS / "lesson_gradients_ko.png"), full_page=False)
     page.close()
+
+
+# Issue 12, defects 12 and 13: Compare's graphs at one scale, the Home page on a phone, lesson widgets on a projector.
+def open_sized(browser, url: str, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="en-US")
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    return page
+
+
+GRAPH_SCALES_JS = """() => [...document.querySelectorAll('[data-testid="stGraphVizChart"] svg')].map(svg =>
+  svg.getBoundingClientRect().width / svg.viewBox.baseVal.width)"""  # px per point of graphviz's drawing
+
+
+def test_compare_draws_the_graphs_at_one_readable_scale(browser, server_url):
+    designs = "resnet56,preact_resnet164,wrn_28_10,densenet40_k12"  # natural widths 247 to 364 pt
+    page = open_sized(browser, f"{server_url}/compare?designs={designs}", 1280, 800)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stGraphVizChart"] svg')]
+        .filter(s => s.getBoundingClientRect().width > 0).length == 4""")
+    page.wait_for_timeout(1500)
+    scales = page.evaluate(GRAPH_SCALES_JS)
+    page.locator('[data-testid="stGraphVizChart"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "compare_graphs.png"), full_page=False)
+    assert len(scales) == 4 and max(scales) / min(scales) < 1.08, scales  # stretched separately: 0.55 to 0.8
+    assert min(scales) * 12 >= 10, scales  # node labels (12 pt) of at least 10 px; they were 5 px
+    page.close()
+
+
+def test_home_on_a_phone_keeps_the_links_in_order_and_the_tree_readable(browser, server_url):
+    page = open_sized(browser, server_url, 390, 844)
+    page.locator(".st-key-family_tree svg").first.wait_for()
+    page.locator('[data-testid="stPageLink"]').last.wait_for()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "home_phone.png"), full_page=False)
+    links = page.locator('[data-testid="stMain"] [data-testid="stPageLink"]')
+    tops = [box["y"] for box in (links.nth(i).bounding_box() for i in range(links.count()))]
+    texts = [text.split("\n")[-1] for text in links.all_inner_texts()]  # after the icon's name
+    assert texts[:4] == ["VGG", "Plain net (no shortcuts)", "Highway networks", "ResNet"], texts
+    assert tops == sorted(tops), tops  # one below the other, in reading order
+    (scale,) = page.evaluate(GRAPH_SCALES_JS)
+    assert scale * 13 >= 11, scale  # the tree's 13 pt labels; stretched to the phone they were 3.5 px
+    page.close()
+
+
+def test_lesson_widgets_match_the_projector_text(browser, server_url):
+    from explorer.lessons.charts import FONT
+
+    page = open_sized(browser, f"{server_url}/lessons?lesson=gradients", 1920, 1080)
+    page.locator('[data-testid="stSlider"]').first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "lesson_projector.png"), full_page=False)
+    sizes = page.evaluate("""() => Object.fromEntries([
+        ['select', '[data-testid="stSelectbox"] input'], ['radio', '[data-testid="stRadio"] label p'],
+        ['toggle', '[data-testid="stCheckbox"] label p'], ['slider', '[data-testid="stSliderThumbValue"] p'],
+        ['label', '[data-testid="stWidgetLabel"] p'], ['text', '.stMarkdown p']].map(([k, sel]) => {
+          const e = document.querySelector('[data-testid="stMain"] ' + sel);
+          return [k, e ? parseFloat(getComputedStyle(e).fontSize) : null]; }))""")
+    assert sizes["text"] == FONT + 2, sizes
+    assert sizes["label"] == sizes["select"] == sizes["radio"] == sizes["toggle"] == FONT, sizes  # were 14-16 px
+    assert sizes["slider"] >= FONT - 2, sizes
+    page.close()

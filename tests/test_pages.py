@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -59,6 +60,8 @@ def test_home_draws_the_family_tree_and_links_every_family_to_build():
     assert all(link.page == "build" for link in links)
     queries = {link.query_string for link in links}
     assert {"family=resnet", "family=wrn", "family=densenet", "preset=preact_resnet110"} <= queries
+    # In reading order, row by row (a phone stacks them so; columns filled one by one scrambled it)
+    assert [link.label for link in links][:4] == ["VGG", "Plain net (no shortcuts)", "Highway networks", "ResNet"]
     assert any("Teachers" in md.value for md in at.markdown) and any("Students" in md.value for md in at.markdown)
 
 
@@ -274,33 +277,97 @@ def test_figure_table_needs_no_pandas_styler(monkeypatch):  # Compare draws its 
 
 # ---------------------------------------------------------------- compare
 
+def compare_table(at: AppTest) -> dict[str, dict[str, str]]:
+    """The Compare table as shown: {design: {quantity: text}} (one column per design, cells plain text)."""
+    table = at.table[0].value
+    return {shown(design): {row: shown(text) for row, text in column.items()} for design, column in table.items()}
+
+
 def test_compare_table_lists_the_chosen_designs_from_the_url():
     at = open_page("pages/compare.py", {"designs": "resnet56,wrn_28_10,densenet40_k12"})
-    table = at.dataframe[0].value
-    assert list(table["design"]) == ["resnet56", "wrn_28_10", "densenet40_k12"]
-    assert list(table["params (M)"]) == [0.853, round(cost(PRESETS["wrn_28_10"]).params / 1e6, 3), 1.02]
-    assert list(table["paper's error (%)"]) == [6.97, 4.0, 5.24]
+    table = compare_table(at)
+    assert list(table) == ["resnet56", "wrn_28_10", "densenet40_k12"]
+    assert [t["params (M)"] for t in table.values()] == ["0.853", f"{cost(PRESETS['wrn_28_10']).params / 1e6:.3f}",
+                                                          "1.020"]
+    assert [t["paper's error (%)"] for t in table.values()] == ["6.97", "4.00", "5.24"]  # the paper's decimals
+    assert "Table 6" in table["wrn_28_10"]["source"]  # a column per design: the source is never cut off
     assert len(dots(at)) == 3
     assert len(at.get("vega_lite_chart")) == 3  # two bar charts and the published-error scatter
     assert at.query_params == {"designs": "resnet56,wrn_28_10,densenet40_k12"}
+
+
+def test_compare_shows_an_imagenet_error_with_its_three_decimals_and_no_none():
+    custom = PRESETS["resnet56"].replace(width_factor=3)  # in no paper
+    at = open_page("pages/compare.py", state={"design": custom, "c_designs": ["design from Build", "resnet50"]})
+    table = compare_table(at)
+    assert table["resnet50"]["paper's error (%)"] == "23.870"  # torchvision's table, as printed
+    cells = [text for column in table.values() for text in column.values()]
+    assert "None" not in " ".join(cells) and "nan" not in cells
+    assert table["design from Build (ResNet / pre-activation)"]["paper's error (%)"] == "–"
 
 
 def test_compare_choice_changes_the_url_and_ignores_bad_names():
     at = open_page("pages/compare.py", {"designs": "resnet20,nonsense,resnet110"})
     assert any("nonsense" in w.value for w in at.warning)
     at.multiselect(key="c_designs").select("resnext29_8x64d").run()
-    assert list(at.dataframe[0].value["design"]) == ["resnet20", "resnet110", "resnext29_8x64d"]
+    assert list(compare_table(at)) == ["resnet20", "resnet110", "resnext29_8x64d"]
     assert at.query_params["designs"] == "resnet20,resnet110,resnext29_8x64d"
 
 
 def test_compare_carries_the_build_design_and_shares_it_by_url():
     spec = PRESETS["resnet56"].replace(width_factor=3)
     at = open_page("pages/compare.py", state={"design": spec, "c_designs": ["design from Build", "resnet56"]})
-    assert list(at.dataframe[0].value["design"])[0].startswith("design from Build")
+    assert list(compare_table(at))[0].startswith("design from Build")
     custom = at.query_params["custom"]
     assert dict(parse_qsl(custom)) == {"family": "resnet", "depth": "56", "width_factor": "3"}
     again = open_page("pages/compare.py", dict(at.query_params))
-    assert list(again.dataframe[0].value["params (M)"])[0] == round(cost(spec).params / 1e6, 3)
+    assert list(compare_table(again).values())[0]["params (M)"] == f"{cost(spec).params / 1e6:.3f}"
+
+
+def test_compare_keeps_the_multiply_adds_chart_in_the_link():
+    at = open_page("pages/compare.py", {"designs": "resnet56,wrn_28_10"})
+    at.toggle(key="c_macs").set_value(True).run()
+    assert at.query_params["macs"] == "1"
+    assert len(at.get("vega_lite_chart")) == 4  # the bars and both scatters
+    again = open_page("pages/compare.py", dict(at.query_params))
+    assert again.toggle(key="c_macs").value and len(again.get("vega_lite_chart")) == 4
+    again.toggle(key="c_macs").set_value(False).run()
+    assert "macs" not in again.query_params
+
+
+def scatter_layers(at: AppTest) -> tuple[dict, list[pd.DataFrame]]:
+    """The published-error scatter's spec and each layer's data."""
+    import json
+
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[2]
+    data = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets}
+    spec = json.loads(chart.proto.spec)
+    return spec, [data[layer["data"]["name"]] for layer in spec["layer"]]
+
+
+def test_compare_scatter_fits_its_axis_to_the_data_and_names_designs_apart():
+    from explorer.draw import labels
+    from explorer.draw.colors import family_scale
+
+    names = ["resnet56", "resnet110", "preact_resnet110", "wrn_28_10"]  # three near 1M params and 6.5%
+    at = open_page("pages/compare.py", {"designs": ",".join(names)})
+    spec, data = scatter_layers(at)
+    dots_layer, points = spec["layer"][0], data[0]
+    x_domain = dots_layer["encoding"]["x"]["scale"]["domain"]
+    y_domain = dots_layer["encoding"]["y"]["scale"]["domain"]
+    assert points["params (M)"].max() < x_domain[1] <= 1.5 * points["params (M)"].max()  # not 8x the largest
+    assert points["params (M)"].min() / 1.5 <= x_domain[0] < points["params (M)"].min()
+    assert dots_layer["encoding"]["color"]["scale"] == family_scale(points["family"])  # the lessons' colours
+    named = pd.concat([frame for layer, frame in zip(spec["layer"], data)
+                       if layer["mark"]["type"] == "text"]).drop_duplicates("preset")
+    assert sorted(named["preset"]) == sorted(names)
+    anchors = [labels.Placed(x, y, align, moved) for x, y, align, moved in
+               zip(named["x"], named["label_y"], named["align"], named["moved"])]
+    placed = [(x, y, name) for x, y, name in zip(named["x"], named["y"], named["preset"])]
+    for width in (320, 800, 1500):
+        assert labels.overlaps(placed, anchors, x_domain, y_domain, spec["height"], width) == []
 
 
 @pytest.mark.slow
@@ -394,7 +461,7 @@ def test_compare_uses_the_figures_of_each_chosen_design():
     custom = PRESETS["resnet110"].replace(activation="bn_after_add")
     at = open_page("pages/compare.py", state={"design": custom,
                                               "c_designs": ["design from Build", "wrn_28_10_dropout"]})
-    table = at.dataframe[0].value
-    assert list(table["paper's error (%)"]) == [8.17, 3.89]
+    table = compare_table(at).values()
+    assert [t["paper's error (%)"] for t in table] == ["8.17", "3.89"]
     assert spec == PRESETS["wrn_28_10_dropout"]
-    assert list(table["published figures"]) == [1, 1]  # CIFAR-10 only: the CIFAR-100 cells are another design
+    assert [t["published figures"] for t in table] == ["1", "1"]  # CIFAR-10 only: CIFAR-100 is another design

@@ -23,14 +23,23 @@ def frame(spec: ArchSpec) -> pd.DataFrame:
                         columns=["dataset", "metric", "figure", "kind", "paper's column", "source", "note"])
 
 
+def printed_error(spec: ArchSpec, name: str = "") -> str | None:
+    """The headline error as its paper prints it ("4.00", "30.242"), or None where the paper gives none."""
+    paper = headline(spec, name)
+    if paper is None or paper.error is None:
+        return None
+    return next(f.text for f in figures_for(spec) if f.value == paper.error and f.dataset == paper.dataset)
+
+
 def headline_cells(spec: ArchSpec) -> dict[str, object]:
-    """The Compare table's published cells for one design: its first error on its own dataset, and how many."""
+    """The Compare table's published cells for one design, as text: its first error on its own dataset with the
+    paper's decimals, its kind, how many figures, the source; a dash where the paper gives none."""
     paper = headline(spec)
     found = len(figures_for(spec))
     if paper is None or paper.error is None:
-        return {"paper's error (%)": None, "error kind": "", "published figures": found,
+        return {"paper's error (%)": "–", "error kind": "–", "published figures": found,
                 "source": paper.source if paper else "not published"}
-    return {"paper's error (%)": paper.error, "error kind": f"{paper.error_kind}, {DATASETS[paper.dataset]}",
+    return {"paper's error (%)": printed_error(spec), "error kind": f"{paper.error_kind}, {DATASETS[paper.dataset]}",
             "published figures": found, "source": paper.source}
 
 
@@ -54,8 +63,7 @@ def show(spec: ArchSpec, name: str | None) -> None:
             parts.append(f"{plain(paper.params_text)} parameters")
         if paper.error is not None:
             error = "top-1 error" if paper.dataset == "imagenet" else "error"
-            printed = next(f.text for f in figures if f.value == paper.error and f.dataset == paper.dataset)
-            decimals = len(printed.partition(".")[2])  # as the paper prints it: 4.00, not 4
+            decimals = len(printed_error(spec, name or "").partition(".")[2])  # as the paper prints it: 4.00, not 4
             parts.append(f"{DATASETS[paper.dataset]} {error} **{paper.error:.{decimals}f}%** "
                          f"({plain(paper.error_kind)})")
         note = f". {plain(paper.note)}" if paper.note else ""
