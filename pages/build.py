@@ -26,6 +26,7 @@ from explorer.models.urls import IGNORED, spec_from_params, spec_to_params
 K = "b_"  # prefix of this page's widget keys: K + spec field name
 CUSTOM = "(custom design)"  # the preset box while the design equals no preset
 DEFAULT = PRESETS["resnet20"]
+SIDEBAR_WIDTH = 400  # px: the longest choice of a setting fits (tests/test_browser.py checks every drop-down)
 SUMMARY_AUTO_LAYERS = 400  # deeper designs compute the torchinfo summary on request (it takes seconds)
 FIRST = ("family", "stem", "block", "fractal_columns", "fractal_blocks", "depth")  # the depth rule reads these
 
@@ -335,6 +336,11 @@ def show_results(spec: ArchSpec) -> None:
 # ---------------------------------------------------------------- the page
 
 use_app_navigation()
+# The settings' choices read like the papers ("B: projection where the shape changes", "first 1x1 (authors' CIFAR
+# code, original ResNet)"): Streamlit's default 300 px sidebar cut them off in the drop-downs.
+# (set_page_config's sidebar width applies only to the first page a browser opens, so CSS, on wide screens only.)
+st.html(f"<style>@media (min-width: 900px) {{section[data-testid='stSidebar'] "
+        f"{{width: {SIDEBAR_WIDTH}px !important; min-width: {SIDEBAR_WIDTH}px !important;}}}}</style>")
 st.title("Build a design")
 if K + "family" not in st.session_state:
     first_load()

@@ -302,3 +302,64 @@ def test_lesson_widgets_match_the_projector_text(browser, server_url):
     assert sizes["label"] == sizes["select"] == sizes["radio"] == sizes["toggle"] == FONT, sizes  # were 14-16 px
     assert sizes["slider"] >= FONT - 2, sizes
     page.close()
+
+
+# Issue 12, defect 11: downloads were named spec.json, overview.svg, ...; a second click soon after the first gave
+# nothing (MediaFileStorageError in the server's log). Defect 13: the 300 px sidebar cut long choices off.
+def test_build_downloads_are_named_after_the_design_and_work_twice(browser, server_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US", accept_downloads=True)
+    page.set_default_timeout(90_000)
+    page.goto(f"{server_url}/build?preset=resnet56")
+    page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
+    wanted = {"Spec JSON": ("resnet56.json", b'{"activation"'), "Overview SVG": ("resnet56.svg", b"<?xml"),
+              "Summary as CSV": ("resnet56_summary.csv", b"layer,")}
+    for label, (name, start) in wanted.items():
+        button = page.get_by_role("button", name=label)
+        button.scroll_into_view_if_needed()
+        for click in (1, 2):  # the second one right after the first
+            with page.expect_download(timeout=30_000) as download:
+                button.click()
+            assert download.value.suggested_filename == name, (label, click)
+            assert download.value.failure() is None, (label, click)
+            assert Path(download.value.path()).read_bytes().startswith(start), (label, click)
+    page.screenshot(path=str(ARTIFACTS / "build_downloads.png"), full_page=False)
+    page.close()
+
+
+OVERFLOWING_JS = """() => [...document.querySelectorAll('[data-testid="stSidebar"] *, [data-baseweb="popover"] *')]
+  .filter(e => e.children.length == 0 && e.textContent.trim() && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.textContent)"""
+
+
+def open_list(page, box) -> None:
+    """Open a selectbox's list (a click right after the previous list closed can be lost: then click again)."""
+    box.scroll_into_view_if_needed()
+    for _ in range(3):
+        box.locator("input").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=5_000)
+            return
+        except Exception:  # playwright's TimeoutError
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the list of {box.inner_text()!r} did not open")
+
+
+@pytest.mark.parametrize("preset", ["resnet34", "pyramidnet272_a200_bottleneck"])
+def test_build_sidebar_shows_every_choice_whole(browser, server_url, preset):
+    page = open_page(browser, f"{server_url}/build?preset={preset}")
+    page.locator('[data-testid="stGraphVizChart"] svg g.node').first.wait_for()
+    assert page.evaluate(OVERFLOWING_JS) == []
+    boxes = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    for i in range(boxes.count()):
+        label = boxes.nth(i).locator('[data-testid="stWidgetLabel"]').inner_text()
+        if label.startswith("Start from a preset"):
+            continue  # 59 names in a scrolled list; each fits
+        if boxes.nth(i).locator("input").is_disabled():
+            continue  # one choice only (a fractal depth): no list to open
+        open_list(page, boxes.nth(i))
+        if "Shortcut option" in label:
+            page.screenshot(path=str(ARTIFACTS / "build_sidebar_choices.png"), full_page=False)
+        assert page.evaluate(OVERFLOWING_JS) == [], label  # "B: projection where the shape change" was cut
+        page.keyboard.press("Escape")
+        page.get_by_role("option").first.wait_for(state="detached")
+    page.close()
