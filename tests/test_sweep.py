@@ -21,6 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import PRESETS, SpecError
+from explorer import i18n
 from explorer import sweep as sw
 from explorer.sweep import cli
 from explorer.models.cost import cost
@@ -217,6 +218,21 @@ def test_the_page_renders_and_estimates_before_start(store):
     estimate = next(t for t in shown(at.info) if "runs" in t)
     assert estimate.startswith("**6 runs** (3 points x 2 seeds), 24,576 training images in all")  # 20, 32, 44
     assert not at.button(key="sw_start").disabled
+
+
+def test_the_page_speaks_korean(store):
+    """As app.py sets it for a ?lang=ko session (the page alone has no app.py): labels, notices, the estimate."""
+    i18n.set_session_language(lambda: "ko")
+    try:
+        at = page()
+    finally:
+        i18n.set_session_language(None)
+    assert not at.exception
+    assert at.title[0].value == "스윕" and at.button(key="sw_start").label == "스윕 시작"
+    assert "아직 스윕이 없습니다." in " ".join(shown(at.info))
+    estimate = next(t for t in shown(at.info) if "실행" in t)
+    assert estimate.startswith("**실행 6개** (조합 3개 x seed 2개), 학습 이미지는 모두 24,576장"), estimate
+    assert at.radio(key="sw_source").value == "preset"  # the values stay English; only their labels change
 
 
 @pytest.mark.parametrize("values, message", [
