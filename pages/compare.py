@@ -28,7 +28,8 @@ BUILD = "design from Build"
 DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]
 SCATTER_HEIGHT = 420  # px of plot area: the names of the chosen designs are placed for this height
 GRAPHS_PER_ROW = {2: 2, 3: 3, 4: 2}  # four graphs in one row of a laptop page would need 7 px text
-MIN_ROW_WIDTH = 800  # pt: a row of small graphs is drawn as if this wide, so a projector does not blow them up
+MIN_ROW_WIDTH = 950  # pt: a row of small graphs is drawn as if this wide, so a projector does not blow them up
+PHONE_WIDTH = 640  # px: under it Streamlit stacks columns
 
 
 @st.cache_data(show_spinner="Counting every preset's multiply-adds (once per server) ...")
@@ -125,11 +126,16 @@ def graph_rows(widths: list[float | None]) -> list[list[float]]:
 def show_graphs(specs: dict[str, ArchSpec]) -> None:
     dots = [(label, cached_overview(spec.to_json())) for label, spec in specs.items()]
     per_row = GRAPHS_PER_ROW.get(len(dots), len(dots))
-    rows = graph_rows([graph_width(dot) for _, dot in dots])
-    for r, widths in enumerate(rows):
-        for col, (label, dot) in zip(st.columns(widths, gap="small"), dots[r * per_row:(r + 1) * per_row]):
+    widths = [graph_width(dot) for _, dot in dots]
+    if all(widths):  # a phone stacks the columns, each as wide as the page: there the widest fills the width
+        rules = " ".join(f".st-key-c_graph{i} {{width: {w / max(widths):.1%}; margin: 0 auto;}}"
+                         for i, w in enumerate(widths))
+        st.html(f"<style>@media (max-width: {PHONE_WIDTH}px) {{{rules}}}</style>")  # numbers only, no user text
+    for r, row in enumerate(graph_rows(widths)):
+        for i, col in enumerate(st.columns(row, gap="small")[:len(dots[r * per_row:(r + 1) * per_row])]):
+            label, dot = dots[r * per_row + i]
             col.caption(plain(label))
-            col.graphviz_chart(dot, width="stretch")
+            col.container(key=f"c_graph{r * per_row + i}").graphviz_chart(dot, width="stretch")
 
 
 def scatter(points: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:

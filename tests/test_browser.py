@@ -268,6 +268,16 @@ def test_compare_draws_the_graphs_at_one_readable_scale(browser, server_url):
     assert len(scales) == 4 and max(scales) / min(scales) < 1.08, scales  # stretched separately: 0.55 to 0.8
     assert min(scales) * 12 >= 10, scales  # node labels (12 pt) of at least 10 px; they were 5 px
     page.close()
+    # A phone stacks the graphs, each in a column as wide as the page: still one scale.
+    page = open_sized(browser, f"{server_url}/compare?designs={designs}", 390, 844)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stGraphVizChart"] svg')]
+        .filter(s => s.getBoundingClientRect().width > 0).length == 4""")
+    page.wait_for_timeout(1500)
+    scales = page.evaluate(GRAPH_SCALES_JS)
+    page.locator('[data-testid="stGraphVizChart"]').nth(2).scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "compare_graphs_phone.png"), full_page=False)
+    assert max(scales) / min(scales) < 1.08 and min(scales) * 12 >= 10, scales
+    page.close()
 
 
 def test_home_on_a_phone_keeps_the_links_in_order_and_the_tree_readable(browser, server_url):
