@@ -161,6 +161,58 @@ def lazy_gettext(message: str) -> LazyText:
 L_ = lazy_gettext
 
 
+# ---------------------------------------------------------------- Korean particles after a filled-in value
+
+# A Korean particle depends on how the word before it ends when read aloud: "20으로" (이십, ends in a consonant)
+# but "26으로"/"25로", "'basic'으로" but "'cifar'로". A template cannot know the value it will hold, so it writes
+# both forms, "{fix}(으)로", as Korean software does; `particles` picks the right one once the value is in, where
+# the ending is certain (Hangul, digits, an acronym's letter names, an English word ending in l, m, n, ck, ic, a
+# vowel letter or r), and leaves the marker where it is not ("full_preact", "none": read either way).
+_PARTICLES = {"(으)로": ("으로", "로", "로"), "을(를)": ("을", "을", "를"), "이(가)": ("이", "이", "가"),
+              "은(는)": ("은", "은", "는")}  # marker -> (after a consonant, after ㄹ, after a vowel)
+_MARKER = re.compile("|".join(re.escape(m) for m in _PARTICLES))
+_DIGIT_ENDING = {"0": 0, "1": 1, "2": 2, "3": 0, "4": 2, "5": 2, "6": 0, "7": 1, "8": 1, "9": 2}  # 영/십, 일, 이 ...
+_LETTER_ENDING = {"L": 1, "R": 1, "M": 0, "N": 0}  # 엘, 알, 엠, 엔; every other letter's name ends in a vowel
+_CLOSING = "'\"`’”)]"
+
+
+def _ending(text: str) -> int | None:
+    """How `text` ends when read aloud: 0 a consonant, 1 ㄹ, 2 a vowel; None when it is not certain."""
+    text = text.rstrip(_CLOSING)
+    if not text:
+        return None
+    last = text[-1]
+    if "가" <= last <= "힣":
+        final = (ord(last) - ord("가")) % 28
+        return 2 if final == 0 else 1 if final == 8 else 0
+    if last in _DIGIT_ENDING:
+        return _DIGIT_ENDING[last]
+    found = re.search(r"([A-Za-z0-9_.-]?)([A-Za-z]+)$", text)
+    if found is None:
+        return None
+    before, word = found.groups()
+    if len(word) == 1 and before:  # "sweep-a_b", "x.b": a letter in a code, read either way
+        return None
+    if len(word) == 1 or word.isupper():  # letters read by name: "B", "GPU", "JSON"
+        return _LETTER_ENDING.get(word[-1].upper(), 2)
+    if word.endswith("l"):
+        return 1
+    if word.endswith(("m", "n", "ck", "ic")):  # "bottleneck" 보틀넥, "basic" 베이식
+        return 0
+    if word.endswith(("a", "i", "o", "u", "y", "r")):
+        return 2
+    return None
+
+
+def particles(text: str) -> str:
+    """Korean text with each "(으)로", "을(를)", "이(가)", "은(는)" after a value resolved where its reading is certain
+    ("26(으)로" -> "26으로", "'cifar'(으)로" -> "'cifar'로"); any other text is returned unchanged."""
+    def pick(found: re.Match) -> str:
+        ending = _ending(text[:found.start()])
+        return found.group(0) if ending is None else _PARTICLES[found.group(0)][ending]
+    return _MARKER.sub(pick, text) if "(" in text else text
+
+
 # ---------------------------------------------------------------- where the language comes from
 
 def normalize(tag: object) -> str | None:

@@ -23,7 +23,7 @@ from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, create_model
 
-from explorer.i18n import N_, _
+from explorer.i18n import N_, _, particles
 
 T = TypeVar("T")
 _STRICT_JSON = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
@@ -33,6 +33,7 @@ class SpecError(ValueError):
     """An invalid value from a user, a URL or a file. The message names the field, the rule, the value and a fix."""
 
     def __init__(self, field: str, message: str):
+        message = particles(message)  # Korean: "26(으)로" -> "26으로" once the values are in
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message  # without the field: for wrapping into another error (an asset file's key)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from explorer.i18n import _
+from explorer.i18n import _, particles
 from explorer.training.datasets import dataset_info
 
 ENV_VAR = "EXPLORER_DATA_DIR"
@@ -23,6 +23,9 @@ ENV_VAR = "EXPLORER_DATA_DIR"
 
 class DataError(ValueError):
     """Data that is missing or corrupt. The message says what to do; the UI shows it as is."""
+
+    def __init__(self, message: str):
+        super().__init__(particles(message))  # Korean: the particle after a filled-in value ("'x'은(는)")
 
 
 @dataclass(frozen=True)
