@@ -7,8 +7,13 @@ width k instead. Equal multiply-adds are not equal speed, so the lesson times ea
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
@@ -16,6 +21,7 @@ import torch
 from torch import nn
 
 from explorer.lessons.seeding import generator, seeded
+from explorer.lessons.tables import counted
 from explorer.models.builder import build_model
 from explorer.models.cost import cost
 from explorer.models.presets import PRESETS
@@ -63,6 +69,13 @@ def _solve(a: float, b: float, c: float, target: float) -> float:
     return (-b + math.sqrt(max(b * b - 4 * c * (a - target), 0.0))) / (2 * c)
 
 
+def _preset_count(name: str, what: Literal["params", "macs"]) -> int:
+    """A preset's count from the shipped table (explorer.lessons.tables.counted): counting every preset here took
+    the budget lesson's first visitor 14 s (issue 12, defect 6)."""
+    return getattr(counted(PRESETS[name]), what)
+
+
+@functools.lru_cache(maxsize=8)  # four (measure, base) pairs: the next visitor and every new target reuse them
 def _resnext_coefficients(measure: Measure, base: Base) -> tuple[float, float, float]:
     """cost = a + b w + c w d with w = C d: every layer of a ResNeXt block is (width w) x constant, except the
     grouped 3x3 conv, which is w x d. Three single-path (C = 1, w = d) designs therefore fix all templates."""
@@ -101,6 +114,18 @@ def resnext_templates(target: float, measure: Measure = "params", base: Base = "
     return pd.DataFrame(rows)
 
 
+@functools.lru_cache(maxsize=1)
+def _wrn_fits() -> dict[tuple, object]:
+    """(depth, count, "k") -> the quadratic in k for k >= 2, and (depth, count, 1) -> the count at k = 1, for the
+    two shallowest depths: ten counted designs, once per process."""
+    fits: dict[tuple, object] = {}
+    for d in WRN_DEPTHS[:2]:
+        for what in ("params", "macs"):
+            fits[d, what] = _quadratic(lambda k: getattr(cost(wrn_spec(d, k)), what), (2, 3, 4))
+            fits[d, what, 1] = getattr(cost(wrn_spec(d, 1)), what)
+    return fits
+
+
 def wrn_pairs(target: float, measure: Measure = "params", tolerance: float = 0.25, limit: int = 6) -> pd.DataFrame:
     """WRN depth/k pairs whose cost is within `tolerance` of `target`, nearest first (cost is quadratic in k)."""
     if not target > 0:
@@ -109,11 +134,10 @@ def wrn_pairs(target: float, measure: Measure = "params", tolerance: float = 0.2
     # classifier linear); k = 1 differs (stage 1 needs no projection) and is counted. For fixed k, the count is
     # linear in the blocks per stage n = (depth - 4) / 6, since blocks 2..n of a stage are identical.
     shallow, deeper = WRN_DEPTHS[0], WRN_DEPTHS[1]
-    fits = {(d, what): _quadratic(lambda k: getattr(cost(wrn_spec(d, k)), what), (2, 3, 4))
-            for d in (shallow, deeper) for what in ("params", "macs")}
+    fits = _wrn_fits()
 
     def count(depth: int, k: int, what: str) -> float:
-        at = {d: (getattr(cost(wrn_spec(d, 1)), what) if k == 1 else
+        at = {d: (fits[d, what, 1] if k == 1 else
                   fits[d, what][0] + fits[d, what][1] * k + fits[d, what][2] * k * k) for d in (shallow, deeper)}
         return at[shallow] + (depth - shallow) / (deeper - shallow) * (at[deeper] - at[shallow])
 
@@ -139,7 +163,7 @@ def published_chart(dataset: str = "cifar10") -> pd.DataFrame:
         params = pub.params_m * 1e6 if pub.params_m else None
         if params is None:
             try:
-                params = cost(PRESETS[name]).params
+                params = _preset_count(name, "params")
             except (KeyError, SpecError):  # a family whose builder has not landed
                 continue
         family = PRESETS[name].family
@@ -153,7 +177,7 @@ def with_macs(chart: pd.DataFrame) -> pd.DataFrame:
     macs = []
     for name in chart["preset"]:
         try:
-            macs.append(cost(PRESETS[name]).macs / 1e9)
+            macs.append(_preset_count(name, "macs") / 1e9)
         except (KeyError, SpecError):
             pub = all_published()[name]
             macs.append(pub.macs / 1e9 if pub.macs else float("nan"))
@@ -175,3 +199,53 @@ def images_per_second(spec: ArchSpec, batch_size: int = 4, steps: int = 2, devic
     for _ in range(steps):
         loss_fn(model(images), labels).backward()
     return batch_size * steps / (time.perf_counter() - start)
+
+
+class SpeedBench:
+    """Training-speed measurements in one background thread shared by every session of the server: the page is
+    never locked while a CPU times designs for tens of seconds (46 s was measured, issue 12 defect 6), 30 students
+    pressing the button do not time 30 designs at once (each would measure the others' load), a design timed once
+    is not timed again, and a measurement can be cancelled between two designs."""
+
+    def __init__(self, measure: Callable[[tuple], float]) -> None:
+        self._measure = measure
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-speed")
+        self._lock = threading.Lock()
+        self.speeds: dict[tuple, float | str] = {}  # design arguments -> images/s, or why it was not timed
+
+    def start(self, designs: list[tuple[str, tuple]]) -> Measurement:
+        """Time each (label, arguments) not timed yet, in order, in the background."""
+        job = Measurement(labels=[label for label, args in designs if args not in self.speeds],
+                          todo=[args for _, args in designs if args not in self.speeds])
+        job.future = self._pool.submit(self._run, job)
+        return job
+
+    def _run(self, job: Measurement) -> None:
+        for label, args in zip(job.labels, job.todo):
+            if job.cancel.is_set():
+                return
+            job.current = label
+            if args not in self.speeds:
+                try:
+                    value: float | str = self._measure(args)
+                except SpecError as err:
+                    value = f"not built: {err}"
+                with self._lock:
+                    self.speeds[args] = value
+            job.done += 1
+
+
+@dataclass
+class Measurement:
+    """One press of the button: what it times, how far it got, and its Cancel."""
+
+    labels: list[str]
+    todo: list[tuple]
+    done: int = 0
+    current: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    future: Future | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.future is not None and not self.future.done()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from explorer.lessons.budget import resnext_spec
-from explorer.models.cost import cost
+from explorer.lessons.tables import counted
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
@@ -30,7 +30,7 @@ def template_costs(depth: int = 50) -> pd.DataFrame:
     """Each template's counted parameters and multiply-adds, and their ratio to 1x64d (ResNet-50)."""
     rows = []
     for cardinality, width in TEMPLATES:
-        c = cost(template(depth, cardinality, width))
+        c = counted(template(depth, cardinality, width))
         rows.append({"template": f"{cardinality}x{width}d", "cardinality C": cardinality, "width d": width,
                      "params": c.params, "multiply-adds": c.macs})
     frame = pd.DataFrame(rows)

@@ -14,8 +14,8 @@ from torch import nn
 from explorer.lessons.budget import published_chart
 from explorer.lessons.lesion import Skipped, load_run
 from explorer.lessons.seeding import seeded
+from explorer.lessons.tables import counted
 from explorer.models.builder import build_model
-from explorer.models.cost import cost
 from explorer.models.families.densenet import DenseLayer
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, layout
@@ -76,7 +76,7 @@ def memory(designs: tuple[str, ...] = ("resnet56", "resnet110", "densenet40_k12"
     """Parameters, multiply-adds and training activation memory per image: concatenation keeps every map."""
     rows = []
     for name in designs:
-        c = cost(PRESETS[name])
+        c = counted(PRESETS[name])
         rows.append({"preset": name, "params (M)": c.params / 1e6, "multiply-adds (M)": c.macs / 1e6,
                      "activations per image (MB)": c.activation_bytes / 2**20})
     return pd.DataFrame(rows)

@@ -167,3 +167,42 @@ def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation:
     act_frame = pd.DataFrame(acts, columns=["mean", "std", "slope"])
     act_frame.insert(0, "index", range(1, len(act_frame) + 1))
     return GradientProfile(layers=pd.DataFrame(rows), activations=act_frame, seconds=seconds)
+
+
+SAME_ORDER = 10.0  # a first-to-last ratio within this factor of 1 is "about as much"; beyond it, vanishing/exploding
+
+
+def verdict(ratios: dict[str, float]) -> list[str]:
+    """What the chart on screen shows, one line per net (label -> first-to-last gradient ratio), then how the nets
+    compare: the lesson's box says this, not a fixed expectation that a setting may contradict."""
+    lines, kinds = [], {}
+    for net, ratio in ratios.items():
+        if not ratio > 0 or not math.isfinite(ratio):
+            kinds[net] = "vanishes"
+            lines.append(f"{net}: no gradient reaches the first layer (ratio {ratio:.2g}): it vanishes completely.")
+            continue
+        orders = abs(math.log10(ratio))
+        if ratio < 1 / SAME_ORDER:
+            kinds[net] = "vanishes"
+            lines.append(f"{net}: the first layer receives {ratio:.2g} of the last layer's gradient, {orders:.0f} "
+                         "orders of magnitude less: the gradient **vanishes** on its way down.")
+        elif ratio > SAME_ORDER:
+            kinds[net] = "explodes"
+            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, {orders:.0f} "
+                         "orders of magnitude more: the gradient **explodes** on its way down.")
+        else:
+            kinds[net] = "keeps"
+            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, the same "
+                         "order: the gradient crosses the whole net.")
+    plain = [net for net in kinds if net.startswith("plain")]
+    residual = [net for net in kinds if not net.startswith("plain")]
+    if plain and residual:
+        p, r = plain[0], residual[0]
+        if kinds[p] != "keeps" and kinds[r] == "keeps":
+            lines.append(f"The shortcut rescues it: {r} keeps the gradient's scale where {p}'s gradient {kinds[p]}.")
+        elif kinds[p] == "keeps" and kinds[r] == "keeps":
+            lines.append("Both nets pass the gradient down in this setting, so the shortcut is not what saves the "
+                         "plain net here; try sigmoid without BatchNorm to see the difference.")
+        elif kinds[r] != "keeps":
+            lines.append(f"Even {r}'s gradient {kinds[r]} here: the residual branches add up over many blocks.")
+    return lines

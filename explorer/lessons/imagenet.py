@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from explorer.models.cost import cost
+from explorer.lessons.tables import counted
 from explorer.models.presets import PRESETS
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
@@ -50,7 +50,7 @@ def counts(designs: dict[str, ArchSpec]) -> pd.DataFrame:
     """Parameters and multiply-adds per image (counted by the app) of each design."""
     rows = []
     for label, spec in designs.items():
-        c = cost(spec)
+        c = counted(spec)
         rows.append({"net": label, "params": c.params, "multiply-adds": c.macs})
     return pd.DataFrame(rows)
 

@@ -206,21 +206,73 @@ class StudyJobs:
         wait(list(jobs), timeout=timeout)
 
 
-def default_runs(runs: list[Run]) -> list[str]:
+UNDERTRAINED_ERROR = 40.0  # % test error: a net that still gets 2 in 5 wrong has little to lose to a deletion
+MIN_EPOCHS = 4  # the shortest run the lessons' "Run length" offers
+
+
+def undertrained(run: Run, epochs: int, test_error: float | None) -> str | None:
+    """Why `run` (with `epochs` finished and its last test error in %) is too little trained for the lesson to say
+    what deleting a block does to a trained net, or None. A 2-epoch run at 55% error was lesioned as if trained,
+    and the lesson's expected outcome then contradicted its chart (issue 12, defect 7)."""
+    if test_error is not None and test_error > UNDERTRAINED_ERROR:
+        return (f"{run.label} ends at {test_error:.0f}% test error after {epochs} epoch{'s' * (epochs != 1)}, over "
+                f"{UNDERTRAINED_ERROR:.0f}%: it is under-trained, so its lesion says little about a trained net")
+    if epochs < MIN_EPOCHS:
+        return (f"{run.label} trained for {epochs} epoch{'s' * (epochs != 1)}, under the {MIN_EPOCHS} of the "
+                "shortest lesson run: it is under-trained, so its lesion says little about a trained net")
+    return None
+
+
+def default_runs(runs: list[Run], weak: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """The comparison the lesson is about, from `runs` (newest first): the deepest residual run, which has the most
     paths (Veit et al. lesion a ResNet-110), and the shallowest plain run, the plain net that trains best. Ties go
-    to the newest run. `runs` are trained runs (Run.trained: finished, not diverged), as the lesson lists them,
-    that `plan` does not refuse."""
+    to the newest run. A run in `weak` (under-trained) is picked only when its family has no other. `runs` are
+    trained runs (Run.trained: finished, not diverged), as the lesson lists them, that `plan` does not refuse."""
     picked = []
     for family, better in (("resnet", lambda a, b: a > b), ("plain", lambda a, b: a < b)):
         best = None
         for run in runs:
             depth = run.spec.get("depth", 0)  # stored specs are plain dicts: an old run may lack a field
-            if run.spec.get("family") == family and (best is None or better(depth, best.spec.get("depth", 0))):
+            if run.spec.get("family") != family:
+                continue
+            if best is None or (best.id in weak and run.id not in weak) or (
+                    (run.id in weak) == (best.id in weak) and better(depth, best.spec.get("depth", 0))):
                 best = run
         if best is not None:
             picked.append(best.id)
     return picked
+
+
+def verdict(results: dict[str, dict[str, float]], families: dict[str, str], chance: float = 90.0) -> list[str]:
+    """What the chart on screen shows, one line per run (label -> `summary`, label -> family), then how the
+    residual and the plain run compare: the lesson's text follows the numbers, not a fixed expectation."""
+    lines, rises = [], {}
+    for label, s in results.items():
+        intact, mean, worst = s["intact"], s["mean with one block deleted"], s["worst"]
+        rises[label] = mean - intact
+        start = f"{label}: deleting one block moves the error from {intact:.1f}% to {mean:.1f}% on average " \
+                f"(worst {worst:.1f}%)"
+        if intact > UNDERTRAINED_ERROR:
+            lines.append(f"{start}. Intact, it already errs on {intact:.0f}% of the images: under-trained, so "
+                         "this says little about a trained net.")
+        elif mean >= chance - 15:
+            lines.append(f"{start}: near chance ({chance:.0f}%). Whichever block goes, the signal is cut.")
+        elif mean - intact <= 15:
+            lines.append(f"{start}: the paths that avoid the deleted block still carry the signal.")
+        else:
+            lines.append(f"{start}: many paths broke; a net with more blocks shares the work among more paths.")
+    residual = [label for label in results if families.get(label) == "resnet"
+                and results[label]["intact"] <= UNDERTRAINED_ERROR]
+    plain = [label for label in results if families.get(label) == "plain"
+             and results[label]["intact"] <= UNDERTRAINED_ERROR]
+    if residual and plain:
+        r, p = residual[0], plain[0]
+        if rises[r] < rises[p]:
+            lines.append(f"As Veit et al. found: {r} loses {rises[r]:.0f} points on average, {p} {rises[p]:.0f}.")
+        else:
+            lines.append(f"Not what Veit et al. found: {r} loses {rises[r]:.0f} points on average, as much as "
+                         f"{p} ({rises[p]:.0f}); a longer run of both usually separates them.")
+    return lines
 
 
 def blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:

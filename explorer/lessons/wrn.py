@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from explorer.lessons.budget import images_per_second, wrn_spec
-from explorer.models.cost import cost
+from explorer.lessons.tables import counted
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
@@ -31,7 +31,7 @@ def design(depth: int, k: int, dropout: float = 0.0) -> ArchSpec:
 def _counted(rows: list[dict]) -> pd.DataFrame:
     """The paper's rows with the app's parameter and multiply-add counts of each WRN-depth-k."""
     frame = pd.DataFrame(rows)
-    costs = [cost(design(int(r["depth"]), int(r["k"]))) for r in rows]
+    costs = [counted(design(int(r["depth"]), int(r["k"]))) for r in rows]
     frame["params (app)"] = [c.params for c in costs]
     frame["multiply-adds (app)"] = [c.macs for c in costs]
     return frame
