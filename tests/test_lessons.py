@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import threading
 import time
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -19,6 +23,9 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "lessons.py")
 @pytest.fixture(autouse=True)
 def empty_store(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    from pages.lesson_views import no_training
+
+    no_training.speed_bench.clear()  # the server-wide speeds: one test's fake speeds are not another's
 
 
 def run_lesson(key: str, timeout: float = 120) -> AppTest:
@@ -40,7 +47,7 @@ SHOWS: dict[str, tuple[set[str], int]] = {
                   "subheader: Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)",
                   "button: Queue short runs of the chosen rows"}, 0),
     "budget": ({"subheader: Budget calculator", "column: vs target", "column: images/s (this CPU)",
-                "button: Measure training speed on this machine"}, 2),
+                "button: Measure training speed on this machine", "widget: Show error against multiply-adds"}, 1),
     "forms": ({"metric: Max |difference| between outputs", "column: max |difference| to (c)",
                "widget: Template C x d"}, 1),
     "shake": ({"column: gradient to F1 (measured)", "column: 2x96d", "button: Play 20 steps",
@@ -165,6 +172,17 @@ def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, s
     assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()
 
 
+def displayed(table) -> pd.DataFrame:
+    """What an st.table shows in the browser: its Styler's display values (st.table renders them as Markdown)."""
+    return pa.ipc.open_stream(table.proto.arrow_data.styler.display_values).read_all().to_pandas()
+
+
+def measured_speeds(at: AppTest) -> AppTest:
+    """Wait for the budget lesson's background measurement, then draw the page once more."""
+    at.session_state["budget_measurement"].future.result(timeout=60)
+    return at.run()
+
+
 def test_budget_speed_button_puts_each_designs_speed_in_its_row(monkeypatch) -> None:
     from explorer.lessons import budget
 
@@ -177,6 +195,7 @@ def test_budget_speed_button_puts_each_designs_speed_in_its_row(monkeypatch) -> 
     monkeypatch.setattr(budget, "images_per_second", fake_speed)
     at = run_lesson("budget")
     next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    measured_speeds(at)
     assert not at.exception
     families = [spec.family for spec in timed]
     assert families.count("resnext") == 5 and families.count("wrn") >= 1
@@ -200,6 +219,7 @@ def test_budget_speed_button_refuses_to_time_designs_too_large_for_a_cpu(monkeyp
     at.radio[1].set_value("macs").run()
     at.number_input[0].set_value(50_000.0).run()
     next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    measured_speeds(at)
     assert not at.exception
     assert timed == []
     assert at.table[0].value["images/s (this CPU)"].isna().all()
@@ -341,3 +361,133 @@ def test_highway_batchnorm_toggle_trains_another_net(monkeypatch) -> None:
     assert off != on  # BN inside H changes the net that trains
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for _, layer in papers.highway.gate_layers(
         runs[10, -2.0, False].highway) for m in layer.transform.modules())
+
+
+# ---------------------------------------------------------------- issue 12, defects 6-8 and bad input
+
+
+def test_budget_measurement_leaves_the_page_usable_and_cancel_stops_it(monkeypatch) -> None:
+    """The speeds are timed in the background (the page was locked for 46 s) and Cancel stops after the design
+    being timed; the designs timed so far keep their speed."""
+    from explorer.lessons import budget
+
+    release, started, timed = threading.Event(), threading.Event(), []
+
+    def slow_speed(spec, **kw):
+        timed.append(spec)
+        started.set()
+        assert release.wait(30)  # the first design takes "seconds": until the test has pressed Cancel
+        return 50.0
+
+    monkeypatch.setattr(budget, "images_per_second", slow_speed)
+    at = run_lesson("budget")
+    next(b for b in at.button if b.label.startswith("Measure training speed")).click().run()
+    assert started.wait(30)
+    assert not at.exception and at.session_state["budget_measurement"].running  # the script ended meanwhile
+    assert any(p.proto.text.startswith("Timing 1x") for p in at.get("progress"))
+    at.number_input[0].set_value(5.0).run()  # the rest of the page answers while the timer works
+    assert not at.exception
+    next(b for b in at.button if b.label == "Cancel").click().run()
+    release.set()
+    measured_speeds(at)
+    assert not at.exception and len(timed) == 1  # nothing after the design that was being timed
+    assert not any(b.label == "Cancel" for b in at.button)
+
+
+def test_budget_macs_chart_only_when_asked_for() -> None:
+    at = run_lesson("budget")
+    assert len(at.get("vega_lite_chart")) == 1  # an expander's body runs even when closed: it counted every preset
+    at.toggle(key="budget_macs").set_value(True).run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 2
+
+
+@pytest.mark.parametrize("activation, init, batchnorm, plain_word", [
+    ("sigmoid", "xavier", False, "vanishes"),
+    ("relu", "he", True, "explodes"),  # ReLU + BatchNorm: plain-56's first layer gets ~1e4 times the last's
+])
+def test_gradient_lesson_says_what_its_metrics_show(activation, init, batchnorm, plain_word) -> None:
+    """The box follows the ratios on screen; it said "the shortcut rescues it" with the same words for every
+    setting, also when plain-56 explodes (issue 12, defect 8)."""
+    at = run_lesson("gradients")
+    at.radio[0].set_value(activation).run()
+    at.radio[1].set_value(init).run()
+    at.toggle[0].set_value(batchnorm).run()
+    assert not at.exception
+    ratio = float(next(m.value for m in at.metric if m.label.startswith("plain-56")))
+    box = at.info[0].value
+    assert f"**{plain_word}**" in box and f"{ratio:.2g}" in box
+    assert ("explodes" in box) == (ratio > 10) and ("vanishes" in box) == (ratio < 0.1)
+
+
+def test_degradation_expectation_counts_the_reference_seeds_shown() -> None:
+    """It said "ResNet-56 ends below ResNet-20" beside a reference seed where it does not (defect 8)."""
+    from explorer.lessons import degradation
+    from explorer.lessons.measured import measured
+
+    reference = measured("degradation").table.set_index("net")
+    seeds = [c for c in reference.columns if "seed" in c]
+    below = sum(reference.loc["ResNet-56", c] < reference.loc["ResNet-20", c] - degradation.LEVEL for c in seeds)
+    at = run_lesson("degradation")
+    box = at.info[0].value
+    assert f"ResNet-56 ends below ResNet-20 in {below} of {len(seeds)} seeds" in box
+    if below < len(seeds):
+        assert "noise" in box
+
+
+MARKDOWN = "[click](http://evil.example) ![i](http://evil.example/p.png) <b>x</b>"
+LIVE = ("](", "<b>", "http://")  # what a Markdown cell would turn into a link, an image or HTML
+
+
+def test_tables_of_lessons_1_6_7_show_file_text_literally(monkeypatch) -> None:
+    """st.table renders Markdown in its cells: published.json's and measured.json's text went in raw."""
+    from explorer.lessons import measured, shake
+    from pages.lesson_views import training
+
+    real_published, real_measured, real_paper = training.published_for, measured.measured, shake.paper_table
+
+    def published(name):
+        found = real_published(name)
+        return found and dataclasses.replace(found, params_text=MARKDOWN)
+
+    monkeypatch.setattr(training, "published_for", published)
+    monkeypatch.setattr(training, "measured", lambda name: real_measured(name).__class__(
+        real_measured(name).table.assign(net=MARKDOWN), real_measured(name).source))
+    monkeypatch.setattr("pages.lesson_views.common.measured", training.measured)
+    monkeypatch.setattr(shake, "paper_table", lambda: real_paper().assign(level=MARKDOWN))
+    for key in ("degradation", "shake", "lesion"):
+        at = run_lesson(key)
+        cells = [str(v) for t in at.table for v in displayed(t).to_numpy().ravel()]
+        assert any("click" in c for c in cells), key  # the payload is on screen ...
+        assert not [c for c in cells if any(live in c for live in LIVE)], key  # ... as text
+
+
+def test_lesion_lesson_passes_over_an_under_trained_run_and_says_which_it_uses(tmp_path, monkeypatch) -> None:
+    """A 2-epoch run at 55% error was lesioned by default as if trained, and the lesson's "Expected" text then
+    contradicted its chart (issue 12, defect 7)."""
+    from explorer import PRESETS
+    from explorer.training.events import EpochEvent
+    from explorer.training.recipe import Recipe
+    from explorer.training.runs import RunStore
+
+    root = tmp_path / "fake"
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(root))
+    store = RunStore(root)
+    ids = {}
+    for name, epochs, error in (("resnet32", 2, 0.55), ("resnet20", 8, 0.12), ("plain20", 8, 0.15)):
+        run_id, _ = store.request(PRESETS[name], Recipe(dataset="synthetic", epochs=epochs, train_size=1000))
+        store.append_metrics(run_id, [EpochEvent(epoch=e, step=10 * e, train_loss=1.0, train_error=error,
+                                                 test_loss=1.0, test_error=error, lr=0.1, images_per_sec=1.0,
+                                                 elapsed=1.0) for e in range(1, epochs + 1)])
+        store.set_status(run_id, "finished")
+        store.checkpoint_path(run_id).write_bytes(b"not a checkpoint")  # the study skips it: only the choice counts
+        ids[name] = run_id
+    at = run_lesson("lesion")
+    assert at.multiselect[0].value == [ids["resnet20"], ids["plain20"]]  # not the deeper, under-trained ResNet-32
+    caption = next(c.value for c in at.caption if c.value.startswith("Lesioned by default"))
+    assert "the deepest residual run" in caption and "passing over under-trained ones" in caption
+    assert "12.0% test error" in caption.replace("\\", "").replace("\u2060", "")
+    assert not any("Under-trained" in w.value for w in at.warning)
+    at.multiselect[0].select(ids["resnet32"]).run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if w.value.startswith("Under-trained"))
+    assert "55% test error after 2 epochs" in warning.replace("\\", "").replace("\u2060", "")

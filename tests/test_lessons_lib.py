@@ -466,3 +466,118 @@ def test_highway_verdict_says_which_net_fits_and_when_one_was_unstable() -> None
     assert "plain twin had reached 1.20 at step 2 and then rose again" in text and "highway net had" not in text
     level = frame.assign(loss=[2.4, 2.4, 2.0, 2.0, 1.5, 1.55])
     assert "about as well" in highway.verdict(level) and "rose again" not in highway.verdict(level)
+
+
+# ---------------------------------------------------------------- issue 12, defects 6-8
+def test_gradient_verdict_follows_the_ratios() -> None:
+    vanish = gradients.verdict({"plain-56": 3e-31, "ResNet-56": 0.9})
+    assert "**vanishes**" in vanish[0] and "31 orders" in vanish[0] and "same order" in vanish[1]
+    assert vanish[2].startswith("The shortcut rescues it") and "vanishes" in vanish[2]
+    explode = gradients.verdict({"plain-56": 2e4, "ResNet-56": 1.2})
+    assert "**explodes**" in explode[0] and "2e+04" in explode[0] and "explodes" in explode[2]
+    level = gradients.verdict({"plain-20": 2.0, "ResNet-20": 1.1})
+    assert "not what saves the plain net" in level[2] and "rescues" not in " ".join(level)
+    both = gradients.verdict({"plain-110": 1e-12, "ResNet-1202": 1e-5})
+    assert both[-1].startswith("Even ResNet-1202's gradient vanishes")
+
+
+@pytest.mark.parametrize("setting", [("plain", 56, "sigmoid", "xavier", False), ("plain", 56, "relu", "he", True),
+                                     ("resnet", 110, "tanh", "he", False), ("plain", 20, "relu", "xavier", True)])
+def test_shipped_gradient_profiles_equal_a_fresh_computation(setting) -> None:
+    """assets/lesson_tables.json.gz answers the lesson's settings without computing; it must hold what the lesson
+    would compute (else: python -m explorer.lessons.tables)."""
+    from explorer.lessons import tables
+
+    shipped = tables.gradient_profile(*setting)
+    assert shipped is not None, "the shipped table is stale or missing: run python -m explorer.lessons.tables"
+    assert tables.agrees(shipped, gradients.gradient_profile(*setting))
+    assert shipped.first_to_last() == pytest.approx(gradients.gradient_profile(*setting).first_to_last(), rel=1e-3)
+
+
+def test_shipped_gradient_table_covers_every_control_and_refuses_other_code(tmp_path) -> None:
+    import gzip
+    import json
+
+    from explorer.lessons import tables
+
+    with gzip.open(tables.TABLES_PATH, "rt") as f:
+        table = json.load(f)
+    keys = {tables._key(*s) for s in tables.settings()}
+    assert keys == set(table["gradients"])  # every depth, activation, init and BatchNorm the page offers
+    stale = tmp_path / "stale.json.gz"
+    with gzip.open(stale, "wt") as f:
+        json.dump({**table, "version": "0" * 16}, f)
+    assert tables.gradient_profile("plain", 20, "sigmoid", "xavier", False, path=stale) is None
+    wrong = tmp_path / "wrong.json.gz"  # this code's version, but numbers the models do not give: not read
+    entry = table["gradients"]["plain-20-sigmoid-xavier-nobn"]
+    with gzip.open(wrong, "wt") as f:
+        json.dump({**table, "gradients": {**table["gradients"], "plain-20-sigmoid-xavier-nobn": {
+            **entry, "grad_norm": [2 * v for v in entry["grad_norm"]]}}}, f)
+    assert tables.gradient_profile("plain", 56, "sigmoid", "xavier", False, path=wrong) is None
+
+
+def test_degradation_expected_counts_each_seed() -> None:
+    seeds = {"seed 0": {"plain-20": 1.0, "plain-56": 50.0, "ResNet-20": 3.2, "ResNet-56": 1.0},
+             "seed 1": {"plain-20": 1.3, "plain-56": 89.0, "ResNet-20": 1.1, "ResNet-56": 1.5}}
+    text = degradation.expected(seeds)
+    assert text.startswith(degradation.PAPER)
+    assert "plain-56 ends above plain-20 in 2 of 2 seeds" in text
+    assert "ResNet-56 ends below ResNet-20 in 1 of 2 seeds, level with it (within 1 point) in 1 of 2 seeds" in text
+    assert "noise" in text
+    clean = {"seed 0": {"ResNet-20": 9.0, "ResNet-56": 4.0}}
+    assert "below ResNet-20 in 1 of 1 seeds" in degradation.expected(clean) and "noise" not in \
+        degradation.expected(clean)
+    assert degradation.expected({}) == degradation.PAPER
+
+
+def test_lesion_passes_over_an_under_trained_run() -> None:
+    from types import SimpleNamespace
+
+    def run(run_id: str, family: str, depth: int) -> SimpleNamespace:
+        return SimpleNamespace(id=run_id, label=f"{family}-{depth}", spec={"family": family, "depth": depth})
+
+    weak_deep, good = run("r110-2ep", "resnet", 110), run("r56", "resnet", 56)
+    assert "under-trained" in lesion.undertrained(weak_deep, 2, 55.0)
+    assert "under-trained" in lesion.undertrained(good, 2, 20.0)  # too few epochs, whatever the error
+    assert lesion.undertrained(good, 8, 12.0) is None
+    runs = [weak_deep, good, run("p20", "plain", 20)]
+    assert lesion.default_runs(runs) == ["r110-2ep", "p20"]  # without a reason to pass over it: the deepest
+    assert lesion.default_runs(runs, {"r110-2ep"}) == ["r56", "p20"]
+    assert lesion.default_runs([weak_deep], {"r110-2ep"}) == ["r110-2ep"]  # the only one: used, with a warning
+
+
+def test_lesion_verdict_follows_the_numbers() -> None:
+    good = {"ResNet-56": {"intact": 10.0, "mean with one block deleted": 14.0, "worst": 30.0},
+            "plain-20": {"intact": 12.0, "mean with one block deleted": 85.0, "worst": 90.0}}
+    families = {"ResNet-56": "resnet", "plain-20": "plain"}
+    lines = lesion.verdict(good, families)
+    assert "still carry the signal" in lines[0] and "near chance" in lines[1]
+    assert lines[2].startswith("As Veit et al. found")
+    weak = {"ResNet-56": {"intact": 55.0, "mean with one block deleted": 80.0, "worst": 90.0},
+            "plain-20": good["plain-20"]}
+    lines = lesion.verdict(weak, families)
+    assert "under-trained" in lines[0] and not any(line.startswith("As Veit") for line in lines)
+
+
+def test_speed_bench_times_in_the_background_and_cancels_between_designs() -> None:
+    import threading
+
+    release, started, calls = threading.Event(), threading.Event(), []
+
+    def measure(args):
+        calls.append(args)
+        started.set()
+        assert release.wait(10)
+        return float(args[0])
+
+    bench = budget.SpeedBench(measure)
+    job = bench.start([("a", (1,)), ("b", (2,)), ("c", (3,))])
+    assert started.wait(10)
+    assert job.running and job.current == "a"
+    job.cancel.set()
+    release.set()
+    job.future.result(timeout=10)
+    assert calls == [(1,)] and bench.speeds == {(1,): 1.0}
+    again = bench.start([("a", (1,)), ("b", (2,))])  # a design timed once is not timed again
+    again.future.result(timeout=10)
+    assert calls == [(1,), (2,)] and again.done == 1

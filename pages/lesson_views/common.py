@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
 from explorer import SpecError
@@ -12,7 +13,19 @@ from explorer.lessons import charts, classruns
 from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.training.runs import RunStore, StoreError, default_root
 from explorer.models.urls import spec_to_params
-from pages import say
+from pages import plain, say
+
+
+def text_table(frame: pd.DataFrame, formats: dict | None = None, precision: int | None = None, na_rep: str = "–"):
+    """`frame` for st.table, which renders Markdown in its cells: every text cell (names, sources, the asset
+    files' and the run store's text) is shown literally (pages.plain), numbers take `formats` or `precision`,
+    missing values show as `na_rep`, no index. The data keep their values; only what is displayed is escaped.
+    st.dataframe needs none of this: its cells are never Markdown."""
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) and c not in (formats or {})]
+    styler = frame.style.format(formats or {}, precision=precision, na_rep=na_rep)
+    if text:
+        styler = styler.format(lambda v: plain(v) if isinstance(v, str) else v, subset=text, na_rep=na_rep)
+    return styler.hide(axis="index")
 
 
 def source_caption(text: str) -> None:
@@ -104,5 +117,5 @@ def reference_run(name: str, label: str) -> None:
         say("warning", "The reference run is not available: {}", err)
         return
     with st.expander(label):
-        st.table(found.table.style.format(precision=1).hide(axis="index"))
+        st.table(text_table(found.table, precision=1))
         source_caption(found.source)

@@ -14,21 +14,16 @@ import streamlit as st
 
 from explorer import SpecError
 from explorer.lessons import cardinality, charts, highway, imagenet, stochastic, wrn
-from pages import plain
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
-                                       source_caption)
+                                       source_caption, text_table)
 
 MILLIONS = lambda v: f"{v / 1e6:.2f}M"  # noqa: E731
 BILLIONS = lambda v: f"{v / 1e9:.2f}G"  # noqa: E731
 
 
-def _shown(frame: pd.DataFrame, formats: dict, text: tuple[str, ...] = ()):
-    """A table for st.table, which renders Markdown in its cells: the columns in `text` hold file text and are
-    shown as plain text (pages.plain); numbers take `formats`; no index."""
-    styler = frame.style.format(formats, na_rep="–")
-    if text:
-        styler = styler.format(plain, subset=list(text))
-    return styler.hide(axis="index")
+def _shown(frame: pd.DataFrame, formats: dict):
+    """A table for st.table: text cells shown literally, numbers take `formats` (common.text_table)."""
+    return text_table(frame, formats)
 
 
 def _sources(frame: pd.DataFrame) -> None:
@@ -162,8 +157,7 @@ def lesson_wrn() -> None:
     st.table(_shown(shown[["design", "params_text", "params (app)", "multiply-adds (app)", "c10", "c100", column]]
                     .rename(columns={"params_text": "params (paper)", "c10": "CIFAR-10 (%)", "c100": "CIFAR-100 (%)"}),
                     {"params (app)": MILLIONS, "multiply-adds (app)": BILLIONS, "CIFAR-10 (%)": "{:.2f}",
-                     "CIFAR-100 (%)": "{:.2f}"},
-                    ("design", "params (paper)", column)))
+                     "CIFAR-100 (%)": "{:.2f}"}))
     source_caption("params (app), multiply-adds per 32x32 image: counted by the app on the model it builds. "
                    f"{column}: forward + backward at batch {wrn.SPEED_BATCH} on this machine's CPU, two timed steps "
                    "after a warm-up, measured on demand and kept for the server's other pages (on a busy server "
@@ -184,7 +178,7 @@ def lesson_wrn() -> None:
     errors = {"c10": "CIFAR-10 (%)", "c10_dropout": "CIFAR-10 + dropout (%)", "c100": "CIFAR-100 (%)",
               "c100_dropout": "CIFAR-100 + dropout (%)"}
     st.table(_shown(dropout[["model", "params (app)", *errors]].rename(columns=errors),
-                    {"params (app)": MILLIONS, **{c: "{:.2f}" for c in errors.values()}}, ("model",)))
+                    {"params (app)": MILLIONS, **{c: "{:.2f}" for c in errors.values()}}))
     _sources(dropout.head(1))
     helped = [r.model for r in dropout.itertuples() if r.c10_dropout < r.c10]
     others = [r.model for r in dropout.itertuples() if r.model not in helped]
@@ -330,7 +324,7 @@ def lesson_highway() -> None:
     rows = pd.DataFrame(highway.published())
     st.table(_shown(rows[["model", "params_text", "error", "error_kind"]].rename(columns={
         "params_text": "params", "error": "CIFAR-10 error (%)", "error_kind": "kind"}),
-        {"CIFAR-10 error (%)": "{:.2f}"}, ("model", "params", "kind")))
+        {"CIFAR-10 error (%)": "{:.2f}"}))
     _sources(rows)
     st.caption("Fig. 1 itself is curves (training loss of plain and highway nets of 10 to 100 layers), not a table.")
 
@@ -370,8 +364,7 @@ def lesson_stochastic() -> None:
     paper = stochastic.paper_rows()
     errors = {"c10_constant": "CIFAR-10, constant depth (%)", "c10_stochastic": "CIFAR-10, stochastic (%)",
               "c100_constant": "CIFAR-100, constant (%)", "c100_stochastic": "CIFAR-100, stochastic (%)"}
-    st.table(_shown(paper[["model", *errors]].rename(columns=errors), {c: "{:.2f}" for c in errors.values()},
-                    ("model",)))
+    st.table(_shown(paper[["model", *errors]].rename(columns=errors), {c: "{:.2f}" for c in errors.values()}))
     _sources(paper)
     st.subheader("Train with and without it")
     run_depth = st.radio("Net to train", [20, 56, 110], index=1, horizontal=True, key="stochastic_run_depth",
