@@ -129,7 +129,7 @@ def on_stem() -> None:
     design on the new stem, and say so beside the control."""
     family, stem = st.session_state[K + "family"], st.session_state[K + "stem"]
     last = st.session_state.get("design")
-    before = (preset_name(last) or f"this {FAMILY_LABELS[last.family]} design") if last is not None else None
+    before = (preset_name(last) or "your custom design") if last is not None else None
     spec = family_default(family, stem)
     load(spec)
     st.session_state["b_stem_note"] = (

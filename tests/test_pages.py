@@ -243,6 +243,9 @@ def test_switching_the_stem_says_which_design_it_loaded():
     assert not at.sidebar.info  # said once, not on every rerun
     at.sidebar.selectbox(key="b_stem").set_value("cifar").run()
     assert "resnet20" in at.sidebar.info[0].value and "in place of resnet101" in at.sidebar.info[0].value
+    at.sidebar.number_input(key="b_width_factor").set_value(2).run()
+    at.sidebar.selectbox(key="b_stem").set_value("imagenet").run()
+    assert "in place of your custom design" in at.sidebar.info[0].value
 
 
 # Issue 12, defect 13: the summary listed the nn.Identity placeholders of options that are off ("preact Identity").
@@ -333,6 +336,10 @@ def test_compare_keeps_the_multiply_adds_chart_in_the_link():
     assert again.toggle(key="c_macs").value and len(again.get("vega_lite_chart")) == 4
     again.toggle(key="c_macs").set_value(False).run()
     assert "macs" not in again.query_params
+    again.toggle(key="c_macs").set_value(True).run()
+    again.switch_page("pages/build.py").run()  # another page drops the widgets' state
+    again.switch_page("pages/compare.py").run()
+    assert again.toggle(key="c_macs").value and again.query_params["macs"] == "1"
 
 
 def scatter_layers(at: AppTest) -> tuple[dict, list[pd.DataFrame]]:
