@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -199,6 +201,26 @@ def test_memory_fraction(runs, fraction):
     assert packing.memory_fraction(runs) == pytest.approx(fraction)  # 1/runs less 2% (the floor: 5%)
 
 
+@pytest.mark.parametrize("packed, cap", [("cuda:0=4", 0.23), ("cuda:0=1", None), ("cpu=4", None)])
+def test_a_packed_gpu_worker_caps_its_allocator_at_its_share(monkeypatch, packed, cap):
+    import torch
+
+    from explorer.training import capacity
+
+    monkeypatch.setenv("EXPLORER_PACKED", packed)  # what its dispatcher decided (worker_env)
+    monkeypatch.setattr(packing, "gpu_memory", lambda device: None)  # no decision of its own: one run
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    caps = []
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda share, index: caps.append((share, index)))
+    capacity.cap_process_memory("cuda:0")
+    assert caps == ([] if cap is None else [(pytest.approx(cap), 0)])
+    # and the worker's memory check sees its share, not the whole GPU's free memory
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (100 * GiB, 140 * GiB))
+    free, how = capacity.free_memory("cuda:0", in_worker=True)
+    assert free == (int((cap or 1) * 140 * GiB) if cap else 100 * GiB)
+    assert ("share of the GPU (23%)" in how) == (cap is not None)
+
+
 # -- which processes a force-stop may kill ---------------------------------------------------------------------
 
 def wait_for(predicate, timeout: float = WAIT, what: str = "condition"):
@@ -257,12 +279,30 @@ def test_only_a_queue_started_worker_counts_as_one(store, children, monkeypatch)
     assert not is_worker_process(0) and not is_worker_process(2**22 + 13)  # no pid, an exited one
 
     # Force-stop kills the real worker (stopped with SIGSTOP, so it cannot end the run itself first) ...
-    os.kill(worker.pid, signal.SIGSTOP)
+    stop_outside_a_transaction(store, worker.pid)
     cancel(store, waiting, force_after=0)
     run = store.get(waiting)
     assert run.status == "cancelled" and "by force" in run.error
     wait_for(lambda: worker.poll() is not None, 10, "the killed worker to exit")
     assert worker.returncode == -signal.SIGKILL
+
+
+def stop_outside_a_transaction(store: RunStore, pid: int) -> None:
+    """SIGSTOP a worker, but not while it holds the store's write lock (it polls its queue slot in a BEGIN
+    IMMEDIATE every half second): stopped there, it would lock every other writer out."""
+    for _ in range(100):
+        os.kill(pid, signal.SIGSTOP)
+        db = sqlite3.connect(store.path, timeout=0.1)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            db.close()
+    raise AssertionError(f"pid {pid} held the store's write lock every time it was stopped")
 
 
 @pytest.mark.parametrize("holder", ["this process", "python -c sleep"])
@@ -321,6 +361,7 @@ def test_a_packed_run_gives_exactly_the_metrics_it_gives_alone(tmp_path, monkeyp
     assert max(a.started, b.started) < min(a.ended, b.ended), "the two runs did not train at the same time"
     assert "cpu=2" in packed.log_path(ids[0]).read_text()  # the worker logged its packing
     assert "1 thread(s)" in packed.log_path(ids[0]).read_text()
+    assert re.search(r"finished; peak memory \d+ MiB \(RSS\)", packed.log_path(ids[0]).read_text())  # bench_class
     got, want = measured(packed, ids[0]), measured(alone, alone_id)
     assert [r["kind"] for r in want].count("epoch") == 2
     assert got == want  # exactly: same seed, same threads, on the CPU
