@@ -336,6 +336,10 @@ def test_compare_keeps_the_multiply_adds_chart_in_the_link():
     assert again.toggle(key="c_macs").value and len(again.get("vega_lite_chart")) == 4
     again.toggle(key="c_macs").set_value(False).run()
     assert "macs" not in again.query_params
+    again.toggle(key="c_macs").set_value(True).run()
+    again.switch_page("pages/build.py").run()  # another page drops the widgets' state
+    again.switch_page("pages/compare.py").run()
+    assert again.toggle(key="c_macs").value and again.query_params["macs"] == "1"
 
 
 def scatter_layers(at: AppTest) -> tuple[dict, list[pd.DataFrame]]:
