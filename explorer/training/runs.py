@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from explorer.i18n import _
 from explorer.models.presets import preset_name
 from explorer.models.spec import ArchSpec
 from explorer.training import storefile
@@ -104,7 +105,7 @@ class RunStore(MetricsStore):
         self.root = Path(root) if root is not None else default_root()
         self.path = self.root / "runs.sqlite"
         self.read_only = False  # set when the disk lets the store be read but not written (full, read-only)
-        fix = "make it writable, or set EXPLORER_RUNS_DIR to a writable folder"
+        fix = _("make it writable, or set EXPLORER_RUNS_DIR to a writable folder")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with storefile.locked(self.root):
@@ -117,9 +118,11 @@ class RunStore(MetricsStore):
                 if moved is not None:
                     self._rebuild(moved, problem)
         except sqlite3.OperationalError as err:
-            raise StoreError(f"the run store {self.path} cannot be opened ({err}): {fix}") from None
+            raise StoreError(_("the run store {path} cannot be opened ({error}): {fix}").format(
+                path=self.path, error=err, fix=fix)) from None
         except OSError as err:
-            raise StoreError(f"the runs folder {self.root} cannot be used ({err.strerror or err}): {fix}") from None
+            raise StoreError(_("the runs folder {root} cannot be used ({error}): {fix}").format(
+                root=self.root, error=err.strerror or err, fix=fix)) from None
 
     @property
     def notice(self) -> str | None:
@@ -205,8 +208,8 @@ class RunStore(MetricsStore):
             dead = set(self._dead(rows))
             if row := next((r for r in rows if r["id"] not in dead), None):
                 return row["id"], False
-            raise StoreError(f"a new run cannot be recorded in {self.path} ({err}): free some disk space or make "
-                             "the runs folder writable") from None
+            raise StoreError(_("a new run cannot be recorded in {path} ({error}): free some disk space or make the "
+                               "runs folder writable").format(path=self.path, error=err)) from None
 
     def _request(self, spec: ArchSpec, recipe_dict: dict[str, Any], key: str, select: str,
                  owner: str | None) -> tuple[str, bool]:
