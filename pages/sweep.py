@@ -32,7 +32,7 @@ use_app_navigation()
 REFRESH_SECONDS = 2.0  # how often the progress view re-reads the store while runs are queued or running
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 DEVICE = canonical_device("cuda" if torch.cuda.is_available() else "cpu")
-NONE = "(none)"  # a choice's value; shown as _(NONE)
+NONE = N_("(none)")  # a choice's value (English), shown as _(NONE)
 STATE_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "failed": "red"}
 
 
