@@ -332,8 +332,22 @@ def test_build_downloads_are_named_after_the_design_and_work_twice(browser, serv
             assert download.value.suggested_filename == name, (label, click)
             assert download.value.failure() is None, (label, click)
             assert Path(download.value.path()).read_bytes().startswith(start), (label, click)
+    # Clicks 30 to 500 ms apart: each click's rerun re-registered the deferred files (SVG, summary), and a click
+    # that still held the old id got nothing ("Deferred file ... not found"; seen here: 5 files for 6 clicks).
+    got = []
+    page.on("download", lambda download: got.append(download))
+    for label in ("Overview SVG", "Summary as CSV"):
+        got.clear()
+        button = page.get_by_role("button", name=label)
+        for gap in (30, 60, 120, 250, 500):
+            button.click()
+            page.wait_for_timeout(gap)
+        button.click()
+        page.wait_for_timeout(5_000)
+        assert len(got) == 6 and not [d for d in got if d.failure()], (label, [d.failure() for d in got])
     page.screenshot(path=str(ARTIFACTS / "build_downloads.png"), full_page=False)
     page.close()
+    assert "MediaFileStorageError" not in (ARTIFACTS / "streamlit_server.log").read_text()
 
 
 OVERFLOWING_JS = """() => [...document.querySelectorAll('[data-testid="stSidebar"] *, [data-baseweb="popover"] *')]
