@@ -4,6 +4,7 @@ and the torchinfo summary. The design lives in the URL (explorer.models.urls) an
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import get_args
 
 import pandas as pd
@@ -310,7 +311,8 @@ def summary(spec: ArchSpec) -> None:
     depth = depth_col.slider("Summary depth", 1, 6, 2, key="b_summary_depth",
                              help="1: stem, stages, head; deeper levels show blocks and their layers")
     result = cached_summary(spec.to_json())
-    rows = real_rows(result.at_depth(depth))
+    result = replace(result, rows=tuple(real_rows(result.rows)))  # the text download too
+    rows = result.at_depth(depth)
     st.caption(f"Input {'x'.join(map(str, result.input_shape))} (shapes only) · total {result.total_params:,} "
                f"parameters · {result.total_mult_adds:,} multiply-adds (torchinfo, BN included) · {len(rows)} rows")
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=320, column_config={
