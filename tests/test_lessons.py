@@ -160,7 +160,7 @@ def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, s
     at = run_lesson("lesion")
     assert set(at.multiselect[0].value) == set(tiny_trained_runs.values())
     deadline = time.monotonic() + 60  # a study past lesion.WAIT_SECONDS finishes in the background: rerun for it
-    while not any("run" in t.value.columns for t in at.table):
+    while not any("run" in t.value.columns and len(t.value) == 2 for t in at.table):  # one study, then the other
         assert time.monotonic() < deadline, "the lesion study never finished"
         time.sleep(1)
         at.run()
@@ -170,6 +170,7 @@ def test_lesion_lesson_runs_on_a_tiny_trained_run(tiny_trained_runs: dict[str, s
     summary = next(t for t in tables if "run" in t.columns)
     assert len(summary) == 2
     assert ((summary["worst"] >= 0) & (summary["worst"] <= 100)).all()
+    assert sum(w.value.startswith("Under-trained") for w in at.warning) == 2  # one epoch each: both are warned of
 
 
 def displayed(table) -> pd.DataFrame:
@@ -416,7 +417,7 @@ def test_gradient_lesson_says_what_its_metrics_show(activation, init, batchnorm,
     ratio = float(next(m.value for m in at.metric if m.label.startswith("plain-56")))
     box = at.info[0].value
     assert f"**{plain_word}**" in box and f"{ratio:.2g}" in box
-    assert ("explodes" in box) == (ratio > 10) and ("vanishes" in box) == (ratio < 0.1)
+    assert ("explodes" in box) == (ratio > 100) and ("vanishes" in box) == (ratio < 0.01)
 
 
 def test_degradation_expectation_counts_the_reference_seeds_shown() -> None:

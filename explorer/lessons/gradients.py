@@ -169,7 +169,7 @@ def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation:
     return GradientProfile(layers=pd.DataFrame(rows), activations=act_frame, seconds=seconds)
 
 
-SAME_ORDER = 10.0  # a first-to-last ratio within this factor of 1 is "about as much"; beyond it, vanishing/exploding
+SAME_ORDER = 100.0  # a first-to-last ratio within this factor of 1 crosses the net; beyond it, it vanishes/explodes
 
 
 def verdict(ratios: dict[str, float]) -> list[str]:
@@ -192,8 +192,8 @@ def verdict(ratios: dict[str, float]) -> list[str]:
                          "orders of magnitude more: the gradient **explodes** on its way down.")
         else:
             kinds[net] = "keeps"
-            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, the same "
-                         "order: the gradient crosses the whole net.")
+            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, within a "
+                         f"factor of {SAME_ORDER:.0f}: the gradient crosses the whole net.")
     plain = [net for net in kinds if net.startswith("plain")]
     residual = [net for net in kinds if not net.startswith("plain")]
     if plain and residual:

@@ -152,12 +152,14 @@ def budget_speeds(templates: pd.DataFrame, pairs: pd.DataFrame, rows: list, base
     job, speeds = st.session_state.get("budget_measurement"), speed_bench().speeds
     if job is not None and job.running:
         c1, c2 = st.columns([4, 1])
-        c1.progress(job.done / max(len(job.todo), 1),
-                    text=f"Timing {job.current or 'the first design'} ({job.done + 1} of {len(job.todo)}) on the "
-                         "CPU, in the background...")
-        if c2.button("Cancel", key="budget_cancel", help="Stops after the design being timed; the designs timed so "
-                     "far keep their speed."):
+        bar = c1.empty()
+        if not job.cancel.is_set() and c2.button("Cancel", key="budget_cancel", help="Stops after the design being "
+                                                 "timed; the designs timed so far keep their speed."):
             job.cancel.set()
+        doing = f"{job.current or 'the first design'} ({job.done + 1} of {len(job.todo)})"
+        bar.progress(job.done / max(len(job.todo), 1),
+                     text=f"Cancelled: stopping after {doing}..." if job.cancel.is_set() else
+                     f"Timing {doing} on the CPU, in the background...")
     elif job is not None and job.future is not None and job.future.exception() is not None:
         say("warning", "The measurement stopped: {}", job.future.exception())
     if was_running and not (job is not None and job.running):
