@@ -244,7 +244,7 @@ dispatch(store, DEVICE)  # a slot freed by a worker that died: start the next qu
 st.title("Train")
 st.write("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
          "reload, switch pages or close the browser; come back with this page's link, which also lets you stop "
-         "your runs (`?owner=`). To show a run to others, share `?run=<its id>` alone.")
+         "your runs (`?owner=`). To show a run to others, share a link with only `?run=` and the run's id.")
 
 setup, live = st.columns([2, 3], gap="large")
 with setup:
