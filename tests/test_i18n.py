@@ -486,3 +486,14 @@ def test_a_fragments_rerun_keeps_the_sessions_language(browser, tmp_path):  # no
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_merge_puts_a_translators_json_into_the_catalog_and_names_what_it_cannot(tmp_path, monkeypatch):
+    locale = tmp_path / "locale"
+    (locale / "ko" / "LC_MESSAGES").mkdir(parents=True)
+    (locale / "ko" / "LC_MESSAGES" / "explorer.po").write_bytes(catalogs.po_path("ko").read_bytes())
+    monkeypatch.setattr(catalogs, "LOCALE", locale)
+    some = next(m for m in catalogs.read_catalog("ko") if m.id and isinstance(m.id, str) and not m.context)
+    assert catalogs.merge("ko", {some.id: "새 번역", "no such text": "x"}) == ["no such text"]
+    merged = catalogs.read_catalog("ko")[some.id]
+    assert merged.string == "새 번역" and "fuzzy" not in merged.flags

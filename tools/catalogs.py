@@ -7,6 +7,11 @@
     python tools/catalogs.py check       what tests/test_i18n.py checks: every marked string translated, none
                                          fuzzy, the placeholders kept, every .mo up to date; exit 1 otherwise
     python tools/catalogs.py init LANG   start a catalog for a new language (then add it to i18n.LANGUAGES)
+    python tools/catalogs.py merge LANG FILE.json
+                                         put a translator's work into LANG's .po (after `update`): a JSON
+                                         object {"English": "번역", "context\u0004English": "...", "one": ["..."]}
+                                         (a list for a plural entry); each entry stops being fuzzy
+Commands that write the catalogs hold a lock, so several people updating and merging at once take turns.
 
 Babel's `pybabel` does the work (these are its commands with this project's options, docs/i18n.md); it is a
 dev dependency only: the app reads the compiled .mo with the standard library.
@@ -15,8 +20,10 @@ dev dependency only: the app reads the compiled .mo with the standard library.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import fnmatch
 import io
+import json
 import os
 import string
 import sys
@@ -27,7 +34,7 @@ from babel.messages import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import CommandLineInterface, parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "explorer" / "locale"
@@ -71,6 +78,32 @@ def init(lang: str) -> None:
         pot = Path(tmp) / f"{DOMAIN}.pot"
         extract(pot)
         pybabel("init", "-i", str(pot), "-d", str(LOCALE), "-D", DOMAIN, "-l", lang, WIDTH)
+
+
+def merge(lang: str, translations: dict[str, str | list[str]]) -> list[str]:
+    """Set the translations of the .po's entries (see the module docstring); returns the keys it has no entry
+    for (run `update` first, or the text is not marked)."""
+    catalog = read_catalog(lang)
+    missing = []
+    for key, text in translations.items():
+        context, _, msgid = key.rpartition("\u0004")
+        message = next((m for m in catalog if (m.id[0] if isinstance(m.id, tuple) else m.id) == msgid
+                        and (m.context or "") == context), None)
+        if message is None:
+            missing.append(key)
+            continue
+        message.string = tuple(text) if isinstance(message.id, tuple) else str(text)
+        message.flags.discard("fuzzy")
+    with open(po_path(lang), "wb") as out:
+        write_po(out, catalog, width=118, ignore_obsolete=True)
+    return missing
+
+
+@contextlib.contextmanager
+def locked():
+    with open(Path(tempfile.gettempdir()) / "explorer-catalogs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def compile_all() -> None:
@@ -165,11 +198,19 @@ def compiles(lang: str) -> bytes:
 def main(argv: list[str]) -> int:
     command, *rest = argv or ["check"]
     if command == "update":
-        update()
+        with locked():
+            update()
     elif command == "compile":
-        compile_all()
+        with locked():
+            compile_all()
     elif command == "init" and len(rest) == 1:
         init(rest[0])
+    elif command == "merge" and len(rest) == 2:
+        with locked():
+            missing = merge(rest[0], json.loads(Path(rest[1]).read_text(encoding="utf-8")))
+        if missing:
+            print(f"no entry for {len(missing)} text(s) (run update first?): " + "; ".join(missing[:10]))
+            return 1
     elif command == "check":
         wanted = marked()
         lines = [f"{lang}: {p}" for lang in languages() for p in problems(lang, wanted)]
