@@ -12,6 +12,7 @@ from explorer.draw.overview import GraphvizMissing, to_svg
 from explorer.lessons import budget, charts, dense, forms, gradients, tables
 from pages import plain, say
 from pages.lesson_views.common import source_caption, store, text_table
+from pages.train_views.common import hide_paths
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 2
@@ -298,7 +299,7 @@ def lesson_dense() -> None:
                and store().checkpoint_path(r.id).exists()]
     model, run_id, skipped = dense.trained_model(store(), trained)
     for skip in skipped:
-        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, skip.reason)
+        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, hide_paths(skip.reason))
     if model is not None:
         note = f"trained run {run_id}"
     else:

@@ -15,6 +15,7 @@ from explorer.models.published import published_for, row_design, table
 from pages import plain, say
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
                                        reference_run, source_caption, store, text_table)
+from pages.train_views.common import hide_paths
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 1
@@ -227,7 +228,7 @@ def lesion_results(jobs: dict, plans: dict, names: dict, families: dict, was_pen
     studied, skipped = lesion.studies([i for i, job in jobs.items() if job.done()],
                                       lambda run_id: jobs[run_id].result())
     for skip in skipped:
-        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, skip.reason)
+        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, hide_paths(skip.reason))
     pending = [i for i, job in jobs.items() if not job.done()]
     for run_id in pending:
         say("info", "Lesion study of {} running in the background (about {} s of work on {} images, shared by the "
