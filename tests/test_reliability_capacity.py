@@ -152,7 +152,7 @@ def test_a_batch_that_does_not_fit_is_refused_with_the_batch_that_does(root, mon
     with pytest.raises(Refused) as refused:
         capacity.check_run(spec, Recipe(batch_size=4096), "cpu")
     message = str(refused.value)
-    assert message.startswith("batch_size: batch 4,096 needs about 16.3 GiB to train this design (3.8 MB of "
+    assert message.startswith("batch_size: batch 4,096 needs about 16.3 GiB to train this design (3.8 MiB of "
                               "activations per image")
     assert "this machine has about 4.0 GiB for a run" in message
     fits = int(message.split("at most batch ")[1].split(" fits")[0].replace(",", ""))

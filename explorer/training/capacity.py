@@ -127,7 +127,7 @@ def check_memory(spec: ArchSpec, recipe: Recipe, device: str, *, in_worker: bool
              else _("weights, optimizer state, data"))
     # TRANSLATORS: {device} is "GPU" or "machine" (translated); {how} says how the free memory was found
     raise Refused("batch_size", _("batch {batch:,} needs about {need:.1f} GiB to train this design ({per_image:.1f} "
-                                  "MB of activations per image, plus {fixed:.1f} GiB of {what}), but this {device} "
+                                  "MiB of activations per image, plus {fixed:.1f} GiB of {what}), but this {device} "
                                   "has about {free:.1f} GiB for a run ({how}); {fix}").format(
                                       batch=batch, need=need.at(batch) / GiB, per_image=need.per_image / 2**20,
                                       fixed=need.fixed / GiB, what=fixed,
