@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages import use_app_navigation
 
+from explorer.i18n import _
 from explorer.lessons import LESSON_KEYS, LESSONS, charts, lesson
 from pages.lesson_views import LESSON_PAGES
 
@@ -31,10 +32,11 @@ st.html(f"""<style>
 
 current = lesson(st.query_params.get("lesson", "gradients"))
 titles = {item.key: item.title for item in LESSONS}
-key = st.selectbox("Lesson", LESSON_KEYS, index=LESSON_KEYS.index(current.key), format_func=titles.get)
+key = st.selectbox(_("Lesson"), LESSON_KEYS, index=LESSON_KEYS.index(current.key),
+                   format_func=lambda k: _(titles[k]))
 st.query_params["lesson"] = key
 current = lesson(key)
-st.header(current.title)
-st.markdown(f"**Question for the class:** {current.question}")
+st.header(_(current.title))
+st.markdown(_("**Question for the class:** {question}").format(question=_(current.question)))
 
 LESSON_PAGES[key]()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from explorer import i18n
 from explorer.lessons import LESSON_KEYS, lesson
 from explorer.models.published import table
 
@@ -492,3 +494,52 @@ def test_lesion_lesson_passes_over_an_under_trained_run_and_says_which_it_uses(t
     assert not at.exception
     warning = next(w.value for w in at.warning if w.value.startswith("Under-trained"))
     assert "55% test error after 2 epochs" in warning.replace("\\", "").replace("\u2060", "")
+
+
+# ------------------------------------------------------------------------------------------------ Korean (issue 13)
+def run_lesson_ko(key: str) -> AppTest:
+    """As app.py sets it for a ?lang=ko session (the page alone has no app.py)."""
+    i18n.set_session_language(lambda: "ko")
+    try:
+        return run_lesson(key)
+    finally:
+        i18n.set_session_language(None)
+
+
+def test_the_gradient_lesson_speaks_korean_and_keeps_its_values() -> None:
+    at = run_lesson_ko("gradients")
+    assert at.selectbox[0].label == "수업" and at.selectbox[0].value == "gradients"  # the value stays the key
+    assert [h.value for h in at.header] == ["2. 기울기 소실"]
+    assert at.markdown[0].value == "**이번 수업의 질문:** 초기화 직후, 첫 번째 층까지 기울기가 얼마나 전달될까요?"
+    assert any(c.value.startswith("출처: He et al") and "Identity Mappings" in c.value for c in at.caption)
+    assert {"metric: plain-56: 첫 층 / 마지막 층 기울기", "widget: 초기화", "widget: 통계량"} <= shown(at)
+    assert at.radio[2].value == "mean slope"  # the statistic's value stays English; only its label is Korean
+    idea = next(m.value for m in at.markdown if "잔차" in m.value)
+    assert "$\\partial L/\\partial x_L$" in idea  # the LaTeX is the English's
+    verdict = at.info[0].value
+    assert verdict.startswith("**이 설정에서 보이는 것.**\n- plain-56: ") and "소실" in verdict, verdict
+    assert "shortcut이 기울기를 살립니다. plain-56에서는 기울기 소실이 일어나지만" in verdict, verdict
+    encoding = json.loads(at.get("vega_lite_chart")[0].proto.spec)["encoding"]
+    assert (encoding["x"]["title"], encoding["y"]["title"]) == ("가중치 층 (1 = 입력 쪽)", "기울기 크기 (norm, 로그)")
+
+
+def test_the_degradation_lesson_speaks_korean() -> None:
+    at = run_lesson_ko("degradation")
+    assert [h.value for h in at.header] == ["1. 성능 저하(degradation)"]
+    assert {"button: plain-20, plain-56, ResNet-20, ResNet-56 대기열에 추가", "subheader: 논문 수치",
+            "column: 논문의 테스트 오류율 (%)", "column: 네트워크"} <= shown(at)
+    expected = at.info[0].value
+    assert expected.startswith("**예상되는 결과.** 논문에서는 더 깊은 plain 네트워크(plain-56)가"), expected
+    assert "plain-56은 seed 3개 중" in expected, expected  # the particle resolved after the design's name
+    assert "**성능 저하(degradation)**" in at.markdown[1].value and "$F(x) = H(x) - x$" in at.markdown[1].value
+    assert any(c.value.startswith("짧은 실행 레시피: ") for c in at.caption)
+    assert any(c.value.startswith("출처: He et al") and "Deep Residual Learning" in c.value for c in at.caption)
+    assert at.info[1].value.startswith("아직 실행이 없습니다.")
+
+
+def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
+    at = run_lesson_ko("gradients")
+    options = at.selectbox[0].options
+    assert options[0] == "1. 성능 저하(degradation)" and options[12] == "13. Stochastic depth"
+    assert len(options) == len(LESSON_KEYS) and all(i18n.gettext(item, "ko") != item or item.startswith("13.")
+                                                    for item in (lesson(k).title for k in LESSON_KEYS))

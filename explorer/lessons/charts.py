@@ -7,6 +7,7 @@ import altair as alt
 import pandas as pd
 
 from explorer.draw.colors import family_scale
+from explorer.i18n import _
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9", "#882255", "#44AA99",
@@ -47,12 +48,12 @@ def curve_chart(frame: pd.DataFrame, log: bool = False) -> alt.Chart:
         frame = frame.assign(error=frame["error"].clip(lower=0.1))
     scale = alt.Scale(type="log", domain=[0.1, 100]) if log else alt.Scale(zero=True)
     return styled(alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("error:Q", title="error (%, log scale)" if log else "error (%)", scale=scale,
+        x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("error:Q", title=_("error (%, log scale)") if log else _("error (%)"), scale=scale,
                 axis=alt.Axis(values=[0.1, 0.3, 1, 3, 10, 30, 100]) if log else alt.Axis()),
-        color=alt.Color("net:N", title="net"),
+        color=alt.Color("net:N", title=_("net")),
         strokeWidth=alt.StrokeWidth("split:N", scale=alt.Scale(domain=["train", "test"], range=[1.5, 5]),
-                                    title="thin: train, bold: test"),
+                                    title=_("thin: train, bold: test")),
         strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["train", "test"], range=[[6, 3], [1, 0]]),
                                   legend=None),
         tooltip=["net", "split", "epoch", alt.Tooltip("error:Q", format=".2f")]), height=500)

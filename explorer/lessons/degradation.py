@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from explorer.i18n import N_, _, particles
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec
 
@@ -18,10 +19,10 @@ DESIGNS: dict[str, ArchSpec] = {
     "ResNet-56": PRESETS["resnet56"],
 }
 
-PAPER = ("In the paper the deeper plain net (plain-56) ends with a higher error than plain-20, on the training data "
+PAPER = N_("In the paper the deeper plain net (plain-56) ends with a higher error than plain-20, on the training data "
          "too: this is not overfitting, the deeper net is harder to optimise. With shortcuts the order flips: "
-         "ResNet-56 ends below ResNet-20.")
-SOURCE = "He et al. 2015, Deep Residual Learning (1512.03385), Fig. 6 (left: plain, middle: ResNet)"
+         "ResNet-56 ends below ResNet-20.")  # translated where shown: _(PAPER)
+SOURCE = N_("He et al. 2015, Deep Residual Learning (1512.03385), Fig. 6 (left: plain, middle: ResNet)")
 
 
 LEVEL = 1.0  # percentage points: final errors closer than this are run-to-run noise, not an ordering
@@ -33,25 +34,26 @@ def verdict(final: dict[str, float]) -> list[str]:
     if {"plain-20", "plain-56"} <= final.keys():
         p20, p56 = final["plain-20"], final["plain-56"]
         if p56 > p20 + LEVEL:
-            lines.append(f"plain-56 is worse than plain-20 on training data ({p56:.1f}% vs {p20:.1f}%): degradation.")
+            lines.append(_("plain-56 is worse than plain-20 on training data ({p56}% vs {p20}%): degradation."
+                           ).format(p56=f"{p56:.1f}", p20=f"{p20:.1f}"))
         else:
-            lines.append(f"plain-56 is not worse than plain-20 on training data yet ({p56:.1f}% vs {p20:.1f}%); "
-                         "a longer run usually shows it.")
+            lines.append(_("plain-56 is not worse than plain-20 on training data yet ({p56}% vs {p20}%); "
+                           "a longer run usually shows it.").format(p56=f"{p56:.1f}", p20=f"{p20:.1f}"))
     if {"ResNet-20", "ResNet-56"} <= final.keys():
         r20, r56 = final["ResNet-20"], final["ResNet-56"]
         if r56 < r20 - LEVEL:
-            lines.append(f"ResNet-56 is better than ResNet-20 on training data ({r56:.1f}% vs {r20:.1f}%): with "
-                         "shortcuts, depth helps.")
+            lines.append(_("ResNet-56 is better than ResNet-20 on training data ({r56}% vs {r20}%): with "
+                           "shortcuts, depth helps.").format(r56=f"{r56:.1f}", r20=f"{r20:.1f}"))
         elif r56 <= r20 + LEVEL:
-            lines.append(f"ResNet-56 and ResNet-20 end level on training data ({r56:.1f}% vs {r20:.1f}%): both fit "
-                         "it. The deeper net's edge needs a task hard enough that ResNet-20 cannot fit it "
-                         "(CIFAR-10) or a longer run.")
+            lines.append(_("ResNet-56 and ResNet-20 end level on training data ({r56}% vs {r20}%): both fit "
+                           "it. The deeper net's edge needs a task hard enough that ResNet-20 cannot fit it "
+                           "(CIFAR-10) or a longer run.").format(r56=f"{r56:.1f}", r20=f"{r20:.1f}"))
         else:
-            lines.append(f"ResNet-56 is not yet better than ResNet-20 on training data ({r56:.1f}% vs {r20:.1f}%); "
-                         "it needs more steps than this run gave it.")
+            lines.append(_("ResNet-56 is not yet better than ResNet-20 on training data ({r56}% vs {r20}%); "
+                           "it needs more steps than this run gave it.").format(r56=f"{r56:.1f}", r20=f"{r20:.1f}"))
     if {"plain-56", "ResNet-56"} <= final.keys() and final["ResNet-56"] < final["plain-56"] - LEVEL:
-        lines.append(f"ResNet-56 is far better than plain-56 ({final['ResNet-56']:.1f}% vs "
-                     f"{final['plain-56']:.1f}%): the shortcuts rescue the deep net.")
+        lines.append(_("ResNet-56 is far better than plain-56 ({r56}% vs {p56}%): the shortcuts rescue the deep net."
+                       ).format(r56=f"{final['ResNet-56']:.1f}", p56=f"{final['plain-56']:.1f}"))
     return lines
 
 
@@ -70,18 +72,21 @@ def expected(seeds: dict[str, dict[str, float]]) -> str:
     """The paper's outcome, then what the reference runs shown beside it did, counted from their numbers: the
     lesson said "ResNet-56 ends below ResNet-20" beside a seed where it does not (issue 12, defect 8)."""
     if not seeds:
-        return PAPER
+        return _(PAPER)
     n = len(seeds)
     plain = [_order(f["plain-56"], f["plain-20"]) for f in seeds.values() if {"plain-20", "plain-56"} <= f.keys()]
     res = [_order(f["ResNet-56"], f["ResNet-20"]) for f in seeds.values() if {"ResNet-20", "ResNet-56"} <= f.keys()]
 
     def counted(orders: list[str], deeper: str, shallower: str) -> str:
-        parts = [f"{word} {shallower} in {orders.count(key)} of {len(orders)} seeds" if key != "level" else
-                 f"level with it (within {LEVEL:g} point) in {orders.count(key)} of {len(orders)} seeds"
-                 for key, word in (("above", "above"), ("below", "below"), ("level", "")) if orders.count(key)]
-        return f"{deeper} ends " + ", ".join(parts)
+        templates = {"above": _("above {shallower} in {k} of {n} seeds"),
+                     "below": _("below {shallower} in {k} of {n} seeds"),
+                     "level": _("level with it (within {level} point) in {k} of {n} seeds")}
+        parts = [templates[key].format(shallower=shallower, k=orders.count(key), n=len(orders), level=f"{LEVEL:g}")
+                 for key in ("above", "below", "level") if orders.count(key)]
+        return particles(_("{deeper} ends {parts}").format(deeper=deeper, parts=", ".join(parts)))
 
-    text = f"{PAPER} Our {n} reference runs of these defaults (the table below), on training error: "
+    text = _("{paper} Our {n} reference runs of these defaults (the table below), on training error: "
+             ).format(paper=_(PAPER), n=n)
     lines = []
     if plain:
         lines.append(counted(plain, "plain-56", "plain-20"))
@@ -89,6 +94,6 @@ def expected(seeds: dict[str, dict[str, float]]) -> str:
         lines.append(counted(res, "ResNet-56", "ResNet-20"))
     text += "; ".join(lines) + "."
     if res and res.count("below") < len(res):
-        text += (" A short run shows the degradation of the plain net; the two ResNets both fit the training data, "
+        text += _(" A short run shows the degradation of the plain net; the two ResNets both fit the training data, "
                  "so which of them ends lower is run-to-run noise here, not the paper's result.")
     return text

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.i18n import N_, _
 from explorer.lessons.seeding import generator, seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
@@ -30,8 +31,8 @@ InitName = Literal["he", "xavier"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 INITS: dict[str, str] = {
-    "he": "He et al. 2015: N(0, 2 / fan_in)",
-    "xavier": "Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out))",
+    "he": N_("He et al. 2015: N(0, 2 / fan_in)"),
+    "xavier": N_("Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out))"),
 }
 MAX_PLAIN_DEPTH = 110  # He et al. 2015 trained plain nets up to 110 layers; residual nets go to 1202
 
@@ -172,6 +173,9 @@ def gradient_profile(family: Literal["plain", "resnet"], depth: int, activation:
 SAME_ORDER = 100.0  # a first-to-last ratio within this factor of 1 crosses the net; beyond it, it vanishes/explodes
 
 
+KINDS = {"vanishes": N_("vanishes"), "explodes": N_("explodes"), "keeps": N_("keeps")}  # the verdicts' verbs
+
+
 def verdict(ratios: dict[str, float]) -> list[str]:
     """What the chart on screen shows, one line per net (label -> first-to-last gradient ratio), then how the nets
     compare: the lesson's box says this, not a fixed expectation that a setting may contradict."""
@@ -179,30 +183,37 @@ def verdict(ratios: dict[str, float]) -> list[str]:
     for net, ratio in ratios.items():
         if not ratio > 0 or not math.isfinite(ratio):
             kinds[net] = "vanishes"
-            lines.append(f"{net}: no gradient reaches the first layer (ratio {ratio:.2g}): it vanishes completely.")
+            lines.append(_("{net}: no gradient reaches the first layer (ratio {ratio}): it vanishes completely."
+                           ).format(net=net, ratio=f"{ratio:.2g}"))
             continue
         orders = abs(math.log10(ratio))
         if ratio < 1 / SAME_ORDER:
             kinds[net] = "vanishes"
-            lines.append(f"{net}: the first layer receives {ratio:.2g} of the last layer's gradient, {orders:.0f} "
-                         "orders of magnitude less: the gradient **vanishes** on its way down.")
+            lines.append(_("{net}: the first layer receives {ratio} of the last layer's gradient, {orders} "
+                           "orders of magnitude less: the gradient **vanishes** on its way down."
+                           ).format(net=net, ratio=f"{ratio:.2g}", orders=f"{orders:.0f}"))
         elif ratio > SAME_ORDER:
             kinds[net] = "explodes"
-            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, {orders:.0f} "
-                         "orders of magnitude more: the gradient **explodes** on its way down.")
+            lines.append(_("{net}: the first layer receives {ratio} times the last layer's gradient, {orders} "
+                           "orders of magnitude more: the gradient **explodes** on its way down."
+                           ).format(net=net, ratio=f"{ratio:.2g}", orders=f"{orders:.0f}"))
         else:
             kinds[net] = "keeps"
-            lines.append(f"{net}: the first layer receives {ratio:.2g} times the last layer's gradient, within a "
-                         f"factor of {SAME_ORDER:.0f}: the gradient crosses the whole net.")
+            lines.append(_("{net}: the first layer receives {ratio} times the last layer's gradient, within a "
+                           "factor of {factor}: the gradient crosses the whole net."
+                           ).format(net=net, ratio=f"{ratio:.2g}", factor=f"{SAME_ORDER:.0f}"))
     plain = [net for net in kinds if net.startswith("plain")]
     residual = [net for net in kinds if not net.startswith("plain")]
     if plain and residual:
         p, r = plain[0], residual[0]
         if kinds[p] != "keeps" and kinds[r] == "keeps":
-            lines.append(f"The shortcut rescues it: {r} keeps the gradient's scale where {p}'s gradient {kinds[p]}.")
+            # TRANSLATORS: {kind} is "vanishes" or "explodes", translated on its own
+            lines.append(_("The shortcut rescues it: {residual} keeps the gradient's scale where {plain}'s gradient "
+                           "{kind}.").format(residual=r, plain=p, kind=_(KINDS[kinds[p]])))
         elif kinds[p] == "keeps" and kinds[r] == "keeps":
-            lines.append("Both nets pass the gradient down in this setting, so the shortcut is not what saves the "
-                         "plain net here; try sigmoid without BatchNorm to see the difference.")
+            lines.append(_("Both nets pass the gradient down in this setting, so the shortcut is not what saves the "
+                           "plain net here; try sigmoid without BatchNorm to see the difference."))
         elif kinds[r] != "keeps":
-            lines.append(f"Even {r}'s gradient {kinds[r]} here: the residual branches add up over many blocks.")
+            lines.append(_("Even {residual}'s gradient {kind} here: the residual branches add up over many blocks."
+                           ).format(residual=r, kind=_(KINDS[kinds[r]])))
     return lines

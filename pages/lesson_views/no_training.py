@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import PRESETS, SpecError
 from explorer.draw.block import block_dot
 from explorer.draw.overview import GraphvizMissing, to_svg
+from explorer.i18n import N_, _
 from explorer.lessons import budget, charts, dense, forms, gradients, tables
 from pages import plain, say
 from pages.lesson_views.common import source_caption, store, text_table
@@ -32,52 +33,53 @@ def gradient_frames(depth: int, residual_depth: int, activation: str, init: str,
 
 
 def lesson_gradients() -> None:
-    st.markdown(
+    st.markdown(_(
         "Before any training, push one batch of random images through a net and back. How large is the "
         "gradient that reaches each layer? In a **plain** net it is a product of one factor per layer, so it "
         "shrinks (or explodes) geometrically with depth. In a **residual** net, eq. (5) of *Identity Mappings* "
         "says the gradient at any unit $l$ contains the gradient at the top, $\\partial L/\\partial x_L$, "
-        "unchanged:")
+        "unchanged:"))
     st.latex(r"\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_L}"
              r"\Big(1 + \frac{\partial}{\partial x_l}\sum_{i=l}^{L-1} F(x_i, W_i)\Big)")
-    source_caption("He et al. 2016, Identity Mappings in Deep Residual Networks (1603.05027), eq. (5). "
-                   "The residual net here is the pre-activation form, with no activation on the shortcut path, "
-                   "so h(x) = x as eq. (5) assumes.")
+    source_caption(_("He et al. 2016, Identity Mappings in Deep Residual Networks (1603.05027), eq. (5). "
+                     "The residual net here is the pre-activation form, with no activation on the shortcut path, "
+                     "so h(x) = x as eq. (5) assumes."))
     c1, c2, c3, c4 = st.columns(4)
-    depth = c1.select_slider("Depth (plain and residual)", [20, 32, 44, 56, 110], value=56)
-    activation = c2.radio("Activation", ["sigmoid", "tanh", "relu"], horizontal=True)
-    init = c3.radio("Initialization", ["xavier", "he"], horizontal=True, format_func={"xavier": "Xavier",
-                    "he": "He"}.get, help="; ".join(gradients.INITS.values()))
-    batchnorm = c4.toggle("BatchNorm", value=False, help="Off: the nets as they were before BatchNorm (2015).")
+    depth = c1.select_slider(_("Depth (plain and residual)"), [20, 32, 44, 56, 110], value=56)
+    activation = c2.radio(_("Activation"), ["sigmoid", "tanh", "relu"], horizontal=True)
+    init = c3.radio(_("Initialization"), ["xavier", "he"], horizontal=True, format_func={"xavier": "Xavier",
+                    "he": "He"}.get, help="; ".join(_(text) for text in gradients.INITS.values()))
+    batchnorm = c4.toggle("BatchNorm", value=False, help=_("Off: the nets as they were before BatchNorm (2015)."))
     residual_depth = depth
-    if st.toggle("Residual net of 1202 layers", value=False):
+    if st.toggle(_("Residual net of 1202 layers"), value=False):
         residual_depth = 1202
-    with st.spinner("One forward and one backward pass..."):
+    with st.spinner(_("One forward and one backward pass...")):
         grads, acts = gradient_frames(depth, residual_depth, activation, init, batchnorm)
     nets = list(dict.fromkeys(grads["net"]))
     ratios = {net: float(grads[grads["net"] == net]["ratio"].iloc[0]) for net in nets}
     cols = st.columns(len(nets))
     for col, net in zip(cols, nets):
-        col.metric(f"{net}: first layer / last layer gradient", f"{ratios[net]:.2g}")
+        col.metric(_("{net}: first layer / last layer gradient").format(net=net), f"{ratios[net]:.2g}")
     shown = grads.assign(grad_norm=grads["grad_norm"].clip(lower=1e-300))
     chart = alt.Chart(shown).mark_line(strokeWidth=4, point=alt.OverlayMarkDef(size=50)).encode(
-        x=alt.X("layer:Q", title="weight layer (1 = input side)"),
-        y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm (log)", axis=alt.Axis(format=".0e")),
-        color=alt.Color("net:N", title="net"),
+        x=alt.X("layer:Q", title=_("weight layer (1 = input side)")),
+        y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title=_("gradient norm (log)"), axis=alt.Axis(format=".0e")),
+        color=alt.Color("net:N", title=_("net")),
         tooltip=["net", "layer", "name", alt.Tooltip("grad_norm:Q", format=".3g")])
     st.altair_chart(charts.styled(chart), width="stretch")
-    st.markdown("**Activation statistics per layer** (mean slope = average derivative of the activation; "
-                "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much).")
+    st.markdown(_("**Activation statistics per layer** (mean slope = average derivative of the activation; "
+                  "sigmoid's is at most 0.25, so each plain layer multiplies the gradient by about that much)."))
     stats = {"mean slope": "slope", "mean output": "mean", "output std": "std"}
-    shown = st.radio("Statistic", list(stats), horizontal=True)
+    stat_labels = {"mean slope": N_("mean slope"), "mean output": N_("mean output"), "output std": N_("output std")}
+    shown = st.radio(_("Statistic"), list(stats), horizontal=True, format_func=lambda v: _(stat_labels[v]))
     panel = alt.Chart(acts).mark_line(strokeWidth=4).encode(
-        x=alt.X("index:Q", title="activation layer (1 = input side)"),
-        y=alt.Y(f"{stats[shown]}:Q", title=shown), color=alt.Color("net:N", title="net"))
+        x=alt.X("index:Q", title=_("activation layer (1 = input side)")),
+        y=alt.Y(f"{stats[shown]}:Q", title=_(stat_labels[shown])), color=alt.Color("net:N", title=_("net")))
     st.altair_chart(charts.styled(panel, height=380), width="stretch")
     # Said from the ratios on screen: a fixed text claimed a rescue even where plain-56 explodes (issue 12, defect 8).
-    st.info("**What this setting shows.**\n" + "\n".join(f"- {line}" for line in gradients.verdict(ratios)))
-    st.caption("The paper's case: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens of "
-               "orders of magnitude smaller than its last, ResNet-56's about as much as its last.")
+    st.info(_("**What this setting shows.**") + "\n" + "\n".join(f"- {line}" for line in gradients.verdict(ratios)))
+    st.caption(_("The paper's case: with sigmoid and no BatchNorm, plain-56's first layer receives a gradient tens "
+                 "of orders of magnitude smaller than its last, ResNet-56's about as much as its last."))
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 4

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import PRESETS
+from explorer.i18n import _
 from explorer.lessons import charts, classruns, degradation, lesion, shake
 from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.models.published import published_for, row_design, table
@@ -20,21 +21,21 @@ from pages.train_views.common import hide_paths
 
 # ---------------------------------------------------------------------------------------------------- lesson 1
 def lesson_degradation() -> None:
-    st.markdown(
+    st.markdown(_(
         "If a deeper net could always copy a shallower one and set its extra layers to the identity, it should "
         "never train worse. Yet plain nets do: **degradation**. A residual block only has to learn "
-        "$F(x) = H(x) - x$, and the identity is $F = 0$:")
+        "$F(x) = H(x) - x$, and the identity is $F = 0$:"))
     st.latex(r"y = F(x, \{W_i\}) + x")
-    source_caption(degradation.SOURCE)
+    source_caption(_(degradation.SOURCE))
     recipe = class_recipe("degradation")
     data_note(recipe)
-    queue_buttons("Queue plain-20, plain-56, ResNet-20, ResNet-56", degradation.DESIGNS, recipe, "q_degradation")
+    queue_buttons(_("Queue plain-20, plain-56, ResNet-20, ResNet-56"), degradation.DESIGNS, recipe, "q_degradation")
     try:
         seeds = degradation.seed_finals(measured("degradation").table)
     except (MeasuredDataError, KeyError, ValueError):  # reference_run below says what is wrong with the file
         seeds = {}
-    st.info(f"**Expected outcome.** {degradation.expected(seeds)}")  # counted from the reference table below
-    reference_run("degradation", "Our own run of the default settings (compare your class's curves with it)")
+    st.info(_("**Expected outcome.** {text}").format(text=degradation.expected(seeds)))  # counted from the reference table below
+    reference_run("degradation", _("Our own run of the default settings (compare your class's curves with it)"))
 
     @st.fragment(run_every=5)
     def live() -> None:
@@ -47,14 +48,15 @@ def lesson_degradation() -> None:
                 st.markdown(f"- {line}")
 
     live()
-    st.subheader("The paper's numbers")
-    rows = [{"net": label, "published test error (%)": (p.error if (p := published_for(name)) else None),
-             "params": p.params_text if p else None}
+    st.subheader(_("The paper's numbers"))
+    rows = [{_("net"): label, _("published test error (%)"): (p.error if (p := published_for(name)) else None),
+             _("params"): p.params_text if p else None}
             for label, name in (("plain-20", "plain20"), ("plain-56", "plain56"), ("ResNet-20", "resnet20"),
                                 ("ResNet-56", "resnet56"))]
-    st.table(text_table(pd.DataFrame(rows), precision=2, na_rep="Fig. 6 only"))  # params: the asset file's text
-    source_caption(f"{published_for('resnet56').source} ({published_for('resnet56').error_kind}). Plain nets: "
-                   f"{table('plain')[0]['note']} ({table('plain')[0]['source']}).")
+    st.table(text_table(pd.DataFrame(rows), precision=2, na_rep=_("Fig. 6 only")))  # params: the asset file's text
+    source_caption(_("{source} ({kind}). Plain nets: {note} ({plain_source}).").format(
+        source=published_for("resnet56").source, kind=published_for("resnet56").error_kind,
+        note=table("plain")[0]["note"], plain_source=table("plain")[0]["source"]))
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 3
