@@ -14,6 +14,7 @@ from pages import cached_cost, cached_overview, say, use_app_navigation
 from pages.design_views import figures as figures_view
 
 from explorer import PRESETS, ArchSpec, SpecError, precompute
+from explorer.i18n import N_, _
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.draw.overview import GraphvizMissing, dot_available, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, described, offered, setting, widget_bounds
@@ -25,7 +26,7 @@ from explorer.draw.summary import Summary, rows_to_csv
 from explorer.models.urls import IGNORED, spec_from_params, spec_to_params
 
 K = "b_"  # prefix of this page's widget keys: K + spec field name
-CUSTOM = "(custom design)"  # the preset box while the design equals no preset
+CUSTOM = N_("(custom design)")  # the preset box's value while the design equals no preset (shown translated)
 DEFAULT = PRESETS["resnet20"]
 SIDEBAR_WIDTH = 400  # px: the longest choice of a setting fits (tests/test_browser.py checks every drop-down)
 SUMMARY_AUTO_LAYERS = 400  # deeper designs compute the torchinfo summary on request (it takes seconds)
@@ -60,7 +61,7 @@ def cached_summary(spec_json: str) -> Summary:
     return computed_summary(spec_json)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running torchinfo ...")
+@st.cache_data(max_entries=32, show_spinner=False)
 def computed_summary(spec_json: str) -> Summary:
     return summary_worker().submit(precompute.summary_of, spec_json).result()
 
@@ -97,6 +98,9 @@ def file_stem(spec: ArchSpec) -> str:
     return preset_name(spec) or f"{spec.family}{spec.depth}_custom"
 
 
+# The summary table's column headers (the rows' keys stay English: they are the CSV's columns too)
+SUMMARY_HEADERS = {"layer": N_("layer"), "depth": N_("depth"), "type": N_("type"), "output_shape": N_("output shape"),
+                   "params": N_("params"), "mult_adds": N_("mult-adds")}
 PLACEHOLDERS = ("preact", "se", "stochastic_depth", "post", "bn", "widen")  # nn.Identity where the option is off
 
 
@@ -130,13 +134,23 @@ def on_stem() -> None:
     design on the new stem, and say so beside the control."""
     family, stem = st.session_state[K + "family"], st.session_state[K + "stem"]
     last = st.session_state.get("design")
-    before = (preset_name(last) or "your custom design") if last is not None else None
+    before = preset_name(last) or "" if last is not None else None
     spec = family_default(family, stem)
     load(spec)
-    st.session_state["b_stem_note"] = (
-        f"The {'ImageNet' if stem == 'imagenet' else 'CIFAR'} stem loaded **{preset_name(spec)}**, the "
-        f"{FAMILY_LABELS[family]} design for it" + (f" (in place of {before})" if before else "") +
-        ": depths and widths differ between the stems. Change any setting below.")
+    st.session_state["b_stem_note"] = (stem, preset_name(spec), family, before)
+
+
+def stem_note(stem: str, loaded: str, family: str, before: str | None) -> str:
+    """What on_stem did, in words (worded where shown, in the page's language)."""
+    where = "ImageNet" if stem == "imagenet" else "CIFAR"
+    if before is None:
+        text = _("The {stem} stem loaded **{preset}**, the {family} design for it: depths and widths differ "
+                 "between the stems. Change any setting below.")
+    else:
+        before = before or _("your custom design")
+        text = _("The {stem} stem loaded **{preset}**, the {family} design for it (in place of {before}): depths "
+                 "and widths differ between the stems. Change any setting below.")
+    return text.format(stem=where, preset=loaded, family=_(FAMILY_LABELS[family]), before=before)
 
 
 def first_load() -> None:
@@ -171,21 +185,23 @@ def current() -> ArchSpec:
 def widget(field: str, **kw) -> None:
     """The field's widget, drawn from the field table: a selectbox, a checkbox or a number input."""
     s, kind, key = setting(field), FIELD_TYPES[field], K + field
+    label, tip = _(s.label), _(s.help) if s.help else None
     if kind is bool:
-        st.checkbox(s.label, key=key, help=s.help)
+        st.checkbox(label, key=key, help=tip)
     elif kind in (int, float, int | None):
         ensure(field)
         low, high, step = widget_bounds(field)
         value = st.session_state[key]
         if value is not None:  # a link's 0.01 or 0.97 stays as it is (the widget's open bounds stop a step inside)
             low, high = min(low, value), max(high, value)
-        st.number_input(s.label, min_value=low, max_value=high, step=step, key=key, help=s.help)
+        st.number_input(label, min_value=low, max_value=high, step=step, key=key, help=tip)
     else:  # a Literal: the choices in the table's order; the current value is kept even if unusual
         labels = s.choices or {}
         options = list(labels or get_args(kind))
         if st.session_state.get(key) not in options:
             options.append(st.session_state.get(key))
-        st.selectbox(s.label, options, key=key, format_func=lambda v: labels.get(v, str(v)), help=s.help, **kw)
+        st.selectbox(label, options, key=key, format_func=lambda v: _(labels[v]) if v in labels else str(v),
+                     help=tip, **kw)
 
 
 def depth_widget() -> None:
@@ -195,8 +211,9 @@ def depth_widget() -> None:
     if st.session_state[K + "depth"] not in valid:
         old = st.session_state[K + "depth"]
         st.session_state[K + "depth"] = min(valid, key=lambda d: (abs(d - old), d))
-        st.caption(f"Depth {old} does not fit this rule; moved to {st.session_state[K + 'depth']}.")
-    st.selectbox(setting("depth").label, valid, key=K + "depth", help=rule, disabled=len(valid) == 1)
+        st.caption(_("Depth {old} does not fit this rule; moved to {new}.").format(
+            old=old, new=st.session_state[K + "depth"]))
+    st.selectbox(_(setting("depth").label), valid, key=K + "depth", help=rule, disabled=len(valid) == 1)
     st.caption(rule)
     block = imagenet_block(current())  # an ImageNet ResNet's depth fixes its block (He et al. 2015, Table 1)
     if block is not None:
@@ -223,7 +240,7 @@ def controls() -> dict:
             widget(name, **({"on_change": on_stem} if name == "stem" else {}))
             shown.append(name)
             if name == "stem" and "b_stem_note" in st.session_state:
-                st.info(st.session_state.pop("b_stem_note"))
+                st.info(stem_note(*st.session_state.pop("b_stem_note")))
     depth_widget()
     shown.append("depth")
     for name in FIELD_TYPES:
@@ -236,9 +253,10 @@ def controls() -> dict:
         data["stem"] = "cifar"
     st.session_state[K + "preset"] = matching_preset(data)  # before its widget: edits that leave a preset say so
     with top:
-        st.selectbox("Start from a preset", [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
-                     help="Loads a named design from the papers; change any setting below afterwards. Shows "
-                          f"{CUSTOM} while the settings match no preset.")
+        st.selectbox(_("Start from a preset"), [CUSTOM, *PRESETS], key=K + "preset", on_change=on_preset,
+                     format_func=lambda v: _(CUSTOM) if v == CUSTOM else v,
+                     help=_("Loads a named design from the papers; change any setting below afterwards. Shows "
+                            "{custom} while the settings match no preset.").format(custom=_(CUSTOM)))
     return data
 
 
@@ -255,12 +273,14 @@ def matching_preset(data: dict) -> str:
 def headline(spec: ArchSpec) -> None:
     c = cached_cost(spec.to_json())
     cols = st.columns(4)
-    cols[0].metric("Parameters", f"{c['params'] / 1e6:.2f}M", help=f"{c['params']:,} trainable parameters")
-    cols[1].metric("Multiply-adds / image", human(c["macs"]), help=f"{c['macs']:,} conv + fc multiply-adds")
-    cols[2].metric("Weight layers", c["weight_layers"], help="conv + fc layers on the longest path")
-    cols[3].metric("Activations / image", binary_bytes(c["activation_bytes"]),
-                   help=f"{c['activation_bytes']:,} bytes: fp32 outputs kept for backward for one training image "
-                        "(1 MiB = 2^20 bytes)")
+    cols[0].metric(_("Parameters"), f"{c['params'] / 1e6:.2f}M",
+                   help=_("{n} trainable parameters").format(n=f"{c['params']:,}"))
+    cols[1].metric(_("Multiply-adds / image"), human(c["macs"]),
+                   help=_("{n} conv + fc multiply-adds").format(n=f"{c['macs']:,}"))
+    cols[2].metric(_("Weight layers"), c["weight_layers"], help=_("conv + fc layers on the longest path"))
+    cols[3].metric(_("Activations / image"), binary_bytes(c["activation_bytes"]),
+                   help=_("{n} bytes: fp32 outputs kept for backward for one training image "
+                          "(1 MiB = 2^20 bytes)").format(n=f"{c['activation_bytes']:,}"))
     figures_view.show(spec, preset_name(spec))
 
 
@@ -269,61 +289,66 @@ def graphs(spec: ArchSpec) -> None:
     left, right = st.columns([2, 3])
     overview = cached_overview(spec.to_json())
     with left:
-        st.subheader("Overview")
+        st.subheader(_("Overview"))
         st.graphviz_chart(overview, width="stretch")
     with right:
-        st.subheader("One block in detail")
+        st.subheader(_("One block in detail"))
         a, b = st.columns(2)
         names = [s.name for s in plan.stages]
         if st.session_state.get("b_detail_stage", 0) >= len(names):
             del st.session_state["b_detail_stage"]  # the previous design had more stages
-        stage = a.selectbox("Stage", range(len(names)), format_func=names.__getitem__, key="b_detail_stage",
+        stage = a.selectbox(_("Stage"), range(len(names)), format_func=names.__getitem__, key="b_detail_stage",
                             index=min(1, len(names) - 1))
         count = cached_detail_blocks(spec.to_json(), stage)  # 1 where the stage is drawn whole (dense, VGG, fractal)
         block = 0
         if count > 1:
-            block = b.selectbox("Block", [0, 1], key="b_detail_block",
-                                format_func=["block1 (first)", f"block2..{count} (later)"].__getitem__)
+            later = _("block2..{count} (later)").format(count=count)
+            block = b.selectbox(_("Block"), [0, 1], key="b_detail_block",
+                                format_func=[_("block1 (first)"), later].__getitem__)
         detail = cached_block(spec.to_json(), stage, block)
         st.graphviz_chart(detail, width="stretch")
     # on_click="ignore": a click downloads without a rerun. A rerun per click let Streamlit's media cleanup drop
     # the file a second, quick click asked for (MediaFileStorageError in the log, nothing in the browser).
     stem = file_stem(spec)
     d1, d2, d3, d4 = st.columns(4)
-    d1.download_button("Overview DOT", overview, f"{stem}_overview.dot", "text/vnd.graphviz", on_click="ignore")
-    d2.download_button("Block DOT", detail, f"{stem}_{names[stage]}_block{block + 1}.dot", "text/vnd.graphviz",
+    d1.download_button(_("Overview DOT"), overview, f"{stem}_overview.dot", "text/vnd.graphviz", on_click="ignore")
+    d2.download_button(_("Block DOT"), detail, f"{stem}_{names[stage]}_block{block + 1}.dot", "text/vnd.graphviz",
                        on_click="ignore")
     if dot_available():  # rendered on click, off the redraw path
-        d3.download_button("Overview SVG", lambda: svg_or_message(overview), f"{stem}.svg", "image/svg+xml",
+        d3.download_button(_("Overview SVG"), lambda: svg_or_message(overview), f"{stem}.svg", "image/svg+xml",
                            on_click="ignore")
     else:
-        d3.caption("SVG download needs the graphviz `dot` program (apt-get install graphviz).")
-    d4.download_button("Spec JSON", spec.to_json(), f"{stem}.json", "application/json", on_click="ignore")
+        d3.caption(_("SVG download needs the graphviz `dot` program (apt-get install graphviz)."))
+    d4.download_button(_("Spec JSON"), spec.to_json(), f"{stem}.json", "application/json", on_click="ignore")
 
 
 def summary(spec: ArchSpec) -> None:
-    st.subheader("torchinfo summary")
+    st.subheader(_("torchinfo summary"))
     weight_layers = layout(spec).weight_layers
     if weight_layers > SUMMARY_AUTO_LAYERS and not st.toggle(
-            f"Run torchinfo for this {weight_layers}-layer design (takes a few seconds)", key="b_summary_big"):
+            _("Run torchinfo for this {n}-layer design (takes a few seconds)").format(n=weight_layers),
+            key="b_summary_big"):
         return
-    depth_col, _ = st.columns([1, 3])
-    depth = depth_col.slider("Summary depth", 1, 6, 2, key="b_summary_depth",
-                             help="1: stem, stages, head; deeper levels show blocks and their layers")
-    result = cached_summary(spec.to_json())
+    depth_col, _rest = st.columns([1, 3])
+    depth = depth_col.slider(_("Summary depth"), 1, 6, 2, key="b_summary_depth",
+                             help=_("1: stem, stages, head; deeper levels show blocks and their layers"))
+    with st.spinner(_("Running torchinfo ...")):
+        result = cached_summary(spec.to_json())
     result = replace(result, rows=tuple(real_rows(result.rows)))  # the text download too
     rows = result.at_depth(depth)
-    st.caption(f"Input {'x'.join(map(str, result.input_shape))} (shapes only) · total {result.total_params:,} "
-               f"parameters · {result.total_mult_adds:,} multiply-adds (torchinfo, BN included) · {len(rows)} rows")
+    st.caption(_("Input {shape} (shapes only) · total {params} parameters · {macs} multiply-adds (torchinfo, BN "
+                 "included) · {rows} rows").format(shape="x".join(map(str, result.input_shape)),
+                                                   params=f"{result.total_params:,}",
+                                                   macs=f"{result.total_mult_adds:,}", rows=len(rows)))
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=320, column_config={
-        "params": st.column_config.NumberColumn("params", format="localized"),
-        "mult_adds": st.column_config.NumberColumn("mult-adds", format="localized"),
-        "output_shape": "output shape"})
-    t1, t2, _ = st.columns([1, 1, 2])
+        name: st.column_config.Column(_(header)) for name, header in SUMMARY_HEADERS.items()} | {
+        "params": st.column_config.NumberColumn(_(SUMMARY_HEADERS["params"]), format="localized"),
+        "mult_adds": st.column_config.NumberColumn(_(SUMMARY_HEADERS["mult_adds"]), format="localized")})
+    t1, t2, _rest = st.columns([1, 1, 2])
     stem = file_stem(spec)
-    t1.download_button("Summary as text", lambda: result.text(depth), f"{stem}_summary.txt", "text/plain",
+    t1.download_button(_("Summary as text"), lambda: result.text(depth), f"{stem}_summary.txt", "text/plain",
                        on_click="ignore")
-    t2.download_button("Summary as CSV", lambda: rows_to_csv(rows), f"{stem}_summary.csv", "text/csv",
+    t2.download_button(_("Summary as CSV"), lambda: rows_to_csv(rows), f"{stem}_summary.csv", "text/csv",
                        on_click="ignore")
 
 
@@ -343,24 +368,25 @@ use_app_navigation()
 # (set_page_config's sidebar width applies only to the first page a browser opens, so CSS, on wide screens only.)
 st.html(f"<style>@media (min-width: 900px) {{section[data-testid='stSidebar'] "
         f"{{width: {SIDEBAR_WIDTH}px !important; min-width: {SIDEBAR_WIDTH}px !important;}}}}</style>")
-st.title("Build a design")
+st.title(_("Build a design"))
 if K + "family" not in st.session_state:
     first_load()
 if "url_error" in st.session_state:
-    say("warning", "The link's design is not valid ({}). Showing ResNet-20 instead.", st.session_state.pop("url_error"))
+    say("warning", _("The link's design is not valid ({}). Showing ResNet-20 instead."),
+        st.session_state.pop("url_error"))
 
 with st.sidebar:
-    st.header("Design")
+    st.header(_("Design"))
     data = controls()
 
 try:
     design = ArchSpec.from_dict(data)
     if design.family not in FAMILY_BUILDERS:
-        raise SpecError("family", f"the {FAMILY_LABELS[design.family]} builder is not in this version yet; "
-                                  "choose another family")
+        raise SpecError("family", _("the {family} builder is not in this version yet; choose another family").format(
+            family=_(FAMILY_LABELS[design.family])))
     cached_cost(design.to_json())  # refuses designs over the parameter / memory budget
 except SpecError as err:
-    say("error", "This combination is not valid. {}", described(err))
+    say("error", _("This combination is not valid. {}"), described(err))
     last = st.session_state.get("design")
     try:  # the session's design may come from another page's link: show it only if it can be counted
         if last is not None:
@@ -368,7 +394,8 @@ except SpecError as err:
     except SpecError:
         last = None
     if last is not None:
-        st.caption(f"Below: the last valid design ({preset_name(last) or FAMILY_LABELS[last.family]}).")
+        st.caption(_("Below: the last valid design ({design}).").format(
+            design=preset_name(last) or _(FAMILY_LABELS[last.family])))
         show_results(last)
 else:
     st.session_state["design"] = design

@@ -18,21 +18,31 @@ from explorer import PRESETS, ArchSpec, SpecError
 from explorer.draw import labels as name_labels
 from explorer.draw.colors import family_scale
 from explorer.draw.overview import GraphvizMissing, to_svg
+from explorer.i18n import N_, _
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.models.presets import preset_name
 from explorer.models.published import all_published, headline
 from explorer.models.spec import FAMILY_LABELS
 from explorer.models.urls import spec_from_params, spec_to_params
 
-BUILD = "design from Build"
+BUILD = N_("design from Build")  # the choice's value (in the link); shown translated
 DEFAULT_CHOICE = ["resnet56", "preact_resnet164", "wrn_28_10"]
 SCATTER_HEIGHT = 420  # px of plot area: the names of the chosen designs are placed for this height
 GRAPHS_PER_ROW = {2: 2, 3: 3, 4: 2}  # four graphs in one row of a laptop page would need 7 px text
 MIN_ROW_WIDTH = 950  # pt: a row of small graphs is drawn as if this wide, so a projector does not blow them up
 PHONE_WIDTH = 640  # px: under it Streamlit stacks columns
+# The names the page shows for the table's rows and the charts' fields (the frames keep the English keys)
+NAMES = {"family": N_("family"), "params (M)": N_("params (M)"), "multiply-adds (M)": N_("multiply-adds (M)"),
+         "weight layers": N_("weight layers"), "CIFAR-10 error (%)": N_("CIFAR-10 error (%)"), "preset": N_("preset"),
+         "design": N_("design"), "kind": N_("kind"), "source": N_("source")}
 
 
-@st.cache_data(show_spinner="Counting every preset's multiply-adds (once per server) ...")
+def title_of(key: str) -> str:
+    """A row's or a field's name in the page's language (one Compare does not name: the figure tables')."""
+    return _(NAMES[key]) if key in NAMES else figures_view.header(key)
+
+
+@st.cache_data(show_spinner=False)
 def preset_points(with_macs: bool) -> pd.DataFrame:
     """Every preset with a published CIFAR-10 error: its params (the paper's, else ours) and our multiply-adds."""
     rows = []
@@ -78,7 +88,7 @@ def first_load() -> None:
         except SpecError as err:
             bad.append(f"custom ({err})")
     if bad:
-        say("warning", "Ignored from the link: {}. Choose designs below.", ", ".join(bad))
+        say("warning", _("Ignored from the link: {}. Choose designs below."), ", ".join(bad))
     if not chosen:
         chosen = st.session_state.get("c_last", DEFAULT_CHOICE)
     st.session_state["c_designs"] = chosen
@@ -94,7 +104,7 @@ def show_table(rows: list[dict]) -> None:
     """One column per design, one row per quantity: every name and source fits and wraps (a wide table of nine
     columns cut them off). Every cell is text, shown literally."""
     table = pd.DataFrame(rows).set_index("design").T
-    table.index.name = ""
+    table.index = [title_of(key) for key in table.index]
     st.table(table.map(plain).rename(columns=plain))
 
 
@@ -102,10 +112,11 @@ def show_bars(table: pd.DataFrame) -> None:
     scale = alt.Scale(**family_scale(table["family"]))
     for col, measure in zip(st.columns(2), ("params (M)", "multiply-adds (M)")):
         chart = alt.Chart(table).mark_bar().encode(
-            x=alt.X(measure, title=measure),
+            x=alt.X(measure, title=title_of(measure)),
             y=alt.Y("design", sort=None, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12)),
             color=alt.Color("family", scale=scale, legend=None),
-            tooltip=["design", "family", measure]).properties(height=60 + 40 * len(table))
+            tooltip=[alt.Tooltip(f, title=title_of(f)) for f in ("design", "family", measure)],
+        ).properties(height=60 + 40 * len(table))
         col.altair_chart(chart, width="stretch")
 
 
@@ -157,9 +168,11 @@ def scatter(points: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
     y_scale = alt.Scale(domain=list(y_domain), nice=False, zero=False)
     ticks = [t for t in name_labels.log_axis(*x_domain)[1] if x_domain[0] <= t <= x_domain[1]]
     x = alt.X(f"{measure}:Q", scale=x_scale, title=title, axis=alt.Axis(values=ticks, format="~g"))
-    y = alt.Y("CIFAR-10 error (%):Q", scale=y_scale)
-    tooltip = ["preset", "family", alt.Tooltip(f"{measure}:Q", format=".3~f"),
-               alt.Tooltip("error as printed (%):N", title="CIFAR-10 error (%)"), "kind", "source"]
+    y = alt.Y("CIFAR-10 error (%):Q", scale=y_scale, title=title_of("CIFAR-10 error (%)"))
+    tooltip = [alt.Tooltip("preset:N", title=title_of("preset")), alt.Tooltip("family:N", title=title_of("family")),
+               alt.Tooltip(f"{measure}:Q", format=".3~f", title=title_of(measure)),
+               alt.Tooltip("error as printed (%):N", title=title_of("CIFAR-10 error (%)")),
+               alt.Tooltip("kind:N", title=title_of("kind")), alt.Tooltip("source:N", title=title_of("source"))]
     dots = alt.Chart(points).mark_point(filled=True, opacity=0.9).encode(
         x=x, y=y, tooltip=tooltip,
         color=alt.Color("family:N", scale=alt.Scale(**family_scale(points["family"])),
@@ -178,7 +191,7 @@ def scatter(points: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
         if len(side):
             layers.append(alt.Chart(side).mark_text(align=align, dx=dx, fontSize=12, color="#111").encode(
                 x=alt.X("x:Q", scale=x_scale, title=title),
-                y=alt.Y("label_y:Q", scale=y_scale, title="CIFAR-10 error (%)"), text="preset"))
+                y=alt.Y("label_y:Q", scale=y_scale, title=title_of("CIFAR-10 error (%)")), text="preset"))
     # fit-x: the plot area is SCATTER_HEIGHT tall, as the names were placed for (Streamlit's default "fit" would
     # take the axis and the legend out of it)
     return alt.layer(*layers).properties(height=SCATTER_HEIGHT, autosize=alt.AutoSizeParams(type="fit-x",
@@ -186,7 +199,7 @@ def scatter(points: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
 
 
 use_app_navigation()
-st.title("Compare designs")
+st.title(_("Compare designs"))
 if "c_designs" not in st.session_state:
     first_load()
 if "c_macs" not in st.session_state and "c_macs_last" in st.session_state:
@@ -195,8 +208,8 @@ options = list(PRESETS)
 if "design" in st.session_state:
     options = [BUILD, *options]
 st.session_state["c_designs"] = [n for n in st.session_state["c_designs"] if n in options]
-chosen = st.multiselect("Designs (2 to 4): presets, or the design you made on the Build page", options,
-                        key="c_designs", max_selections=4)
+chosen = st.multiselect(_("Designs (2 to 4): presets, or the design you made on the Build page"), options,
+                        key="c_designs", max_selections=4, format_func=lambda v: _(BUILD) if v == BUILD else v)
 
 st.session_state["c_last"] = chosen  # survives a visit to another page, which drops widget state
 wanted = {"designs": ",".join(chosen)}
@@ -208,26 +221,27 @@ if st.query_params.to_dict() != wanted:
     st.query_params.from_dict(wanted)
 
 if len(chosen) < 2:
-    st.info("Choose at least two designs to compare.")
+    st.info(_("Choose at least two designs to compare."))
     st.stop()
 
 rows, specs = [], {}
-for name in chosen:
-    spec = resolve(name)
-    label = name if name != BUILD else f"{BUILD} ({preset_name(spec) or FAMILY_LABELS[spec.family]})"
+for choice in chosen:
+    spec = resolve(choice)
+    label = choice if choice != BUILD else _("design from Build ({design})").format(
+        design=preset_name(spec) or _(FAMILY_LABELS[spec.family]))
     try:
         c = cached_cost(spec.to_json())
     except (SpecError, KeyError) as err:
-        say("error", "{}: cannot be built here ({}).", label, err)
+        say("error", _("{}: cannot be built here ({})."), label, err)
         continue
     specs[label] = spec
-    rows.append({"design": label, "family": FAMILY_LABELS[spec.family], "params (M)": f"{c['params'] / 1e6:.3f}",
+    rows.append({"design": label, "family": _(FAMILY_LABELS[spec.family]), "params (M)": f"{c['params'] / 1e6:.3f}",
                  "multiply-adds (M)": f"{c['macs'] / 1e6:,.1f}", "weight layers": str(c["weight_layers"]),
                  **figures_view.headline_cells(spec)})
 if not rows:
     st.stop()
 show_table(rows)
-with st.expander("Every published figure of the chosen designs"):
+with st.expander(_("Every published figure of the chosen designs")):
     every = pd.concat([figures_view.frame(spec).assign(design=label) for label, spec in specs.items()])
     figures_view.table(every[["design", *every.columns[:-1]]])
 
@@ -236,15 +250,16 @@ show_bars(pd.DataFrame([{"design": label, "family": FAMILY_LABELS[spec.family],
                          "multiply-adds (M)": cached_cost(spec.to_json())["macs"] / 1e6}
                         for label, spec in specs.items()]))
 
-st.subheader("Graphs side by side")
-st.caption("At one scale: a wider graph takes a wider column.")
+st.subheader(_("Graphs side by side"))
+st.caption(_("At one scale: a wider graph takes a wider column."))
 show_graphs(specs)
 
-st.subheader("Published CIFAR-10 error against size, every preset")
-with_macs = st.toggle("Also plot against multiply-adds (counts every preset once per server, a few seconds)",
+st.subheader(_("Published CIFAR-10 error against size, every preset"))
+with_macs = st.toggle(_("Also plot against multiply-adds (counts every preset once per server, a few seconds)"),
                       key="c_macs")
 st.session_state["c_macs_last"] = with_macs
-points = preset_points(with_macs)
+with st.spinner(_("Counting every preset's multiply-adds (once per server) ...")):
+    points = preset_points(with_macs)
 points["chosen"] = points["preset"].isin(chosen)
 for label, spec in specs.items():  # a chosen design that is no preset but is in a paper's table
     paper = headline(spec)
@@ -256,11 +271,11 @@ for label, spec in specs.items():  # a chosen design that is no preset but is in
                 "error as printed (%)": figures_view.printed_error(spec), "kind": paper.error_kind,
                 "source": paper.source, "chosen": True}
         points = pd.concat([points, pd.DataFrame([mine])], ignore_index=True)
-axes = [("params (M)", "parameters (M, log scale)")]
+axes = [("params (M)", _("parameters (M, log scale)"))]
 if with_macs:
-    axes.append(("multiply-adds (M)", "multiply-adds per image (M, log scale)"))
+    axes.append(("multiply-adds (M)", _("multiply-adds per image (M, log scale)")))
 for col, (measure, title) in zip(st.columns(len(axes)), axes):
     col.altair_chart(scatter(points, measure, title), width="stretch")
-st.caption("Each point is one preset's published figure (best, mean or median as its paper gives; hover for the "
-           "kind and source). Chosen designs are large and named; a design of your own appears when a paper's "
-           "table has exactly that design.")
+st.caption(_("Each point is one preset's published figure (best, mean or median as its paper gives; hover for the "
+             "kind and source). Chosen designs are large and named; a design of your own appears when a paper's "
+             "table has exactly that design."))

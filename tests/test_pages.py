@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost, layout
+from explorer import FAMILY_DEFAULTS, PRESETS, ArchSpec, cost, i18n, layout
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.models.fields import setting, widget_bounds
 from explorer.models.presets import IMAGENET_DEFAULTS
@@ -473,3 +473,73 @@ def test_compare_uses_the_figures_of_each_chosen_design():
     assert [t["paper's error (%)"] for t in table] == ["8.17", "3.89"]
     assert spec == PRESETS["wrn_28_10_dropout"]
     assert [t["published figures"] for t in table] == ["1", "1"]  # CIFAR-10 only: CIFAR-100 is another design
+
+
+# ---------------------------------------------------------------- Korean (issue 13)
+
+def korean(page: str, query: dict | None = None) -> AppTest:
+    return open_page(page, {"lang": "ko", **(query or {})})
+
+
+def test_build_in_korean_labels_its_controls_results_and_figures():
+    at = korean("pages/build.py", {"preset": "wrn_28_10"})
+    assert at.title[0].value == "설계 만들기"
+    assert at.sidebar.selectbox(key="b_family").label == "계열"
+    assert "Plain (shortcut 없음)" in at.sidebar.selectbox(key="b_family").options  # the options as shown
+    assert "B: 모양이 바뀌는 곳만 projection" in at.sidebar.selectbox(key="b_shortcut").options
+    assert at.sidebar.selectbox(key="b_preset").label == "프리셋에서 시작"
+    assert at.sidebar.selectbox(key="b_preset").options[0] == "(직접 만든 설계)"
+    assert at.sidebar.selectbox(key="b_preset").value == "wrn_28_10"  # values stay English
+    assert metrics(at)["파라미터 수"] == params_text(PRESETS["wrn_28_10"])
+    assert [s.value for s in at.subheader][:2] == ["개요", "블록 하나 자세히 보기"]
+    rows = figure_table(at)
+    assert {"데이터셋", "지표", "수치", "종류", "출처"} <= set(rows[0])
+    figures = {(r["데이터셋"], r["지표"], r["수치"], r["종류"]) for r in rows}
+    assert ("CIFAR-10", "테스트 오류율", "4.00", "5회 중 최고") not in figures  # Table 6 prints a median
+    assert ("CIFAR-10", "테스트 오류율", "4.00", "5회 중앙값") in figures
+    assert any("Table 6" in r["출처"] for r in rows)  # the source is the paper's, untranslated
+    assert any(s.value.startswith("논문의 **wrn_28_10**:") for s in at.success)
+    assert at.session_state["design"] == PRESETS["wrn_28_10"]
+
+
+def test_build_in_korean_names_an_invalid_combination_by_its_korean_label():
+    at = korean("pages/build.py", {"preset": "resnet56"})
+    with i18n.using("ko"):  # AppTest finds a choice by its label, with format_func run in this thread
+        at.sidebar.selectbox(key="b_shortcut_variant").set_value("exclusive_gating").run()
+        at.sidebar.selectbox(key="b_activation").set_value("full_preact").run()
+    assert not at.exception
+    assert any(shown(e.value).startswith("이 조합은 올바르지 않습니다. Shortcut 변형: ") for e in at.error), \
+        [shown(e.value) for e in at.error]
+    assert at.session_state["design"].activation == "original"
+
+
+def test_build_in_korean_words_the_stem_switch_and_the_summary():
+    at = korean("pages/build.py", {"preset": "resnet56"})
+    with i18n.using("ko"):
+        at.sidebar.selectbox(key="b_stem").set_value("imagenet").run()
+    (note,) = at.sidebar.info
+    assert "**resnet50**" in note.value and "resnet56 대신" in note.value and "불러왔습니다" in note.value
+    assert at.slider(key="b_summary_depth").label == "요약 깊이"
+    assert any(c.value.startswith("입력 1x3x224x224 (모양만)") for c in at.caption), [c.value for c in at.caption]
+
+
+def test_compare_in_korean_names_its_rows_and_keeps_design_names():
+    at = korean("pages/compare.py", {"designs": "resnet56,wrn_28_10"})
+    assert at.title[0].value == "설계 비교"
+    table = compare_table(at)
+    assert list(table) == ["resnet56", "wrn_28_10"]
+    assert table["resnet56"]["파라미터 수 (M)"] == "0.853"
+    assert table["wrn_28_10"]["논문 오류율 (%)"] == "4.00"
+    assert table["wrn_28_10"]["오류율 종류"] == "5회 중앙값, CIFAR-10"
+    assert table["resnet56"]["계열"] == "ResNet / pre-activation"
+    assert "Table 6" in table["wrn_28_10"]["출처"]
+    assert [s.value for s in at.subheader] == ["그래프 나란히 보기", "모든 프리셋의 논문 CIFAR-10 오류율과 크기"]
+    assert at.query_params["designs"] == "resnet56,wrn_28_10"
+
+
+def test_every_figure_metric_and_kind_has_a_shown_name():
+    from typing import get_args
+
+    from explorer.models import figures
+    assert set(figures.METRIC_LABELS) == set(get_args(figures.Metric))
+    assert set(figures.KIND_LABELS) == set(get_args(figures.Kind))

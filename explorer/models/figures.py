@@ -17,6 +17,7 @@ from typing import Literal, NotRequired, get_args
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads typing_extensions' TypedDict on Python 3.11
 
+from explorer.i18n import N_
 from explorer.models.convert import SpecError
 from explorer.models.presets import PRESETS
 from explorer.models.spec import ArchSpec, validate
@@ -26,6 +27,16 @@ Metric = Literal["test error", "top-1 error", "top-5 error", "parameters", "mult
 # What kind of number a paper printed: a statistic over runs, an ImageNet testing protocol, or a count.
 Kind = Literal["single run", "best run", "best of 5", "median of 3", "median of 5", "mean of 3", "mean of 5",
                "mean of 10", "10-crop", "single 224 crop", "multi-scale", "exact count", "as printed", "as reported"]
+# How the pages name each metric and kind (marked N_, translated where shown; the file keeps the English values)
+METRIC_LABELS: dict[str, str] = {"test error": N_("test error"), "top-1 error": N_("top-1 error"),
+                                 "top-5 error": N_("top-5 error"), "parameters": N_("parameters"),
+                                 "multiply-adds": N_("multiply-adds")}
+KIND_LABELS: dict[str, str] = {
+    "single run": N_("single run"), "best run": N_("best run"), "best of 5": N_("best of 5"),
+    "median of 3": N_("median of 3"), "median of 5": N_("median of 5"), "mean of 3": N_("mean of 3"),
+    "mean of 5": N_("mean of 5"), "mean of 10": N_("mean of 10"), "10-crop": N_("10-crop"),
+    "single 224 crop": N_("single 224 crop"), "multi-scale": N_("multi-scale"), "exact count": N_("exact count"),
+    "as printed": N_("as printed"), "as reported": N_("as reported")}
 ERROR_METRICS = ("test error", "top-1 error")  # the headline error of a CIFAR or an ImageNet design
 CLASSES: dict[str, int] = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
