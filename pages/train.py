@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from explorer import PRESETS, ArchSpec, SpecError
+from explorer.i18n import N_, _, ngettext, particles
 from explorer.models.cost import check_budget, cost
 from explorer.models.presets import preset_name
 from explorer.models.spec import FAMILY_LABELS
@@ -23,9 +24,10 @@ from explorer.training.speed import measured_rate
 from pages import say, use_app_navigation
 from pages.train_views.access import session_owner, teacher_panel
 from pages.train_views.common import (MIN_TRAIN_SIZE, TRAIN_SIZE_STEP, cifar_problem, cpu_epoch_seconds,
-                                      cpu_startup_seconds, hide_paths, open_store, quick_train_size)
-from pages.train_views.runs import (dataset_label, duration, overlay, plural, rerun_when_changed, runs_table,
-                                    show_run)
+                                      cpu_startup_seconds, forget_cifar_checks, hide_paths, open_store,
+                                      quick_train_size)
+from pages.train_views.runs import (dataset_label, duration, overlay, rerun_when_changed, runs_table, show_run,
+                                    split_text, status_text)
 
 use_app_navigation()
 
@@ -34,6 +36,8 @@ REFRESH_SECONDS = 1.5  # how often the live panel re-reads the store while a run
 CIFAR_PRESETS = [name for name, spec in PRESETS.items() if fits(spec, "cifar10")]
 DEVICE = canonical_device("cuda" if torch.cuda.is_available() else "cpu")  # where this app's workers train
 CPU_EPOCHS = 3  # a CPU run's default: each epoch also tests on 10,000 images, which a short run cannot hide
+# The design's sources: the values stay English (the session and the logic keep them), the labels translate.
+SOURCES = {"From the Build page": N_("From the Build page"), "Preset": N_("Preset"), "Paste JSON": N_("Paste JSON")}
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -67,7 +71,7 @@ def load_run_setup(run_id: str | None) -> None:
         f"train_wd_{fam}": recipe.weight_decay, f"train_momentum_{fam}": recipe.momentum,
         f"train_nesterov_{fam}": recipe.nesterov, f"train_warmup_{fam}": recipe.warmup,
         f"train_warmup_steps_{fam}": recipe.warmup_steps, "train_compile": recipe.compile})
-    st.session_state["train_notice"] = f"The setup shows the design and recipe of {run_id}."
+    st.session_state["train_notice"] = _("The setup shows the design and recipe of {run}.").format(run=run_id)
 
 
 # -- setup -----------------------------------------------------------------------------------------------------
@@ -75,35 +79,36 @@ def load_run_setup(run_id: str | None) -> None:
 def choose_design() -> ArchSpec | None:
     built = st.session_state.get("design")
     sources = (["From the Build page"] if isinstance(built, ArchSpec) else []) + ["Preset", "Paste JSON"]
-    source = st.radio("Design", sources, horizontal=True, key="train_source")
+    source = st.radio(_("Design"), sources, horizontal=True, key="train_source", format_func=lambda v: _(SOURCES[v]))
     if source == "From the Build page":
-        name = preset_name(built)
-        st.caption(f"The design from the Build page: {name or f'{FAMILY_LABELS[built.family]}, depth {built.depth}'}.")
+        name = preset_name(built) or _("{family}, depth {depth}").format(family=_(FAMILY_LABELS[built.family]),
+                                                                        depth=built.depth)
+        st.caption(_("The design from the Build page: {name}.").format(name=name))
         spec = built
     elif source == "Preset":
-        spec = PRESETS[st.selectbox("Preset", CIFAR_PRESETS, index=CIFAR_PRESETS.index("resnet20"),
+        spec = PRESETS[st.selectbox(_("Preset"), CIFAR_PRESETS, index=CIFAR_PRESETS.index("resnet20"),
                                     key="train_preset")]
     else:
-        text = st.text_area("Spec JSON (as the Build page's 'Download spec' gives it)", height=150,
+        text = st.text_area(_("Spec JSON (as the Build page's 'Download spec' gives it)"), height=150,
                             value=PRESETS["resnet20"].to_json(), key="train_json")
         try:
             spec = ArchSpec.from_json(text)
         except SpecError as err:
-            say("error", "This design is not valid. {}", err)
+            say("error", _("This design is not valid. {}"), err)
             return None
     try:
         c = check_budget(spec)
     except SpecError as err:
         say("error", "{}", err)
         return None
-    st.caption(f"{c.params / 1e6:.2f}M parameters, {c.macs / 1e6:,.0f}M multiply-adds per image, "
-               f"{c.weight_layers} weight layers.")
+    st.caption(_("{params}M parameters, {macs}M multiply-adds per image, {layers} weight layers.").format(
+        params=f"{c.params / 1e6:.2f}", macs=f"{c.macs / 1e6:,.0f}", layers=c.weight_layers))
     return spec
 
 
 def choose_dataset() -> tuple[str, bool]:
     """The dataset, and whether its files are here (Start stays off until they are: a run would only fail)."""
-    dataset = st.radio("Dataset", ["synthetic", *CIFAR], format_func=dataset_label, horizontal=True,
+    dataset = st.radio(_("Dataset"), ["synthetic", *CIFAR], format_func=dataset_label, horizontal=True,
                        key="train_dataset")
     if dataset == "synthetic":
         st.caption(dataset_info("synthetic").description)
@@ -111,19 +116,20 @@ def choose_dataset() -> tuple[str, bool]:
     files, folder = CIFAR[dataset], data_dir()
     problem = cifar_problem(dataset, str(folder))
     if problem is None:
-        st.caption(f"{files.label} is on this server (checksums match the published ones). "
-                   f"{dataset_info(dataset).description}")
+        st.caption(particles(_("{dataset} is on this server (checksums match the published ones). {description}")
+                             .format(dataset=files.label, description=dataset_info(dataset).description)))
         return dataset, True
-    say("warning", "{}. Start stays off until the files are here; Synthetic shapes needs no download.",
+    say("warning", _("{}. Start stays off until the files are here; Synthetic shapes needs no download."),
         problem.rstrip("."))
-    if st.button(f"Download {files.label} ({files.size_mb} MB)", key=f"train_download_{dataset}"):
-        with st.spinner(f"Downloading and checking {files.label} ..."):
+    if st.button(_("Download {dataset} ({size} MB)").format(dataset=files.label, size=files.size_mb),
+                 key=f"train_download_{dataset}"):
+        with st.spinner(particles(_("Downloading and checking {dataset} ...").format(dataset=files.label))):
             try:
                 download_cifar(dataset, folder)
             except DataError as err:
                 say("error", "{}", hide_paths(str(err), str(folder)))
             else:
-                cifar_problem.clear()
+                forget_cifar_checks()
                 st.rerun()
     return dataset, False
 
@@ -134,41 +140,42 @@ def choose_recipe(spec: ArchSpec, dataset: str) -> Recipe | None:
     base = paper_recipe(spec)
     fam = spec.family
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 1, 2000, 5 if DEVICE != "cpu" else CPU_EPOCHS, key="train_epochs")
-    batch_size = c2.number_input("Batch size", 1, 4096, base.batch_size, key=f"train_batch_{fam}")
-    lr = c1.number_input("Learning rate", 0.0001, 10.0, base.lr, format="%.4f", key=f"train_lr_{fam}")
+    epochs = c1.number_input(_("Epochs"), 1, 2000, 5 if DEVICE != "cpu" else CPU_EPOCHS, key="train_epochs")
+    batch_size = c2.number_input(_("Batch size"), 1, 4096, base.batch_size, key=f"train_batch_{fam}")
+    lr = c1.number_input(_("Learning rate"), 0.0001, 10.0, base.lr, format="%.4f", key=f"train_lr_{fam}")
     schedules = ["step", "cosine", "constant"]
-    schedule = c2.selectbox("Schedule", schedules, schedules.index(base.schedule), key=f"train_schedule_{fam}")
-    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-    with st.expander("More settings"):
+    schedule = c2.selectbox(_("Schedule"), schedules, schedules.index(base.schedule), key=f"train_schedule_{fam}")
+    seed = c1.number_input(_("Seed"), 0, 2**31 - 1, 0, key="train_seed")
+    with st.expander(_("More settings")):
         m1, m2 = st.columns(2)
-        split = m1.radio("Split", ["50k/10k", "45k/5k"], key="train_split",
-                         help="50k/10k: train, then test. 45k/5k: the papers' train/validation split.")
+        split = m1.radio(_("Split"), ["50k/10k", "45k/5k"], key="train_split",
+                         help=_("50k/10k: train, then test. 45k/5k: the papers' train/validation split."))
         suggest_train_size(spec, dataset, split, epochs)
-        train_size = m2.number_input("Train on the first N images (0 = all)", 0, MAX_TRAIN_SIZE, step=TRAIN_SIZE_STEP,
-                                     key="train_size", help="On a CPU the page starts with a size that trains in a "
-                                     "few minutes here; 0 trains on the whole split.")
-        weight_decay = m1.number_input("Weight decay", 0.0, 0.1, base.weight_decay, format="%.5f",
+        train_size = m2.number_input(_("Train on the first N images (0 = all)"), 0, MAX_TRAIN_SIZE,
+                                     step=TRAIN_SIZE_STEP, key="train_size",
+                                     help=_("On a CPU the page starts with a size that trains in a few minutes "
+                                            "here; 0 trains on the whole split."))
+        weight_decay = m1.number_input(_("Weight decay"), 0.0, 0.1, base.weight_decay, format="%.5f",
                                        key=f"train_wd_{fam}")
-        momentum = m2.number_input("Momentum", 0.0, 0.99, base.momentum, key=f"train_momentum_{fam}")
-        nesterov = m1.checkbox("Nesterov momentum", base.nesterov, key=f"train_nesterov_{fam}")
-        warmup = m2.checkbox("Warm-up (lr/10 until train error < 80%)", base.warmup, key=f"train_warmup_{fam}")
-        warmup_steps = m2.number_input("Linear warm-up steps (0 = off)", 0, 100_000, base.warmup_steps, step=10,
+        momentum = m2.number_input(_("Momentum"), 0.0, 0.99, base.momentum, key=f"train_momentum_{fam}")
+        nesterov = m1.checkbox(_("Nesterov momentum"), base.nesterov, key=f"train_nesterov_{fam}")
+        warmup = m2.checkbox(_("Warm-up (lr/10 until train error < 80%)"), base.warmup, key=f"train_warmup_{fam}")
+        warmup_steps = m2.number_input(_("Linear warm-up steps (0 = off)"), 0, 100_000, base.warmup_steps, step=10,
                                        key=f"train_warmup_steps_{fam}",
-                                       help="The learning rate ramps up over the first N steps; it avoids the "
-                                            "loss spike deep nets can have in their first steps.")
-        compile_ = m1.checkbox("torch.compile (GPU; minutes of compiling first)", False, key="train_compile")
+                                       help=_("The learning rate ramps up over the first N steps; it avoids the "
+                                              "loss spike deep nets can have in their first steps."))
+        compile_ = m1.checkbox(_("torch.compile (GPU; minutes of compiling first)"), False, key="train_compile")
     changes = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, seed=seed,
                    split=split, train_size=train_size, weight_decay=weight_decay, momentum=momentum,
                    nesterov=nesterov, warmup=warmup, warmup_steps=warmup_steps, compile=compile_)
     if 0 < train_size < MIN_TRAIN_SIZE:
-        st.error(f"Train on at least {MIN_TRAIN_SIZE:,} images (or 0 for all of them): {train_size:,} give a curve "
-                 "that says nothing.")
+        st.error(_("Train on at least {min} images (or 0 for all of them): {n} give a curve that says nothing.")
+                 .format(min=f"{MIN_TRAIN_SIZE:,}", n=f"{train_size:,}"))
         return None
     try:
         return Recipe.from_dict({**base.to_dict(), **changes})
     except SpecError as err:
-        say("error", "This recipe is not valid. {}", err)
+        say("error", _("This recipe is not valid. {}"), err)
         return None
 
 
@@ -193,24 +200,29 @@ def show_device(spec: ArchSpec, recipe: Recipe) -> bool:
     try:
         check_run(spec, recipe, DEVICE)
     except SpecError as err:  # limits.Refused: the numbers and what to change
-        say("error", "This run cannot train here. {}", err)
+        say("error", _("This run cannot train here. {}"), err)
         return False
     images = dataset_info(recipe).train_size
     if DEVICE != "cpu":
         rate = gpu_rate(str(store.root), DEVICE)
-        took = (f"about **{duration(3 * cost(spec).macs * images * recipe.epochs / rate)} in all** at the speed of "
-                "its earlier runs" if rate else "no time estimate until a first run has trained on it")
-        st.success(f"Trains on the GPU: **{torch.cuda.get_device_name(0)}** (up to {max_concurrent()} run(s) at "
-                   f"once; others wait in the queue): {recipe.epochs * images:,} training images, {took}.")
+        took = (_("about **{time} in all** at the speed of its earlier runs").format(
+                    time=duration(3 * cost(spec).macs * images * recipe.epochs / rate))
+                if rate else _("no time estimate until a first run has trained on it"))
+        st.success(_("Trains on the GPU: **{gpu}** (up to {n} run(s) at once; others wait in the queue): {images} "
+                     "training images, {took}.").format(gpu=torch.cuda.get_device_name(0), n=max_concurrent(),
+                                                        images=f"{recipe.epochs * images:,}", took=took))
         return True
-    threads = plural(torch.get_num_threads(), "thread")
+    n_threads = torch.get_num_threads()
+    threads = ngettext("{n} thread", "{n} threads", n_threads).format(n=n_threads)
     info = dataset_info(recipe)
     epoch = cpu_epoch_seconds(spec.to_json(), images, info.eval_size)
     total = cpu_startup_seconds() + epoch * recipe.epochs
-    st.warning(f"No GPU on this machine: this run will train on the **CPU** ({threads}), roughly "
-               f"**{duration(total)} in all** ({duration(epoch)} per epoch of {images:,} images and the "
-               f"{info.eval_size:,} {info.eval_name} images, at this machine's load now). For a quick look, train "
-               "on fewer images (More settings) or a shallower design.")
+    st.warning(_("No GPU on this machine: this run will train on the **CPU** ({threads}), roughly **{total} in "
+                 "all** ({epoch} per epoch of {images} images and the {eval_images} {split} images, at this "
+                 "machine's load now). For a quick look, train on fewer images (More settings) or a shallower "
+                 "design.").format(threads=threads, total=duration(total), epoch=duration(epoch),
+                                   images=f"{images:,}", eval_images=f"{info.eval_size:,}",
+                                   split=split_text(info.eval_name)))
     return True
 
 
@@ -220,17 +232,17 @@ def start(spec: ArchSpec, recipe: Recipe) -> None:
         run_id, created = store.request(spec, recipe, owner=me)
         launch(store, run_id, DEVICE)  # a worker only when a slot is free; else it waits as a row
     except SpecError as err:  # limits.Refused: the queue is full (this session's or the server's)
-        say("error", "The run was not queued: {}", err)
+        say("error", _("The run was not queued: {}"), err)
         return
     except OSError as err:  # StoreError: a full or read-only disk
-        say("error", "The run could not be started: {}", err)
+        say("error", _("The run could not be started: {}"), err)
         return
     st.query_params["run"] = run_id
     st.session_state["train_pick"] = run_id
     if not created:
-        st.session_state["train_notice"] = (
-            f"An identical run (same design, recipe, seed and dataset) already exists, so this one is shown "
-            f"instead of training again: {run_id}.")
+        st.session_state["train_notice"] = _(
+            "An identical run (same design, recipe, seed and dataset) already exists, so this one is shown "
+            "instead of training again: {run}.").format(run=run_id)
 
 
 # -- the page ----------------------------------------------------------------------------------------------------
@@ -241,14 +253,14 @@ if store is None:
 me = session_owner()
 load_run_setup(st.query_params.get("run"))
 dispatch(store, DEVICE)  # a slot freed by a worker that died: start the next queued run's worker
-st.title("Train")
-st.write("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
+st.title(_("Train"))
+st.write(_("Train a design and watch it learn. Each run trains in its own process, so it keeps going when you "
          "reload, switch pages or close the browser; come back with this page's link, which also lets you stop "
-         "your runs (`?owner=`). To show a run to others, share a link with only `?run=` and the run's id.")
+         "your runs (`?owner=`). To show a run to others, share a link with only `?run=` and the run's id."))
 
 setup, live = st.columns([2, 3], gap="large")
 with setup:
-    st.subheader("Setup")
+    st.subheader(_("Setup"))
     spec = choose_design()
     dataset, data_ready = choose_dataset()
     if spec is not None:
@@ -258,11 +270,11 @@ with setup:
         try:
             check_fits(spec, dataset)
         except SpecError as err:
-            say("error", "This design cannot train on this dataset. {}", err)
+            say("error", _("This design cannot train on this dataset. {}"), err)
             spec = None
     recipe = choose_recipe(spec, dataset) if spec is not None else None
     fits_here = spec is not None and recipe is not None and show_device(spec, recipe)
-    if st.button("Start training", type="primary", disabled=not (fits_here and data_ready), key="train_start"):
+    if st.button(_("Start training"), type="primary", disabled=not (fits_here and data_ready), key="train_start"):
         start(spec, recipe)
     teacher = teacher_panel()
 
@@ -276,9 +288,9 @@ with live:
         st.session_state["train_pick"] = current
     if ids:
         if current and current not in ids:
-            say("warning", "There is no run {} in this store; showing the newest run instead.", repr(current))
-        picked = st.selectbox("Run", ids, key="train_pick",
-                              format_func=lambda i: f"{i} ({runs[ids.index(i)].status})")
+            say("warning", _("There is no run {} in this store; showing the newest run instead."), repr(current))
+        picked = st.selectbox(_("Run"), ids, key="train_pick",
+                              format_func=lambda i: f"{i} ({status_text(runs[ids.index(i)].status)})")
         if picked != current:
             st.query_params["run"] = picked
         run = runs[ids.index(picked)]
@@ -288,15 +300,15 @@ with live:
         others = {i: status for i, status in listed.items() if i != picked}
         st.fragment(run_every=REFRESH_SECONDS * 2 if others else None)(rerun_when_changed)(store, others)
     elif current:
-        say("warning", "There is no run {} here; start one on the left.", repr(current))
+        say("warning", _("There is no run {} here; start one on the left."), repr(current))
     else:
-        st.info("No runs yet. Choose a design and press **Start training**.")
+        st.info(_("No runs yet. Choose a design and press **Start training**."))
 
-st.subheader("Runs")
+st.subheader(_("Runs"))
 if runs:
-    st.caption("Select rows to overlay their curves.")
+    st.caption(_("Select rows to overlay their curves."))
     selected = runs_table(store, runs, me)
     if selected:
         overlay(store, selected)
 else:
-    st.caption("No runs yet.")
+    st.caption(_("No runs yet."))

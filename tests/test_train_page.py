@@ -398,3 +398,68 @@ def test_no_server_path_is_shown(runs_dir, empty_data_dir):
     shown = page_text(at)
     assert str(runs_dir) not in shown and str(empty_data_dir) not in shown and "/tmp/" not in shown
     assert "No runs yet." in shown
+
+
+# -- Korean (issue 13) ---------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def korean():
+    """As app.py sets it for a ?lang=ko session (the page alone has no app.py)."""
+    from explorer import i18n
+
+    i18n.set_session_language(lambda: "ko")
+    try:
+        yield
+    finally:
+        i18n.set_session_language(None)
+
+
+def test_the_setup_speaks_korean_and_its_buttons_are_the_ones_the_messages_name(runs_dir, empty_data_dir):
+    with korean():
+        at = page()
+        assert not at.exception
+        assert at.title[0].value == "학습" and at.button(key="train_start").label == "학습 시작"
+        assert "아직 실행이 없습니다. 설계를 고르고 **학습 시작**을 누르세요." in texts(at.info)
+        assert at.radio(key="train_source").value == "Preset"  # the values stay English; only their labels change
+        assert at.number_input(key="train_epochs").label == "Epoch 수"
+        # why_not_stoppable says '설정 맨 아래의 교사 항목': the Setup column's heading and its last expander
+        assert "설정" in [s.value for s in at.subheader] and at.expander[-1].label == "교사"
+        at.radio(key="train_dataset").set_value("cifar100").run()
+    assert not at.exception
+    (warning,) = [t for t in texts(at.warning) if "CIFAR-100" in t]
+    button = at.button(key="train_download_cifar100").label
+    assert button == "CIFAR-100 다운로드 (169 MB)"
+    assert f"'{button.split(' (')[0]}'" in warning, warning  # the library's message names this very button
+    assert warning.endswith("파일이 준비될 때까지 '학습 시작'은 꺼져 있습니다. 합성 도형은 다운로드가 필요 없습니다.")
+    assert str(empty_data_dir) not in warning
+
+
+def test_a_running_run_speaks_korean(runs_dir):
+    store = RunStore(runs_dir)
+    run_id = running_run(store)
+    store.append_metrics(run_id, [step(1)])
+    with korean():
+        at = page(run=run_id)
+    assert not at.exception
+    assert at.progress[0].text.startswith("학습 중: epoch 1/2 · step 1/16 · 초당 이미지 100장 · 약 "), at.progress[0].text
+    assert at.progress[0].text.endswith(" 남음")
+    assert f"{run_id} (학습 중)" in at.selectbox(key="train_pick").options  # the value stays the run's id
+    assert at.selectbox(key="train_pick").value == run_id
+    assert any("badge[학습 중]" in s.value for s in at.subheader)
+    assert at.dataframe[0].value.columns[:4].tolist() == ["실행", "설계", "데이터셋", "상태"]
+    assert at.dataframe[0].value["상태"].tolist() == ["학습 중"]
+
+
+def test_the_queue_and_durations_speak_korean():
+    from explorer import i18n
+    from explorer.training.waiting import Wait, describe
+    from pages.train_views.runs import duration, status_text
+
+    with i18n.using("ko"):
+        assert describe(Wait(place=2, training=1, slots=1, device="cpu", seconds=300.0)) == (
+            "cpu 대기열 2번째 (학습 중 1개, 한 번에 1개씩). 시작까지 약 5분 남았습니다.")
+        assert (duration(45), duration(600), duration(7260)) == ("45초", "10분", "2시간 1분")
+        assert status_text("cancelled") == "취소됨" and status_text("diverged") == "발산"
+    assert describe(Wait(place=2, training=1, slots=1, device="cpu", seconds=300.0)) == (
+        "2nd in line on cpu (1 training, 1 at a time); about 5 min until it starts.")  # English as before
+    assert (duration(45), duration(600), duration(7260)) == ("45 s", "10 min", "2 h 1 min")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from explorer.i18n import _
+from explorer.i18n import N_, _
 from explorer.models.spec import ArchSpec, SpecError
 
 Dataset = Literal["cifar10", "cifar100", "synthetic"]
@@ -39,25 +39,27 @@ SYNTHETIC_CLASSES = ("disk", "ring", "square", "frame", "triangle", "plus", "bar
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str  # "cifar10" | "cifar100" | "synthetic"
-    label: str  # what the UI prints; says "synthetic" for the synthetic set
-    description: str
+    label: str  # what the UI prints, in the current language; says "synthetic" for the synthetic set
+    description: str  # in the current language
     synthetic: bool
     classes: tuple[str, ...]
     train_size: int  # images trained on
     eval_size: int  # images evaluated after each epoch
-    eval_name: str  # "validation" (45k/5k) or "test" (50k/10k)
+    eval_name: str  # "validation" (45k/5k) or "test" (50k/10k): a value, English; the pages translate it
 
 
 _ABOUT = {
-    "synthetic": ("Synthetic shapes (not CIFAR-10)",
-                  "Procedurally drawn 32x32 images of 10 light shapes (disk, ring, square, ...) at random positions, "
-                  "sizes, rotations and hues on a dark background with a smaller distractor shape and light noise; "
-                  "made offline from a fixed seed. Errors on it are not comparable with the papers' CIFAR-10 numbers.",
+    "synthetic": (N_("Synthetic shapes (not CIFAR-10)"),
+                  N_("Procedurally drawn 32x32 images of 10 light shapes (disk, ring, square, ...) at random "
+                     "positions, sizes, rotations and hues on a dark background with a smaller distractor shape and "
+                     "light noise; made offline from a fixed seed. Errors on it are not comparable with the papers' "
+                     "CIFAR-10 numbers."),
                   True, SYNTHETIC_CLASSES),
-    "cifar10": ("CIFAR-10", "60k 32x32 colour images of 10 classes (Krizhevsky 2009); the papers' benchmark.",
+    "cifar10": ("CIFAR-10", N_("60k 32x32 colour images of 10 classes (Krizhevsky 2009); the papers' benchmark."),
                 False, CIFAR_CLASSES),
-    "cifar100": ("CIFAR-100", "60k 32x32 colour images of 100 classes, 500 training images each (Krizhevsky 2009); "
-                              "the labels are its 100 fine classes, not its 20 superclasses.", False, CIFAR100_CLASSES),
+    "cifar100": ("CIFAR-100", N_("60k 32x32 colour images of 100 classes, 500 training images each (Krizhevsky "
+                                 "2009); the labels are its 100 fine classes, not its 20 superclasses."),
+                 False, CIFAR100_CLASSES),
 }
 
 
@@ -75,8 +77,8 @@ def dataset_info(recipe_or_name: Any) -> DatasetInfo:
     full_train, full_eval = SPLITS[split]
     n_train = min(train_size, full_train) if train_size else full_train
     n_eval = full_eval if not train_size else min(full_eval, max(MIN_EVAL_IMAGES, n_train // 5))
-    label, description, synthetic, classes = _ABOUT[name]
-    return DatasetInfo(name, label, description, synthetic, classes, n_train, n_eval,
+    label, description, synthetic, classes = _ABOUT[name]  # label and description in the current language
+    return DatasetInfo(name, _(label), _(description), synthetic, classes, n_train, n_eval,
                        "validation" if split == "45k/5k" else "test")
 
 

@@ -21,6 +21,7 @@ import heapq
 import time
 from dataclasses import dataclass
 
+from explorer.i18n import _
 from explorer.models.cost import cost
 from explorer.models.spec import ArchSpec, SpecError
 from explorer.training.datasets import dataset_info, steps_per_epoch
@@ -45,9 +46,10 @@ class Wait:
 
 
 def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, in the current language (Korean: 1번째, 2번째, ...)."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    forms = {"st": _("{n}st"), "nd": _("{n}nd"), "rd": _("{n}rd"), "th": _("{n}th")}  # one message per suffix
+    return forms[suffix].format(n=n)
 
 
 def seconds_left(store: RunStore, run: Run, macs_per_second: float | None, start_seconds: float) -> float | None:
@@ -114,14 +116,15 @@ def wait_of(store: RunStore, run_id: str, macs_per_second: float | None,
 
 
 def describe(wait: Wait) -> str:
-    """'3rd in line on cpu (2 training, 2 at a time); about 4 min until it starts.'"""
-    line = (f"{ordinal(wait.place)} in line on {wait.device} ({wait.training} training, "
-            f"{wait.slots} at a time)")
+    """'3rd in line on cpu (2 training, 2 at a time); about 4 min until it starts.' (in the current language)"""
+    line = _("{ordinal} in line on {device} ({training} training, {slots} at a time)").format(
+        ordinal=ordinal(wait.place), device=wait.device, training=wait.training, slots=wait.slots)
     if wait.seconds is None:
-        return (f"{line}; no estimate of when it starts yet: a run ahead of it has not trained a step, and no "
-                f"run has trained on {wait.device} recently to time it by.")
+        return _("{line}; no estimate of when it starts yet: a run ahead of it has not trained a step, and no "
+                 "run has trained on {device} recently to time it by.").format(line=line, device=wait.device)
     if wait.seconds < 60:
-        return f"{line}; it should start within a minute."
+        return _("{line}; it should start within a minute.").format(line=line)
     minutes = wait.seconds / 60
-    when = f"about {minutes:.0f} min" if minutes < 90 else f"about {minutes / 60:.1f} h"
-    return f"{line}; {when} until it starts."
+    when = (_("about {minutes} min").format(minutes=f"{minutes:.0f}") if minutes < 90
+            else _("about {hours} h").format(hours=f"{minutes / 60:.1f}"))
+    return _("{line}; {when} until it starts.").format(line=line, when=when)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.i18n import _
 from explorer.training.limits import is_teacher, new_token, owner_id, teacher_enabled, valid_token
 from pages import say
 
@@ -20,8 +21,8 @@ def session_owner() -> str:
     given = st.query_params.get("owner")
     if token is None:
         if given is not None and not valid_token(given):
-            say("warning", "The owner token in this link is not one this app made, so this session has a new one: "
-                           "runs started with the old link can be stopped only by the teacher.")
+            say("warning", _("The owner token in this link is not one this app made, so this session has a new "
+                             "one: runs started with the old link can be stopped only by the teacher."))
         token = given if valid_token(given) else new_token()
         st.session_state["owner_token"] = token
     if given != token:
@@ -31,17 +32,17 @@ def session_owner() -> str:
 
 def teacher_panel() -> bool:
     """The teacher's token box; True while this session holds the right token (EXPLORER_TEACHER_TOKEN)."""
-    with st.expander("Teacher"):
+    with st.expander(_("Teacher")):
         if not teacher_enabled():
-            st.caption("No teacher token is set on this server: set EXPLORER_TEACHER_TOKEN before starting the app "
-                       "to let the teacher stop any run.")
+            st.caption(_("No teacher token is set on this server: set EXPLORER_TEACHER_TOKEN before starting the "
+                         "app to let the teacher stop any run."))
             return False
-        token = st.text_input("Teacher token", type="password", key="teacher_token",
-                              help="The value of EXPLORER_TEACHER_TOKEN on the server. It lets you stop any run.")
+        token = st.text_input(_("Teacher token"), type="password", key="teacher_token",
+                              help=_("The value of EXPLORER_TEACHER_TOKEN on the server. It lets you stop any run."))
         if not token:
             return False
         if is_teacher(token):
-            st.caption("Teacher: you can stop any run.")
+            st.caption(_("Teacher: you can stop any run."))
             return True
-        say("error", "That is not the teacher token.")
+        say("error", _("That is not the teacher token."))
         return False

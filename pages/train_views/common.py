@@ -14,6 +14,7 @@ import re
 import streamlit as st
 
 from explorer import ArchSpec
+from explorer.i18n import _, language, using
 from explorer.models.cost import cost
 from explorer.training.cifar import DataError, check_cifar
 from explorer.training.runs import RunStore, StoreError, default_root
@@ -32,7 +33,7 @@ def open_store(root: str | None = None) -> RunStore | None:
     try:
         found = RunStore(root or str(default_root().resolve()))
     except StoreError as err:
-        say("error", "The run store cannot be used: {}", hide_paths(str(err)))
+        say("error", _("The run store cannot be used: {}"), hide_paths(str(err)))
         return None
     if found.notice:
         say("warning", "{}", hide_paths(found.notice))
@@ -44,18 +45,29 @@ def hide_paths(text: str, *folders: str) -> str:
     see no server paths. Web addresses stay."""
     for folder in sorted({*folders, str(default_root()), str(default_root().resolve()), os.path.expanduser("~")}
                          - {"", "/"}, key=len, reverse=True):
-        text = re.sub(re.escape(folder.rstrip("/")) + r"[^\s:;,'\"`]*", "the server's folder", text)
-    return re.sub(r"(?<![\w.:/~])/(?:[\w.+-]+/)+[\w.+-]*", "the server's folder", text)
+        text = re.sub(re.escape(folder.rstrip("/")) + r"[^\s:;,'\"`]*", _("the server's folder"), text)
+    return re.sub(r"(?<![\w.:/~])/(?:[\w.+-]+/)+[\w.+-]*", _("the server's folder"), text)
+
+
+def cifar_problem(name: str, folder: str) -> str | None:
+    """What is wrong with the dataset's files (what to do about it, without the server's path), in the current
+    language, or None when they are all there."""
+    return _cifar_problem(name, folder, language())
+
+
+def forget_cifar_checks() -> None:
+    """Check the files again at the next `cifar_problem` (after a download)."""
+    _cifar_problem.clear()
 
 
 @st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
-def cifar_problem(name: str, folder: str) -> str | None:
-    """What is wrong with the dataset's files (what to do about it, without the server's path), or None when
-    they are all there."""
-    try:
-        check_cifar(name, folder)  # MD5 of 170 MB: cached, and cleared after a download
-    except DataError as err:
-        return hide_paths(str(err), folder).replace("the server's folder", "the server's data folder")
+def _cifar_problem(name: str, folder: str, lang: str) -> str | None:
+    """`cifar_problem`, cached per language: the message is text in `lang`."""
+    with using(lang):
+        try:
+            check_cifar(name, folder)  # MD5 of 170 MB: cached, and cleared after a download
+        except DataError as err:
+            return hide_paths(str(err), folder).replace(_("the server's folder"), _("the server's data folder"))
     return None
 
 

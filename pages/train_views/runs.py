@@ -11,6 +11,7 @@ import streamlit as st
 from explorer import SpecError
 from explorer.draw.colors import category_scale
 from explorer.draw.labels import log_axis
+from explorer.i18n import N_, _, ngettext, pgettext
 from explorer.training import events as ev
 from explorer.training import packing, waiting
 from explorer.training.datasets import dataset_info, steps_per_epoch
@@ -25,20 +26,40 @@ from pages.train_views.common import cpu_macs_per_second, cpu_startup_seconds, h
 
 CHART_HEIGHT = 300  # pixels, legend included
 STEP_CHART_EPOCHS = 10  # runs this short are charted per step (train) with test points per epoch
+# The runs table's columns (the rows' keys stay English; the headers are translated where shown).
+TABLE_COLUMNS = (N_("run"), N_("design"), N_("dataset"), N_("status"), N_("epochs"), N_("test error (%)"),
+                 N_("best (%)"), N_("device"), N_("started by"), N_("started"))
 STATUS_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "diverged": "orange", "failed": "red",
                  "cancelled": "gray"}
 
 
 def duration(seconds: float) -> str:
+    """'45 s', '12 min', '2 h 5 min' in the current language."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return _("{seconds} s").format(seconds=f"{seconds:.0f}")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
+        return _("{minutes} min").format(minutes=f"{seconds / 60:.0f}")
+    return _("{hours} h {minutes} min").format(hours=f"{seconds // 3600:.0f}", minutes=f"{seconds % 3600 / 60:.0f}")
 
 
-def plural(n: int | None, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+def epochs_text(n: int | None) -> str:
+    """'1 epoch', '5 epochs' (a stored recipe may lack the field: '? epochs')."""
+    return ngettext("{n} epoch", "{n} epochs", n if isinstance(n, int) else 2).format(n=n)
+
+
+def status_text(status: object) -> str:
+    """A run's status as the page shows it (the stored value stays English: logic and the URL compare it)."""
+    texts = {"queued": pgettext("run status", "queued"), "running": pgettext("run status", "running"),
+             "finished": pgettext("run status", "finished"), "diverged": pgettext("run status", "diverged"),
+             "failed": pgettext("run status", "failed"), "cancelled": pgettext("run status", "cancelled")}
+    return texts.get(str(status), str(status))
+
+
+def split_text(split: str) -> str:
+    """A split's name in charts and texts: "train", "test" or "validation" (datasets' eval_name)."""
+    texts = {"train": pgettext("split", "train"), "test": pgettext("split", "test"),
+             "validation": pgettext("split", "validation")}
+    return texts.get(split, split)
 
 
 def dataset_label(name: str) -> str:
@@ -57,10 +78,11 @@ def recipe_of(run: Run) -> Recipe | None:
 def curves(run: Run, table: pd.DataFrame, by_step: bool) -> pd.DataFrame:
     """Long-form loss and error (%) per split: train per step (or per epoch), test/validation per epoch."""
     recipe = recipe_of(run)
-    test_name = dataset_info(recipe).eval_name if recipe else "test"
+    test_name = split_text(dataset_info(recipe).eval_name if recipe else "test")
     train = table[table["kind"] == ("step" if by_step else "epoch")]
     tested = table[table["kind"] == "epoch"]
-    parts = [(train, "train", "train_loss", "train_error"), (tested, test_name, "test_loss", "test_error")]
+    parts = [(train, split_text("train"), "train_loss", "train_error"),
+             (tested, test_name, "test_loss", "test_error")]
     long = pd.concat([pd.DataFrame({"step": rows["step"], "epoch": rows["epoch"], "split": split,
                                     "loss": rows[loss], "error (%)": 100 * rows[error]})
                       for rows, split, loss, error in parts])
@@ -68,13 +90,15 @@ def curves(run: Run, table: pd.DataFrame, by_step: bool) -> pd.DataFrame:
 
 
 def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bool = False,
-               names: list[str] | None = None) -> alt.Chart:
+               names: list[str] | None = None, x_title: str | None = None, y_title: str | None = None) -> alt.Chart:
     """One line per `color` value. Colours are fixed by `names` (default: the values, "train" first), so a
     series keeps its colour when another appears (the first test point); axes show whole steps and epochs,
-    3 significant digits, and a log axis ticks at 1, 2 and 5 times a power of ten."""
+    3 significant digits, and a log axis ticks at 1, 2 and 5 times a power of ten. The axes' titles are
+    `x_title` and `y_title` (default: the column names)."""
     if names is None:
         seen = list(dict.fromkeys(df[color]))
-        names = sorted(seen, key=lambda name: name != "train")  # stable: train first, the rest as they came
+        first = split_text("train")
+        names = sorted(seen, key=lambda name: name != first)  # stable: train first, the rest as they came
     if log:  # an early spike (BN statistics of a barely trained net) would flatten the rest
         positive = df.loc[df[y] > 0, y]
         domain, ticks = log_axis(positive.min(), positive.max()) if len(positive) else ([0.1, 10], [0.1, 1, 10])
@@ -82,8 +106,8 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str, title: str, log: bo
     else:
         scale, axis = alt.Scale(zero=False), alt.Axis(format=".3~g")  # never "20.000000" for a single point
     return (alt.Chart(df, title=title).mark_line(point=len(df) < 60)
-            .encode(x=alt.X(f"{x}:Q", title=x, axis=alt.Axis(format="d", tickMinStep=1)),
-                    y=alt.Y(f"{y}:Q", title=y, scale=scale, axis=axis),
+            .encode(x=alt.X(f"{x}:Q", title=x_title or x, axis=alt.Axis(format="d", tickMinStep=1)),
+                    y=alt.Y(f"{y}:Q", title=y_title or y, scale=scale, axis=axis),
                     color=alt.Color(f"{color}:N", title=None, scale=alt.Scale(**category_scale(names)),
                                     legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600)),
                     tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
@@ -97,8 +121,8 @@ def show_progress(store: RunStore, run: Run) -> None:
     last = store.last_metric(run.id)
     since = max(0.0, time.time() - run.started) if run.started else 0.0
     if recipe is None or last is None:
-        st.progress(0.0, text=f"Loading the data and building the model ({duration(since)} since the worker "
-                              "started; the first step shows here) ...")
+        st.progress(0.0, text=_("Loading the data and building the model ({time} since the worker started; the "
+                                "first step shows here) ...").format(time=duration(since)))
         return
     info = dataset_info(recipe)
     per_epoch = max(1, steps_per_epoch(info.train_size, recipe.batch_size))
@@ -110,13 +134,16 @@ def show_progress(store: RunStore, run: Run) -> None:
         left = ((total - done) * recipe.batch_size + tests_left * info.eval_size / 3) / step.images_per_sec
     else:
         left = since / max(done, 1) * (total - done)
-    rate = f"{step.images_per_sec:,.0f} images/s · " if step else ""
+    rate = _("{rate} images/s").format(rate=f"{step.images_per_sec:,.0f}") + " · " if step else ""
     if last.kind == "step" and done % per_epoch == 0:
-        phase = f"testing on the {info.eval_size:,} {info.eval_name} images after epoch {done // per_epoch}"
+        phase = _("testing on the {n} {split} images after epoch {epoch}").format(
+            n=f"{info.eval_size:,}", split=split_text(info.eval_name), epoch=done // per_epoch)
     else:
-        phase = f"training: epoch {min(done // per_epoch + 1, recipe.epochs)} of {recipe.epochs}"
-    st.progress(min(done / total, 1.0), text=f"{phase} · step {done:,} of {total:,} · {rate}"
-                                            f"about {duration(left)} left")
+        phase = _("training: epoch {epoch} of {epochs}").format(epoch=min(done // per_epoch + 1, recipe.epochs),
+                                                                epochs=recipe.epochs)
+    steps = _("step {done} of {total}").format(done=f"{done:,}", total=f"{total:,}")
+    left_text = _("about {time} left").format(time=duration(left))
+    st.progress(min(done / total, 1.0), text=f"{phase} · {steps} · {rate}{left_text}")
 
 
 def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
@@ -125,18 +152,18 @@ def show_end(store: RunStore, run: Run, table: pd.DataFrame) -> None:
     if run.status == RunStatus.FINISHED:
         best = test_errors.min() if len(test_errors) else float("nan")
         final = test_errors.iloc[-1] if len(test_errors) else float("nan")
-        st.success(f"Finished in {took}: final test error **{final:.2%}** (best {best:.2%}) "
-                   f"after {plural(len(test_errors), 'epoch')}.")
+        st.success(_("Finished in {time}: final test error **{final}** (best {best}) after {epochs}.").format(
+            time=took, final=f"{final:.2%}", best=f"{best:.2%}", epochs=epochs_text(len(test_errors))))
     elif run.status == RunStatus.DIVERGED:
-        say("error", "Diverged: {}", run.error)
+        say("error", _("Diverged: {}"), run.error)  # the worker's message: stored in English
     elif run.status == RunStatus.FAILED:
-        say("error", "Failed: {}", hide_paths(run.error or ""))
+        say("error", _("Failed: {}"), hide_paths(run.error or ""))
         log = store.log_path(run.id)
         if log.exists():
-            with st.expander("The worker's log"):
-                st.code(hide_paths(log.read_text(errors="replace")[-4000:]) or "(empty)", language=None)
+            with st.expander(_("The worker's log")):
+                st.code(hide_paths(log.read_text(errors="replace")[-4000:]) or _("(empty)"), language=None)
     else:
-        say("warning", "Cancelled: {}.", run.error or "stopped by the user")
+        say("warning", _("Cancelled: {}."), run.error or _("stopped by the user"))
 
 
 def rerun_when_changed(store: RunStore, listed: dict[str, str]) -> None:
@@ -160,8 +187,9 @@ def queue_wait_text(store: RunStore, run: Run) -> str:
     start = cpu_startup_seconds() if cpu else waiting.WORKER_START_SECONDS
     wait = waiting.wait_of(store, run.id, rate, start_seconds=start, default_device=device)
     if wait is None:
-        return "Waiting in the queue. Its worker process starts when a slot is free."
-    return f"Waiting in the queue: {waiting.describe(wait)} Its worker process starts when a slot is free."
+        return _("Waiting in the queue. Its worker process starts when a slot is free.")
+    return _("Waiting in the queue: {wait} Its worker process starts when a slot is free.").format(
+        wait=waiting.describe(wait))
 
 
 def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: bool = False,
@@ -181,18 +209,22 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
     # Long runs are charted per epoch: reading only epoch events keeps a 1.5 s refresh cheap.
     table = ev.frame(store.metrics(run_id, None if by_step else "epoch"))
     data = dataset_label(run.recipe.get("dataset", "synthetic"))
-    st.subheader(f"{plain(run.id)} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{run.status}]")
+    st.subheader(f"{plain(run.id)} :{STATUS_COLORS.get(run.status, 'gray')}-badge[{status_text(run.status)}]")
     r = run.recipe
-    size = f"{r['train_size']:,} images" if r.get("train_size") else "all images"
-    st.caption(plain(f"{run.label} on {data} ({size}) · {plural(r.get('epochs'), 'epoch')}, batch "
-                     f"{r.get('batch_size')}, lr {r.get('lr')} ({r.get('schedule')}), seed {r.get('seed')} · "
-                     f"{run.status}" + (f" on {run.device_name}" if run.device_name else "")))
+    size = (_("{n} images").format(n=f"{r['train_size']:,}") if r.get("train_size") else _("all images"))
+    where = (_("{status} on {device}").format(status=status_text(run.status), device=run.device_name)
+             if run.device_name else status_text(run.status))
+    st.caption(plain(_("{design} on {dataset} ({size}) · {epochs}, batch {batch}, lr {lr} ({schedule}), seed {seed} "
+                       "· {where}").format(design=run.label, dataset=data, size=size,
+                                          epochs=epochs_text(r.get("epochs")), batch=r.get("batch_size"),
+                                          lr=r.get("lr"), schedule=r.get("schedule"), seed=r.get("seed"),
+                                          where=where)))
     state, controls, charts, downloads = st.container(), st.container(), st.container(), st.container()
     with state:
         if run.status == RunStatus.QUEUED and run.worker_pid is None:
             st.info(plain(queue_wait_text(store, run)))
         elif run.status == RunStatus.QUEUED:
-            st.info("Starting its worker process ...")
+            st.info(_("Starting its worker process ..."))
         elif run.status == RunStatus.RUNNING:
             show_progress(store, run)
         else:
@@ -202,31 +234,32 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
             st.caption(why_not_stoppable(run.owner))
         elif run.is_active:
             c1, c2 = st.columns([1, 3])
-            if c1.button("Stop", key="train_stop", disabled=run.cancel_requested is not None):
+            if c1.button(_("Stop"), key="train_stop", disabled=run.cancel_requested is not None):
                 cancel(store, run_id)
                 st.rerun(scope="fragment")
             if run.cancel_requested and time.time() - run.cancel_requested > 10:
-                if c2.button("Force stop (kill the worker)", key="train_force_stop"):
+                if c2.button(_("Force stop (kill the worker)"), key="train_force_stop"):
                     cancel(store, run_id, force_after=0)
                     st.rerun()
             elif run.cancel_requested:
-                c2.caption("Stopping after the current step ...")
+                c2.caption(_("Stopping after the current step ..."))
     df = curves(run, table, by_step)
     with charts:
         if not df.empty:
             x = "step" if by_step else "epoch"
+            x_title = _("step") if by_step else _("epoch")
             c1, c2 = st.columns(2)
-            c1.altair_chart(line_chart(df, x, "loss", "split", "Loss (log scale)", log=True), width="stretch",
-                            height=CHART_HEIGHT)
-            c2.altair_chart(line_chart(df, x, "error (%)", "split", "Error (%)"), width="stretch",
-                            height=CHART_HEIGHT)
+            c1.altair_chart(line_chart(df, x, "loss", "split", _("Loss (log scale)"), log=True, x_title=x_title,
+                                       y_title=_("loss")), width="stretch", height=CHART_HEIGHT)
+            c2.altair_chart(line_chart(df, x, "error (%)", "split", _("Error (%)"), x_title=x_title,
+                                       y_title=_("error (%)")), width="stretch", height=CHART_HEIGHT)
     with downloads:
         c1, c2 = st.columns(2)
-        c1.download_button("Metrics (CSV)", lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
+        c1.download_button(_("Metrics (CSV)"), lambda: store.metrics_csv(run_id), f"{run_id}.csv", "text/csv",
                            key="train_csv", disabled=table.empty)
         checkpoint = store.checkpoint_path(run_id)
         if checkpoint.exists():
-            c2.download_button("Checkpoint (state_dict, .pt)", checkpoint.read_bytes, f"{run_id}.pt",
+            c2.download_button(_("Checkpoint (state_dict, .pt)"), checkpoint.read_bytes, f"{run_id}.pt",
                                "application/octet-stream", key="train_checkpoint")
 
 
@@ -235,16 +268,18 @@ def show_run(store: RunStore, run_id: str, viewer: str | None = None, teacher: b
 def runs_table(store: RunStore, runs: list[Run], viewer: str | None = None) -> list[str]:
     rows = []
     for r in runs:
-        whose = "you" if viewer is not None and r.owner == viewer else "another session" if r.owner else "the class"
+        whose = (_("you") if viewer is not None and r.owner == viewer else _("another session") if r.owner
+                 else _("the class"))
         test_errors = ev.frame(store.metrics(r.id, "epoch"))["test_error"]
         rows.append({"run": r.id, "design": r.label, "dataset": dataset_label(r.recipe.get("dataset", "synthetic")),
-                     "status": str(r.status),
+                     "status": status_text(r.status),
                      "epochs": f"{len(test_errors)}/{r.recipe.get('epochs')}",
                      "test error (%)": round(100 * test_errors.iloc[-1], 2) if len(test_errors) else None,
                      "best (%)": round(100 * test_errors.min(), 2) if len(test_errors) else None,
                      "device": r.device_name or "", "started by": whose,
                      "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))})
-    picked = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
+    shown = pd.DataFrame(rows).rename(columns={name: _(name) for name in TABLE_COLUMNS})
+    picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="multi-row", key="train_runs_table")
     return [rows[i]["run"] for i in picked.selection.rows]
 
@@ -254,8 +289,9 @@ def run_name(run: Run) -> str:
     rest; the id starts with the design's label)."""
     r = run.recipe
     tail = run.id.removeprefix(f"{run.label}-")
-    return (f"{run.label} · {dataset_label(r.get('dataset', 'synthetic'))}, {plural(r.get('epochs'), 'epoch')}, "
-            f"lr {r.get('lr')}, batch {r.get('batch_size')}, seed {r.get('seed')} · {tail}")
+    return _("{design} · {dataset}, {epochs}, lr {lr}, batch {batch}, seed {seed} · {tail}").format(
+        design=run.label, dataset=dataset_label(r.get("dataset", "synthetic")), epochs=epochs_text(r.get("epochs")),
+        lr=r.get("lr"), batch=r.get("batch_size"), seed=r.get("seed"), tail=tail)
 
 
 def overlay(store: RunStore, run_ids: list[str]) -> None:
@@ -264,12 +300,14 @@ def overlay(store: RunStore, run_ids: list[str]) -> None:
     frames = [ev.frame(store.metrics(run.id, "epoch")).assign(run=name) for run, name in zip(runs, names)]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
-        st.caption("The selected runs have no finished epoch yet.")
+        st.caption(_("The selected runs have no finished epoch yet."))
         return
     df = pd.DataFrame({"run": df["run"], "epoch": df["epoch"], "test error (%)": 100 * df["test_error"],
                        "train loss": df["train_loss"]})
     c1, c2 = st.columns(2)
-    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", "Test error (%)", names=names),
+    c1.altair_chart(line_chart(df, "epoch", "test error (%)", "run", _("Test error (%)"), names=names,
+                               x_title=_("epoch"), y_title=_("test error (%)")),
                     width="stretch", height=CHART_HEIGHT + 20 * len(names))
-    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", "Train loss (log scale)", log=True, names=names),
+    c2.altair_chart(line_chart(df, "epoch", "train loss", "run", _("Train loss (log scale)"), log=True, names=names,
+                               x_title=_("epoch"), y_title=_("train loss")),
                     width="stretch", height=CHART_HEIGHT + 20 * len(names))
