@@ -52,7 +52,8 @@ def hide_paths(text: str, *folders: str) -> str:
 def cifar_problem(name: str, folder: str) -> str | None:
     """What is wrong with the dataset's files (what to do about it, without the server's path), in the current
     language, or None when they are all there."""
-    return _cifar_problem(name, folder, language())
+    with st.spinner(_("Checking the CIFAR files ...")):  # shown only when it takes a while: on a cache miss
+        return _cifar_problem(name, folder, language())
 
 
 def forget_cifar_checks() -> None:
@@ -60,7 +61,7 @@ def forget_cifar_checks() -> None:
     _cifar_problem.clear()
 
 
-@st.cache_data(ttl=600, show_spinner="Checking the CIFAR files ...")
+@st.cache_data(ttl=600, show_spinner=False)
 def _cifar_problem(name: str, folder: str, lang: str) -> str | None:
     """`cifar_problem`, cached per language: the message is text in `lang`."""
     with using(lang):
@@ -71,7 +72,7 @@ def _cifar_problem(name: str, folder: str, lang: str) -> str | None:
     return None
 
 
-@st.cache_resource(show_spinner="Measuring this CPU ...")
+@st.cache_resource(show_spinner=False)  # the spinner is worded at the call, in the session's language
 def _cpu_probe() -> tuple[float, float]:
     """(training multiply-adds per second, the 1-minute load average while it was measured), once per server."""
     load = os.getloadavg()[0]
@@ -91,7 +92,8 @@ def recent_cpu_rate(root: str) -> float | None:
 
 def cpu_macs_per_second() -> float:
     """Training multiply-adds per second a new CPU run can expect now (see the module's note)."""
-    rate, probe_load = _cpu_probe()
+    with st.spinner(_("Measuring this CPU ...")):
+        rate, probe_load = _cpu_probe()
     now = rate * cpu_share(os.getloadavg()[0]) / cpu_share(probe_load)
     recent = recent_cpu_rate(str(default_root().resolve()))
     return min(now, recent) if recent else now
