@@ -543,3 +543,28 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     assert options[0] == "1. 성능 저하(degradation)" and options[12] == "13. Stochastic depth"
     assert len(options) == len(LESSON_KEYS) and all(i18n.gettext(item, "ko") != item or item.startswith("13.")
                                                     for item in (lesson(k).title for k in LESSON_KEYS))
+
+
+@pytest.mark.parametrize("key, korean", [
+    ("shortcut", {"subheader: Table 1: shortcut이 하는 일 (ResNet-110)", "subheader: 직접 한 줄 돌려 보기",
+                  "button: 선택한 줄을 짧은 실행으로 대기열에 추가", "widget: 학습할 설계 (짧은 실행, 반 전체가 함께 씀)"}),
+    ("budget", {"subheader: 예산 계산기", "column: 목표 대비", "column: 이미지/초 (이 CPU)",
+                "button: 이 컴퓨터에서 학습 속도 측정", "widget: 곱셈-덧셈 연산량 대비 오류율 보기"}),
+    ("dense", {"subheader: 파라미터 수 대 오류율", "column: 이미지당 activation (MB)", "widget: Growth rate k"}),
+])
+def test_lessons_3_4_8_speak_korean(key: str, korean: set[str]) -> None:
+    at = run_lesson_ko(key)
+    assert korean - shown(at) == set()
+    assert any(c.value.startswith("출처: ") for c in at.caption)
+
+
+def test_the_budget_lesson_keeps_its_choice_values_in_korean() -> None:
+    i18n.set_session_language(lambda: "ko")  # for the rerun too: AppTest formats the picker's value in this thread
+    try:
+        at = run_lesson("budget")
+        assert at.radio[1].value == "params" and at.number_input[0].label == "목표 (M 파라미터)"
+        at.radio[1].set_value("macs").run()
+    finally:
+        i18n.set_session_language(None)
+    assert not at.exception and at.radio[1].value == "macs"  # the value stays English; its label is Korean
+    assert at.number_input[0].label == "목표 (이미지당 M 곱셈-덧셈)"

@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 
 from explorer.draw.colors import family_scale
-from explorer.i18n import _
+from explorer.i18n import N_, _
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a washed-out projector.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9", "#882255", "#44AA99",
@@ -28,11 +28,14 @@ def styled(chart: alt.Chart, height: int | None = 460) -> alt.Chart:
             .configure_range(category=PALETTE))
 
 
+COSTS = {"params (M)": N_("params (M)"), "multiply-adds (G)": N_("multiply-adds (G)")}  # error_chart's x axes
+
+
 def error_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
     """Published error against a cost (log axis), one colour and shape per family."""
     points = alt.Chart(frame).mark_point(size=220, filled=True, opacity=0.9).encode(
-        x=alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=f"{x} (log)"),
-        y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title="published CIFAR-10 error (%)"),
+        x=alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=_("{cost} (log)").format(cost=_(COSTS.get(x, x)))),
+        y=alt.Y("error (%):Q", scale=alt.Scale(zero=False), title=_("published CIFAR-10 error (%)")),
         # each family in its own colour, the same as on Compare and Sweep (explorer.draw.colors)
         color=alt.Color("design family:N", title=None, scale=alt.Scale(**family_scale(frame["design family"]))),
         shape=alt.Shape("design family:N", title=None,

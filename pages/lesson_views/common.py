@@ -121,7 +121,8 @@ def progress(runs: dict[str, str], published: dict[str, str] | None = None, key:
     frame = classruns.curves(store(), runs)
     if len(frame):
         log = st.toggle(_("Log error axis"), key=f"{key}_log",
-                        help=_("Spreads out the nets that all end near 0% error, e.g. ResNet-20 against ResNet-56."))
+                        help=_("Spreads out the nets that all end near {zero} error, e.g. ResNet-20 against ResNet-56."
+                               ).format(zero="0%"))  # "0% e" in _() would read as a %-format
         st.altair_chart(charts.curve_chart(frame, log=log), width="stretch")
         st.caption(_("Thin dashed lines: training error. Bold lines: test error (as in He et al. 2015, Fig. 6)."))
 

@@ -108,44 +108,54 @@ def speed_bench() -> budget.SpeedBench:
 
 
 def lesson_budget() -> None:
-    st.markdown(
+    st.markdown(_(
         "Three ways to spend a budget of parameters or multiply-adds: go **deeper** (ResNet-110, 1202), "
         "**wider** (Wide ResNet's k), or add **more paths** (ResNeXt's cardinality C). ResNeXt holds the "
-        "complexity of a block fixed and trades C against the width d of each path:")
+        "complexity of a block fixed and trades C against the width d of each path:"))
     st.latex(r"\text{params per block} \approx C\,(256\,d + 3\cdot3\,d\,d + d\cdot256)")
-    source_caption("Xie et al. 2017, ResNeXt (1611.05431), sec. 3.4 and Table 2.")
+    source_caption(_("Xie et al. 2017, ResNeXt (1611.05431), sec. 3.4 and Table 2."))
     chart = published_chart()
     st.altair_chart(charts.error_chart(chart, "params (M)"), width="stretch")
-    source_caption("every preset with a published CIFAR-10 error; hover a point for its paper, table and kind of "
-                   "number (best, median, mean).")
-    st.subheader("Budget calculator")
+    source_caption(_("every preset with a published CIFAR-10 error; hover a point for its paper, table and kind of "
+                     "number (best, median, mean)."))
+    st.subheader(_("Budget calculator"))
     c1, c2, c3 = st.columns(3)
-    base = c1.radio("Base network", ["cifar", "imagenet"], horizontal=True,
+    base = c1.radio(_("Base network"), ["cifar", "imagenet"], horizontal=True,
                     format_func={"cifar": "ResNeXt-29 (CIFAR)", "imagenet": "ResNeXt-50 (ImageNet)"}.get)
-    measure = c2.radio("Budget in", ["params", "macs"], horizontal=True,
-                       format_func={"params": "parameters", "macs": "multiply-adds"}.get)
+    measure = c2.radio(_("Budget in"), ["params", "macs"], horizontal=True,
+                       format_func=lambda v: _({"params": N_("parameters"), "macs": N_("multiply-adds")}[v]))
     default = {("cifar", "params"): 4.9, ("cifar", "macs"): 750.0, ("imagenet", "params"): 25.5,
                ("imagenet", "macs"): 4100.0}[base, measure]
-    unit = "M parameters" if measure == "params" else "M multiply-adds per image"
-    target = c3.number_input(f"Target ({unit})", min_value=0.1, max_value=100_000.0, value=default)
+    unit = _("M parameters") if measure == "params" else _("M multiply-adds per image")
+    target = c3.number_input(_("Target ({unit})").format(unit=unit), min_value=0.1, max_value=100_000.0, value=default)
     templates = budget.resnext_templates(target * 1e6, measure, base)
     pairs = budget.wrn_pairs(target * 1e6, measure) if base == "cifar" else pd.DataFrame()
     batch = 2 if base == "imagenet" else 8
     rows = [(r.design, r[5], ("resnext", base, int(r[2]), int(r[3]), 0, 0)) for r in templates.itertuples()]
     rows += [(r.design, r[5], ("wrn", base, 0, 0, int(r.depth), int(r.k))) for r in pairs.itertuples()]
     bench = speed_bench()
-    if st.button("Measure training speed on this machine", type="primary",
-                 help=f"Times forward + backward of each listed design at batch {batch} on this machine's CPU, in "
-                 "the background: the lesson stays usable, and Cancel stops it."):
-        for _, macs, args in rows:
+    if st.button(_("Measure training speed on this machine"), type="primary",
+                 help=_("Times forward + backward of each listed design at batch {batch} on this machine's CPU, in "
+                        "the background: the lesson stays usable, and Cancel stops it.").format(batch=batch)):
+        for _design, macs, args in rows:
             # A CPU times a design of many G multiply-adds for minutes: say so instead of hanging the lesson.
             if macs * batch > MAX_TIMED_MACS and args not in bench.speeds:
+                # English: the bench is the server's, shared by every session whatever its language
                 bench.speeds[args] = f"too large to time here ({macs / 1e9:.1f}G per image)"
         st.session_state["budget_measurement"] = bench.start([(design, args) for design, _, args in rows])
     job = st.session_state.get("budget_measurement")
     running = job is not None and job.running
     st.fragment(run_every=1.0 if running else None)(budget_speeds)(templates, pairs, rows, base, batch, running)
     budget_macs_chart()
+
+
+# The budget tables' headers, shown translated (the frames keep the English names the formats and tests use).
+BUDGET_COLUMNS = {"design": N_("design"), "params": N_("params"), "multiply-adds": N_("multiply-adds"),
+                  "vs target": N_("vs target"), "images/s (this CPU)": N_("images/s (this CPU)")}
+
+
+def budget_headers(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: _(BUDGET_COLUMNS[c]) if c in BUDGET_COLUMNS else c)
 
 
 def budget_speeds(templates: pd.DataFrame, pairs: pd.DataFrame, rows: list, base: str, batch: int,
@@ -156,15 +166,16 @@ def budget_speeds(templates: pd.DataFrame, pairs: pd.DataFrame, rows: list, base
     if job is not None and job.running:
         c1, c2 = st.columns([4, 1])
         bar = c1.empty()
-        if not job.cancel.is_set() and c2.button("Cancel", key="budget_cancel", help="Stops after the design being "
-                                                 "timed; the designs timed so far keep their speed."):
+        if not job.cancel.is_set() and c2.button(_("Cancel"), key="budget_cancel", help=_(
+                "Stops after the design being timed; the designs timed so far keep their speed.")):
             job.cancel.set()
-        doing = f"{job.current or 'the first design'} ({job.done + 1} of {len(job.todo)})"
+        doing = _("{design} ({n} of {total})").format(design=job.current or _("the first design"), n=job.done + 1,
+                                                       total=len(job.todo))
         bar.progress(job.done / max(len(job.todo), 1),
-                     text=f"Cancelled: stopping after {doing}..." if job.cancel.is_set() else
-                     f"Timing {doing} on the CPU, in the background...")
+                     text=_("Cancelled: stopping after {doing}...").format(doing=doing) if job.cancel.is_set() else
+                     _("Timing {doing} on the CPU, in the background...").format(doing=doing))
     elif job is not None and job.future is not None and job.future.exception() is not None:
-        say("warning", "The measurement stopped: {}", job.future.exception())
+        say("warning", _("The measurement stopped: {}"), job.future.exception())
     if was_running and not (job is not None and job.running):
         st.rerun()  # done or cancelled: draw the page once more without the refresh
     column = "images/s (this CPU)"
@@ -175,25 +186,27 @@ def budget_speeds(templates: pd.DataFrame, pairs: pd.DataFrame, rows: list, base
     if len(pairs):
         pairs[column] = numbers[len(templates):]
     # One table under the other: side by side, five columns each wrap the design names on a projector.
-    st.markdown("**ResNeXt templates C x d of equal complexity**")
+    st.markdown(_("**ResNeXt templates C x d of equal complexity**"))
     fmt = {"params": lambda v: f"{v / 1e6:.2f}M", "multiply-adds": lambda v: f"{v / 1e9:.2f}G",
            "vs target": "{:+.1%}", column: "{:,.1f}"}
-    st.table(text_table(templates.drop(columns=["cardinality C", "width d"]), fmt))
-    st.markdown("**Wide ResNets WRN-depth-k near the budget**")
+    fmt = {_(BUDGET_COLUMNS[c]): f for c, f in fmt.items()}  # the headers are shown translated, the data keep theirs
+    st.table(text_table(budget_headers(templates.drop(columns=["cardinality C", "width d"])), fmt))
+    st.markdown(_("**Wide ResNets WRN-depth-k near the budget**"))
     if len(pairs):
-        st.table(text_table(pairs.drop(columns=["depth", "k"]), fmt))
+        st.table(text_table(budget_headers(pairs.drop(columns=["depth", "k"])), fmt))
     elif base == "imagenet":
-        st.write("Wide ResNet's CIFAR designs only; pick the CIFAR base.")
+        st.write(_("Wide ResNet's CIFAR designs only; pick the CIFAR base."))
     else:
-        st.write("No WRN-depth-k within 25% of this target.")
-    source_caption("counted by the app (explorer.models.cost) on the model it builds; ResNeXt Table 2 lists the "
-                   "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs.")
+        # "%" followed by a letter in _() would read as a %-format to the catalog tools
+        st.write(_("No WRN-depth-k within {share} of this target.").format(share="25%"))
+    source_caption(_("counted by the app (explorer.models.cost) on the model it builds; ResNeXt Table 2 lists the "
+                     "ImageNet templates 1x64d, 2x40d, 4x24d, 8x14d, 32x4d at ResNet-50's 4.1 GFLOPs."))
     untimed = [f"{design}: {note}" for (design, _, _), note in zip(rows, timed) if isinstance(note, str)]
     if untimed:
-        st.warning("Not timed: " + "; ".join(map(plain, untimed)) + ". Pick a smaller target to compare speeds on a "
-                   "CPU.")  # each entry may hold a SpecError's text: shown as plain text
+        st.warning(_("Not timed: {designs}. Pick a smaller target to compare speeds on a CPU.").format(
+            designs="; ".join(map(plain, untimed))))  # each entry may hold a SpecError's text: shown as plain text
     if not any(args in speeds for _, _, args in rows):
-        st.caption(f"“{column}” fills in when you press the button above.")
+        st.caption(_("“{column}” fills in when you press the button above.").format(column=_(BUDGET_COLUMNS[column])))
     else:
         # Rate of useful work per design: forward multiply-adds per second. Said from the measurement, since the
         # order depends on the hardware (grouped convolutions run well on some devices and poorly on others).
@@ -201,19 +214,21 @@ def budget_speeds(templates: pd.DataFrame, pairs: pd.DataFrame, rows: list, base
         note = ""
         if len(rates) > 1:
             slow, fast = min(rates, key=rates.get), max(rates, key=rates.get)
-            note = (f" Multiply-adds per second range from {rates[slow] / 1e9:.1f}G ({slow}) to "
-                    f"{rates[fast] / 1e9:.1f}G ({fast}): {rates[fast] / rates[slow]:.1f}x. Equal multiply-adds "
-                    "are not equal speed, and the order changes with the hardware, so measure where you train.")
-        st.caption(f"{column}: training images per second, forward + backward at batch {batch}, measured on "
-                   f"this machine (shared by every visitor of this server).{note}")
+            note = _(" Multiply-adds per second range from {low}G ({slow}) to {high}G ({fast}): {times}x. Equal "
+                     "multiply-adds are not equal speed, and the order changes with the hardware, so measure where "
+                     "you train.").format(low=f"{rates[slow] / 1e9:.1f}", slow=slow, high=f"{rates[fast] / 1e9:.1f}",
+                                          fast=fast, times=f"{rates[fast] / rates[slow]:.1f}")
+        st.caption(_("{column}: training images per second, forward + backward at batch {batch}, measured on "
+                     "this machine (shared by every visitor of this server).").format(
+                         column=_(BUDGET_COLUMNS[column]), batch=batch) + note)
 
 
 def budget_macs_chart() -> None:
     """Published error against multiply-adds, drawn when the toggle asks for it."""
     # Only when asked for: an expander's body runs even while it is closed, and with a stale shipped table this
     # counts every preset (14 s at load 1.6 for the first visitor; issue 12, defect 6).
-    if st.toggle("Show error against multiply-adds", key="budget_macs"):
-        with st.spinner("Counting every preset's multiply-adds..."):
+    if st.toggle(_("Show error against multiply-adds"), key="budget_macs"):
+        with st.spinner(_("Counting every preset's multiply-adds...")):
             frame = published_chart_with_macs()
         st.altair_chart(charts.error_chart(frame, "multiply-adds (G)"), width="stretch")
 
@@ -272,49 +287,56 @@ def dense_memory() -> pd.DataFrame:
     return dense.memory()
 
 
+MEMORY_COLUMNS = {"preset": N_("preset"), "params (M)": N_("params (M)"), "multiply-adds (M)": N_("multiply-adds (M)"),
+                  "activations per image (MB)": N_("activations per image (MB)")}  # shown translated
+
+
 def lesson_dense() -> None:
-    st.markdown("ResNet **adds** a block's output to its input; DenseNet **concatenates** it, so every layer "
-                "sees the maps of all layers before it in its block, and the channel count grows by k per layer:")
+    st.markdown(_("ResNet **adds** a block's output to its input; DenseNet **concatenates** it, so every layer "
+                  "sees the maps of all layers before it in its block, and the channel count grows by k per layer:"))
     st.latex(r"\text{ResNet: } x_l = H_l(x_{l-1}) + x_{l-1} \qquad "
              r"\text{DenseNet: } x_l = H_l([x_0, x_1, \ldots, x_{l-1}])")
-    source_caption("Huang et al. 2017, Densely Connected Convolutional Networks (1608.06993), eq. (1)-(2).")
-    k = st.select_slider("Growth rate k", [6, 12, 24, 32, 40], value=12)
+    source_caption(_("Huang et al. 2017, Densely Connected Convolutional Networks (1608.06993), eq. (1)-(2)."))
+    k = st.select_slider(_("Growth rate k"), [6, 12, 24, 32, 40], value=12)
     spec = PRESETS["densenet40_k12"].replace(growth_rate=k)
     growth = dense.channel_growth(spec)
     chart = alt.Chart(growth).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=4).encode(
-        x=alt.X("layer:Q", title="layer within the first block / stage"),
-        y=alt.Y("channels:Q", title="channels"), color=alt.Color("net:N", title="net"))
+        x=alt.X("layer:Q", title=_("layer within the first block / stage")),
+        y=alt.Y("channels:Q", title=_("channels")), color=alt.Color("net:N", title=_("net")))
     st.altair_chart(charts.styled(chart, height=420), width="stretch")
     n = len(growth[growth["net"].str.startswith("DenseNet")]) - 1
     blocks = len(growth[growth["net"].str.startswith("ResNet")]) - 1
-    st.caption(f"DenseNet: {growth['channels'].iloc[0]} input channels + {n} layers x k = {k} = "
-               f"{growth['channels'].max()} channels at the end of the block, and {n * (n + 1) // 2} direct "
-               f"connections. ResNet-56 keeps 16 channels through its {blocks} blocks: {blocks} shortcuts.")
+    st.caption(_("DenseNet: {start} input channels + {n} layers x k = {k} = {end} channels at the end of the "
+                 "block, and {links} direct connections. ResNet-56 keeps 16 channels through its {blocks} blocks: "
+                 "{blocks} shortcuts.").format(start=growth["channels"].iloc[0], n=n, k=k,
+                                               end=growth["channels"].max(), links=n * (n + 1) // 2, blocks=blocks))
     left, right = st.columns(2)
     conn = dense.connectivity(growth["channels"].iloc[0], k, min(n, 12))
-    left.markdown("**Who feeds whom** (channels from each earlier layer)")
+    left.markdown(_("**Who feeds whom** (channels from each earlier layer)"))
     left.altair_chart(charts.styled(alt.Chart(conn).mark_rect().encode(
-        x=alt.X("source:O", title="source layer (0 = block input)"), y=alt.Y("target layer:O", title="layer"),
-        color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title="channels")), height=340),
+        x=alt.X("source:O", title=_("source layer (0 = block input)")), y=alt.Y("target layer:O", title=_("layer")),
+        color=alt.Color("channels:Q", scale=alt.Scale(scheme="blues"), title=_("channels"))), height=340),
         width="stretch")
     trained = [r for r in store().list_runs() if r.trained and r.spec.get("family") == "densenet"
                and store().checkpoint_path(r.id).exists()]
     model, run_id, skipped = dense.trained_model(store(), trained)
     for skip in skipped:
-        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, hide_paths(skip.reason))
+        say("warning", _("Skipped run {}: its checkpoint cannot be used ({})."), skip.run_id, hide_paths(skip.reason))
     if model is not None:
-        note = f"trained run {run_id}"
+        note = _("trained run {run}").format(run=run_id)
     else:
-        model, note = dense.fresh(spec), "untrained (no DenseNet run in the store): flat, as expected before learning"
+        model, note = dense.fresh(spec), _("untrained (no DenseNet run in the store): flat, as expected before "
+                                           "learning")
     reuse = dense.feature_reuse(model)
-    right.markdown(f"**Feature reuse**, mean |w| per source ({note})")
+    right.markdown(_("**Feature reuse**, mean |w| per source ({note})").format(note=note))
     right.altair_chart(charts.styled(alt.Chart(reuse).mark_rect().encode(
-        x=alt.X("source:O", title="source layer"), y=alt.Y("target layer:O", title="layer"),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title="relative |w|")),
+        x=alt.X("source:O", title=_("source layer")), y=alt.Y("target layer:O", title=_("layer")),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), title=_("relative |w|"))),
         height=340), width="stretch")
-    source_caption("re-drawing of DenseNet Fig. 5 for the first block of the chosen net.")
-    st.subheader("Parameters against error")
+    source_caption(_("re-drawing of DenseNet Fig. 5 for the first block of the chosen net."))
+    st.subheader(_("Parameters against error"))
     st.altair_chart(charts.error_chart(dense.params_vs_error(), "params (M)"), width="stretch")
-    st.markdown("**Memory:** concatenation keeps every map alive for the backward pass.")
-    st.table(dense_memory().style.format(precision=2).hide(axis="index"))
-    source_caption("counted by the app (explorer.models.cost) on the models it builds.")
+    st.markdown(_("**Memory:** concatenation keeps every map alive for the backward pass."))
+    memory = dense_memory().rename(columns=lambda c: _(MEMORY_COLUMNS[c]) if c in MEMORY_COLUMNS else c)
+    st.table(memory.style.format(precision=2).hide(axis="index"))
+    source_caption(_("counted by the app (explorer.models.cost) on the models it builds."))

@@ -61,43 +61,46 @@ def lesson_degradation() -> None:
 
 # ---------------------------------------------------------------------------------------------------- lesson 3
 def lesson_shortcut() -> None:
-    st.markdown(
+    st.markdown(_(
         "Eq. (5) needs the shortcut to be the identity: anything else on it multiplies the gradient, "
-        "layer after layer. For a scaled shortcut $h(x) = \\lambda x$:")
+        "layer after layer. For a scaled shortcut $h(x) = \\lambda x$:"))
     st.latex(r"\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_L}"
              r"\Big(\prod_{i=l}^{L-1}\lambda_i + \frac{\partial \hat F}{\partial x_l}\Big)")
-    source_caption("He et al. 2016, Identity Mappings (1603.05027), eq. (7), Table 1 and Table 2.")
+    source_caption(_("He et al. 2016, Identity Mappings (1603.05027), eq. (7), Table 1 and Table 2."))
     base = PRESETS["resnet110"]
     t1 = pd.DataFrame(table("identity_table1"))
     t1["design"] = [row_design("identity_table1", key) for key in t1["key"]]
     t1["open"] = [build_link(s) for s in t1["design"]]
-    st.subheader("Table 1: what the shortcut does (ResNet-110)")
+    st.subheader(_("Table 1: what the shortcut does (ResNet-110)"))
     st.dataframe(t1[["shortcut", "on_shortcut", "on_f", "error_text", "open"]], hide_index=True,
                  width="stretch", height=36 * (len(t1) + 1) + 4, column_config={
-                     "on_shortcut": "on shortcut", "on_f": "on F", "error_text": "error (%)",
-                     "open": st.column_config.LinkColumn("Build page", display_text="open design")})
+                     "on_shortcut": _("on shortcut"), "on_f": _("on F"),
+                     "error_text": _("error (%)"),
+                     "open": st.column_config.LinkColumn(_("Build page"), display_text=_("open design"))})
     source_caption(t1["source"].iloc[0])
     t2 = pd.DataFrame(table("identity_table2"))
-    st.subheader("Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)")
+    st.subheader(_("Table 2: where BN and ReLU sit (ResNet-110 and ResNet-164)"))
     t2["open 110"] = [build_link(base.replace(activation=a)) for a in t2["activation"]]
     t2["open 164"] = [build_link(PRESETS["preact_resnet164"].replace(activation=a)) for a in t2["activation"]]
     st.dataframe(t2[["unit", "resnet110", "resnet164", "open 110", "open 164"]], hide_index=True,
                  width="stretch", column_config={
-                     "resnet110": "ResNet-110 error (%)", "resnet164": "ResNet-164 error (%)",
-                     "open 110": st.column_config.LinkColumn("110", display_text="open"),
-                     "open 164": st.column_config.LinkColumn("164", display_text="open")})
+                     "unit": _("unit"), "resnet110": _("ResNet-110 error (%)"),
+                     "resnet164": _("ResNet-164 error (%)"),
+                     "open 110": st.column_config.LinkColumn("110", display_text=_("open")),
+                     "open 164": st.column_config.LinkColumn("164", display_text=_("open"))})
     source_caption(t2["source"].iloc[0])
-    st.subheader("Run a row yourselves")
+    st.subheader(_("Run a row yourselves"))
     choices = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.design for r in t1.itertuples()}
     choices |= {f"Table 2: {r.unit} (ResNet-110)": base.replace(activation=r.activation) for r in t2.itertuples()}
     paper = {f"Table 1: {r.shortcut} ({r.on_shortcut} / {r.on_f})": r.error_text for r in t1.itertuples()}
     paper |= {f"Table 2: {r.unit} (ResNet-110)": f"{r.resnet110:.2f}" for r in t2.itertuples()}
-    picked = st.multiselect("Designs to train (short runs, shared by the class)", list(choices),
+    # The choices stay English: they name the papers' rows, and they are the runs' labels in the store.
+    picked = st.multiselect(_("Designs to train (short runs, shared by the class)"), list(choices),
                             default=list(choices)[:1])
     recipe = class_recipe("shortcut")
     data_note(recipe)
     designs = {name: choices[name] for name in picked}
-    queue_buttons("Queue short runs of the chosen rows", designs, recipe, "q_shortcut")
+    queue_buttons(_("Queue short runs of the chosen rows"), designs, recipe, "q_shortcut")
 
     @st.fragment(run_every=5)
     def live() -> None:
