@@ -342,7 +342,7 @@ def test_the_lesion_lesson_refuses_a_too_deep_run_quickly_and_studies_the_others
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.multiselect[0].value == [small]  # the too-deep run is not chosen by default ...
-    assert any(small in t and t.startswith("Chosen by default: resnet8") for t in texts(at.caption))
+    assert any(small in t and t.startswith("Lesioned by default: resnet8") for t in texts(at.caption))
     at.multiselect[0].set_value([deep, small]).run()
     took = time.monotonic() - start
     warnings = texts(at.warning)
