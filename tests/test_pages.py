@@ -499,6 +499,10 @@ def test_build_in_korean_labels_its_controls_results_and_figures():
     assert ("CIFAR-10", "테스트 오류율", "4.00", "5회 중앙값") in figures
     assert any("Table 6" in r["출처"] for r in rows)  # the source is the paper's, untranslated
     assert any(s.value.startswith("논문의 **wrn_28_10**:") for s in at.success)
+    overview, detail = dots(at)
+    assert "<b>범례</b>" in overview and ">입력 / 출력</td>" in overview and "Legend" not in overview
+    assert "<b>범례</b>" in detail
+    assert "stage1" in overview and "input" in overview  # node labels are layer names: they stay
     assert at.session_state["design"] == PRESETS["wrn_28_10"]
 
 
@@ -534,6 +538,7 @@ def test_compare_in_korean_names_its_rows_and_keeps_design_names():
     assert table["resnet56"]["계열"] == "ResNet / pre-activation"
     assert "Table 6" in table["wrn_28_10"]["출처"]
     assert [s.value for s in at.subheader] == ["그래프 나란히 보기", "모든 프리셋의 논문 CIFAR-10 오류율과 크기"]
+    assert all("<b>범례</b>" in dot for dot in dots(at))
     assert at.query_params["designs"] == "resnet56,wrn_28_10"
 
 

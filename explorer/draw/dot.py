@@ -4,7 +4,11 @@ compact legend of the types a drawing uses, written as DOT through the `graphviz
 
 from __future__ import annotations
 
+import html
+
 import graphviz
+
+from explorer.i18n import N_, _
 
 # Fill colour per operation type; the legend lists the ones a graph uses.
 COLOURS: dict[str, str] = {
@@ -20,10 +24,14 @@ COLOURS: dict[str, str] = {
     "stage": "#99e9f2",
     "head": "#96f2d7",
 }
+# The legend's words (marked N_): drawings are made, cached and shipped precomputed in English, and
+# `localized_legend` puts them in the page's language when one is shown.
+LEGEND_TITLE = N_("Legend")
 LEGEND_TEXT: dict[str, str] = {
-    "tensor": "input / output", "conv": "convolution / fc", "norm": "batch norm", "activation": "ReLU / sigmoid",
-    "pool": "pooling", "merge": "add / concat / mix", "shortcut": "shortcut path", "gate": "gate / SE",
-    "regularizer": "dropout / drop-path", "stage": "stage of blocks", "head": "classifier head",
+    "tensor": N_("input / output"), "conv": N_("convolution / fc"), "norm": N_("batch norm"),
+    "activation": N_("ReLU / sigmoid"), "pool": N_("pooling"), "merge": N_("add / concat / mix"),
+    "shortcut": N_("shortcut path"), "gate": N_("gate / SE"), "regularizer": N_("dropout / drop-path"),
+    "stage": N_("stage of blocks"), "head": N_("classifier head"),
 }
 
 
@@ -80,9 +88,20 @@ class Drawing:
             cells = "".join(f'<tr><td bgcolor="{COLOURS[k]}">{LEGEND_TEXT[k]}</td></tr>' for k in self.kinds)
             self._legend = True
             self.graph.node("legend", f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
-                                      f"<tr><td><b>Legend</b></td></tr>{cells}</table>>",
+                                      f"<tr><td><b>{LEGEND_TITLE}</b></td></tr>{cells}</table>>",
                             shape="plaintext", fillcolor="#ffffff", fontsize="10")
             # At the bottom, so that it does not push the first nodes down or widen the top of the drawing.
             self.graph.body.append("\t{ rank=sink; legend }\n")
         return self.graph.source
 
+
+
+def localized_legend(dot: str) -> str:
+    """The DOT text with its legend in the current language. The legend's cells are the constants above, so they
+    are found exactly; node labels (layer names and shapes) are left as they are."""
+    cells = {f"<b>{LEGEND_TITLE}</b>": f"<b>{html.escape(_(LEGEND_TITLE))}</b>"}
+    cells |= {f'bgcolor="{COLOURS[k]}">{t}</td>': f'bgcolor="{COLOURS[k]}">{html.escape(_(t))}</td>'
+              for k, t in LEGEND_TEXT.items()}
+    for english, shown in cells.items():
+        dot = dot.replace(english, shown)
+    return dot
