@@ -551,8 +551,11 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("budget", {"subheader: 예산 계산기", "column: 목표 대비", "column: 이미지/초 (이 CPU)",
                 "button: 이 컴퓨터에서 학습 속도 측정", "widget: 곱셈-덧셈 연산량 대비 오류율 보기"}),
     ("dense", {"subheader: 파라미터 수 대 오류율", "column: 이미지당 activation (MB)", "widget: Growth rate k"}),
+    ("forms", {"metric: 출력 사이의 최대 |차이|", "column: (c)와의 최대 |차이|", "widget: 템플릿 C x d"}),
+    ("shake", {"button: 20 step 재생", "widget: 학습 step (움직여서 한 step씩 보기)", "widget: 적용 단위",
+               "button: 이 모드로 Shake-Shake 26 2x32d 짧은 실행을 대기열에 추가"}),
 ])
-def test_lessons_3_4_8_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_6_and_8_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

@@ -65,10 +65,10 @@ def curve_chart(frame: pd.DataFrame, log: bool = False) -> alt.Chart:
 def shake_chart(frame: pd.DataFrame, step: int) -> alt.Chart:
     """alpha and beta per image for one step, against the 0.5 of the even modes."""
     long = frame.melt(id_vars=["image"], value_vars=["alpha", "beta"], var_name="coefficient")
-    long["coefficient"] = long["coefficient"].map({"alpha": "alpha (forward)", "beta": "beta (backward)"})
-    bars = alt.Chart(long, title=f"step {step}").mark_bar().encode(
-        x=alt.X("image:O", title="image in the batch", axis=alt.Axis(labelAngle=0)), xOffset="coefficient:N",
-        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="weight of branch 1"),
+    long["coefficient"] = long["coefficient"].map({"alpha": _("alpha (forward)"), "beta": _("beta (backward)")})
+    bars = alt.Chart(long, title=_("step {step}").format(step=step)).mark_bar().encode(
+        x=alt.X("image:O", title=_("image in the batch"), axis=alt.Axis(labelAngle=0)), xOffset="coefficient:N",
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=_("weight of branch 1")),
         color=alt.Color("coefficient:N", title=None))
     rule = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[6, 4], color="black", size=2).encode(y="y:Q")
     return styled(alt.layer(bars, rule), height=420)

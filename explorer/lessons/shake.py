@@ -11,13 +11,14 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from explorer.i18n import N_
 from explorer.lessons.seeding import seeded
 from explorer.models.families.shake_shake import ShakeFunction, ShakeMix
 from explorer.models.presets import PRESETS
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
-MODES = {"shake": "Shake (random)", "even": "Even (0.5)", "keep": "Keep (beta = alpha)"}
+MODES = {"shake": N_("Shake (random)"), "even": N_("Even (0.5)"), "keep": N_("Keep (beta = alpha)")}  # _() where shown
 
 
 def step_coefficients(batch_size: int = 8, forward_mode: str = "shake", backward_mode: str = "shake",

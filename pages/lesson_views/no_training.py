@@ -247,38 +247,48 @@ def block_svg(cardinality: int, width: int, form: str) -> str | None:
         return None
 
 
+# The forms table's headers, shown translated (the frame keeps the English names the formats and tests use).
+FORMS_COLUMNS = {"label": N_("label"), "params": N_("params"), "ms per forward": N_("ms per forward"),
+                 "max |difference| to (c)": N_("max |difference| to (c)")}
+
+
+def forms_headers(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: _(FORMS_COLUMNS[c]) if c in FORMS_COLUMNS else c)
+
+
 def lesson_forms() -> None:
-    st.markdown(
+    st.markdown(_(
         "A ResNeXt block aggregates C paths of width d. The paper draws it three ways and says they are "
-        "*equivalent*. The app builds all three, gives them the same weights, and feeds them the same batch:")
+        "*equivalent*. The app builds all three, gives them the same weights, and feeds them the same batch:"))
     st.latex(r"y = x + \sum_{i=1}^{C} \mathcal{T}_i(x)"
              r"\quad\text{(a) sum of paths} \;=\; \text{(b) concat, then 1x1} \;=\; \text{(c) grouped conv}")
-    source_caption("Xie et al. 2017, ResNeXt (1611.05431), eq. (3) and Fig. 3.")
+    source_caption(_("Xie et al. 2017, ResNeXt (1611.05431), eq. (3) and Fig. 3."))
     c1, c2 = st.columns(2)
-    template = c1.selectbox("Template C x d", ["8x4d", "32x4d", "4x24d", "2x40d", "1x64d", "16x8d"],
-                            help="C paths, each d channels wide (ResNeXt-29 stage 1 on a 16x16 map)")
+    template = c1.selectbox(_("Template C x d"), ["8x4d", "32x4d", "4x24d", "2x40d", "1x64d", "16x8d"],
+                            help=_("C paths, each d channels wide (ResNeXt-29 stage 1 on a 16x16 map)"))
     cardinality, width = (int(t) for t in template.rstrip("d").split("x"))
     frame = forms_table(cardinality, width)
     agree = frame["max |difference| to (c)"].max()
-    c2.metric("Max |difference| between outputs", f"{agree:.1e}",
-              help="float64 arithmetic; 1e-15 is rounding, i.e. the same function")
-    st.table(frame.drop(columns="form").style.format(
-        {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}).hide(axis="index"))
+    c2.metric(_("Max |difference| between outputs"), f"{agree:.1e}",
+              help=_("float64 arithmetic; 1e-15 is rounding, i.e. the same function"))
+    formats = {"params": "{:,}", "ms per forward": "{:.2f}", "max |difference| to (c)": "{:.1e}"}
+    st.table(forms_headers(frame.drop(columns="form")).style.format(
+        {_(FORMS_COLUMNS[c]): f for c, f in formats.items()}).hide(axis="index"))
     bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("ms per forward:Q", title="milliseconds per forward pass (CPU, float32, batch 8)"),
+        x=alt.X("ms per forward:Q", title=_("milliseconds per forward pass (CPU, float32, batch 8)")),
         y=alt.Y("label:N", title=None, sort=None), color=alt.Color("label:N", legend=None))
     st.altair_chart(charts.styled(bars, height=240), width="stretch")
-    st.caption("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
-               "kernel; the split form launches 3C small convolutions.")
+    st.caption(_("Same parameters, same output, different speed: the grouped convolution runs the C paths as one "
+                 "kernel; the split form launches 3C small convolutions."))
     tabs = st.tabs([forms.FORMS[form] for form in ("split", "concat", "grouped")])
     for tab, form in zip(tabs, ("split", "concat", "grouped")):
         svg = block_svg(min(cardinality, 4), width, form)
         if svg:
             tab.image(svg, width="stretch")
         else:
-            tab.write("Graphviz is not installed; the graph is not available.")
+            tab.write(_("Graphviz is not installed; the graph is not available."))
     if cardinality > 4:
-        st.caption("Graphs drawn with C = 4 paths so that they stay readable.")
+        st.caption(_("Graphs drawn with C = 4 paths so that they stay readable."))
 
 
 # ---------------------------------------------------------------------------------------------------- lesson 8

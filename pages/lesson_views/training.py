@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import PRESETS
-from explorer.i18n import _
+from explorer.i18n import N_, _
 from explorer.lessons import charts, classruns, degradation, lesion, shake
 from explorer.lessons.measured import MeasuredDataError, measured
 from explorer.models.published import published_for, row_design, table
@@ -111,18 +111,19 @@ def lesson_shortcut() -> None:
 
 # ---------------------------------------------------------------------------------------------------- lesson 6
 def lesson_shake() -> None:
-    st.markdown("Two residual branches, mixed by a random convex weight that changes every step, and a "
-                "*different* random weight on the way back:")
+    st.markdown(_("Two residual branches, mixed by a random convex weight that changes every step, and a "
+                  "*different* random weight on the way back:"))
     st.latex(r"x_{i+1} = x_i + \alpha_i F(x_i, W_i^{(1)}) + (1-\alpha_i) F(x_i, W_i^{(2)}),\qquad "
              r"\frac{\partial L}{\partial F^{(1)}} = \beta_i \frac{\partial L}{\partial x_{i+1}}")
-    source_caption("Gastaldi 2017, Shake-Shake regularization (1705.07485), sec. 2; at test time alpha = 0.5.")
+    source_caption(_("Gastaldi 2017, Shake-Shake regularization (1705.07485), sec. 2; at test time alpha = 0.5."))
     c1, c2, c3, c4 = st.columns(4)
-    forward_mode = c1.radio("Forward (alpha)", ["shake", "even"], format_func=shake.MODES.get)
-    backward_mode = c2.radio("Backward (beta)", ["shake", "even", "keep"], format_func=shake.MODES.get)
-    level = c3.radio("Level", ["image", "batch"], format_func={"image": "per image", "batch": "per batch"}.get)
-    batch_size = c4.slider("Images in the batch", 2, 32, 8)
-    step = st.slider("Training step (move it to step through)", 1, 50, 1)
-    play = st.button("Play 20 steps", icon=":material/play_arrow:")
+    forward_mode = c1.radio(_("Forward (alpha)"), ["shake", "even"], format_func=lambda v: _(shake.MODES[v]))
+    backward_mode = c2.radio(_("Backward (beta)"), ["shake", "even", "keep"], format_func=lambda v: _(shake.MODES[v]))
+    levels = {"image": N_("per image"), "batch": N_("per batch")}
+    level = c3.radio(_("Level"), ["image", "batch"], format_func=lambda v: _(levels[v]))
+    batch_size = c4.slider(_("Images in the batch"), 2, 32, 8)
+    step = st.slider(_("Training step (move it to step through)"), 1, 50, 1)
+    play = st.button(_("Play 20 steps"), icon=":material/play_arrow:")
     chart = st.empty()
     frame = shake.step_coefficients(batch_size, forward_mode, backward_mode, level, step - 1)
     for shown in range(step, step + 20) if play else [step]:
@@ -130,19 +131,19 @@ def lesson_shake() -> None:
         chart.altair_chart(charts.shake_chart(frame, shown), width="stretch")
         if play:
             time.sleep(0.5)
-    st.caption("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
-               "receives equal alpha and beta; branch 2 gets 1 - alpha and 1 - beta.")
-    with st.expander("The numbers for this step"):
+    st.caption(_("Measured through the model's own ShakeFunction: branch 1's forward weight and the gradient it "
+                 "receives equal alpha and beta; branch 2 gets 1 - alpha and 1 - beta."))
+    with st.expander(_("The numbers for this step")):
         st.dataframe(frame.style.format(precision=3), hide_index=True, width="stretch")
-    st.subheader("The paper's table beside the class's runs")
+    st.subheader(_("The paper's table beside the class's runs"))
     paper = shake.paper_table()
     st.table(text_table(paper.drop(columns=["settings", "source"]), precision=2))  # modes: the asset file's text
-    source_caption(paper["source"].iloc[0] + "; CIFAR-10 test error (%).")
+    source_caption(_("{source}; CIFAR-10 test error (%).").format(source=paper["source"].iloc[0]))
     recipe = class_recipe("shake")
     recipe = recipe.replace(lr=0.2, schedule="cosine")  # Shake-Shake's schedule, shortened
     data_note(recipe)
     designs = {f"{forward_mode}-{backward_mode}-{level}": shake.design(forward_mode, backward_mode, level)}
-    queue_buttons("Queue a short run of Shake-Shake 26 2x32d with these modes", designs, recipe, "q_shake")
+    queue_buttons(_("Queue a short run of Shake-Shake 26 2x32d with these modes"), designs, recipe, "q_shake")
     every = {f"{r.forward.lower()}-{r.backward.lower()}-{'image' if r.level == 'n/a' else r.level.lower()}":
              shake.design(r.forward.lower(), r.backward.lower(), "image" if r.level == "n/a" else r.level.lower())
              for r in paper.itertuples()}
