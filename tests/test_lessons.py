@@ -554,8 +554,9 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("forms", {"metric: 출력 사이의 최대 |차이|", "column: (c)와의 최대 |차이|", "widget: 템플릿 C x d"}),
     ("shake", {"button: 20 step 재생", "widget: 학습 step (움직여서 한 step씩 보기)", "widget: 적용 단위",
                "button: 이 모드로 Shake-Shake 26 2x32d 짧은 실행을 대기열에 추가"}),
+    ("lesion", {"button: ResNet-56과 plain-20 짧은 실행을 대기열에 추가"}),
 ])
-def test_lessons_3_to_6_and_8_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_8_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

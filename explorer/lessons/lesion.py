@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.i18n import N_
 from explorer.lessons.seeding import seeded
 from explorer.models.blocks import PlainBlock, ResidualBlock
 from explorer.models.builder import build_model
@@ -41,9 +42,9 @@ from explorer.training.recipe import Recipe
 from explorer.training.runs import Run, RunStore
 from explorer.training.speed import eval_macs_per_second
 
-SOURCE = "Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks " \
-         "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to " \
-         "the baseline, except at the downsampling blocks; a 15-layer VGG collapses to chance."
+SOURCE = N_("Veit, Wilber & Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks "
+            "(1605.06431), Fig. 3 (a): deleting single layers of a ResNet-110 on CIFAR-10 leaves the error close to "
+            "the baseline, except at the downsampling blocks; a 15-layer VGG collapses to chance.")  # _() where shown
 
 
 @dataclass(frozen=True)

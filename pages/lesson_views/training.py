@@ -166,22 +166,22 @@ def lesion_jobs() -> lesion.StudyJobs:
 
 
 def lesson_lesion() -> None:
-    st.markdown(
+    st.markdown(_(
         "Unroll a residual net: with n blocks there are $2^n$ paths from input to output, of many lengths. "
         "Deleting one block removes only the paths through it; the rest still carry the signal. A plain net has "
-        "a single path, so deleting any block breaks it.")
+        "a single path, so deleting any block breaks it."))
     st.latex(r"x_3 = x_0 + f_1(x_0) + f_2(x_0 + f_1(x_0)) + f_3\big(x_0 + f_1(x_0) + f_2(\cdots)\big)")
-    source_caption(lesion.SOURCE)
+    source_caption(_(lesion.SOURCE))
     runs = [r for r in store().list_runs() if r.trained and r.spec.get("family") in ("plain", "resnet")
             and store().checkpoint_path(r.id).exists()]
     recipe = class_recipe("lesion")
     if not runs:
-        st.info("No trained plain or residual run in the store yet. Queue a short ResNet-56 and plain-20, then "
-                "come back when they finish (with the default run length they are lesson 1's runs).")
+        st.info(_("No trained plain or residual run in the store yet. Queue a short ResNet-56 and plain-20, then "
+                  "come back when they finish (with the default run length they are lesson 1's runs)."))
     data_note(recipe)
-    queue_buttons("Queue short runs of ResNet-56 and plain-20",
+    queue_buttons(_("Queue short runs of ResNet-56 and plain-20"),
                   {"ResNet-56": PRESETS["resnet56"], "plain-20": PRESETS["plain20"]}, recipe, "q_lesion")
-    reference_run("lesion", "Our own lesion study of the default short runs (compare your class's with it)")
+    reference_run("lesion", _("Our own lesion study of the default short runs (compare your class's with it)"))
     if not runs:
         return
     plans = lesion.plans(runs)  # from the stored designs: nothing is loaded to refuse one
@@ -190,30 +190,38 @@ def lesson_lesion() -> None:
     names = {r.id: r.label for r in runs}
     if len(set(names.values())) < len(names):  # two runs of one design: tell their lines apart
         names = {r.id: f"{r.label} ({r.id})" for r in runs}
-    labels = {r.id: f"{r.label} ({r.id}, {trained[r.id][0]} epochs on {r.recipe.get('dataset')}"
-                    + (f", {trained[r.id][1]:.1f}% test error)" if trained[r.id][1] is not None else ")") for r in runs}
+    labels = {r.id: (_("{net} ({run}, {epochs} epochs on {dataset}, {error}% test error)") if trained[r.id][1]
+                     is not None else _("{net} ({run}, {epochs} epochs on {dataset})")).format(
+                         net=r.label, run=r.id, epochs=trained[r.id][0], dataset=r.recipe.get("dataset"),
+                         error=f"{trained[r.id][1]:.1f}" if trained[r.id][1] is not None else "")
+              for r in runs}
     defaults = lesion.default_runs([r for r in runs if plans[r.id].refused is None], set(weak))
-    picked = st.multiselect("Trained runs to lesion", list(labels), default=defaults, format_func=labels.get,
-                            help="By default the deepest residual run (the most paths) and the shallowest plain run "
-                            "(the plain net that trains best) that this machine can lesion within "
-                            f"{lesion.MAX_STUDY_SECONDS:.0f} s of work, passing over under-trained runs (over "
-                            f"{lesion.UNDERTRAINED_ERROR:.0f}% test error, or under {lesion.MIN_EPOCHS} epochs).")
+    picked = st.multiselect(_("Trained runs to lesion"), list(labels), default=defaults, format_func=labels.get,
+                            help=_("By default the deepest residual run (the most paths) and the shallowest plain "
+                                   "run (the plain net that trains best) that this machine can lesion within "
+                                   "{seconds} s of work, passing over under-trained runs (over {error} test error, "
+                                   "or under {epochs} epochs).").format(
+                                       seconds=f"{lesion.MAX_STUDY_SECONDS:.0f}",
+                                       error=f"{lesion.UNDERTRAINED_ERROR:.0f}%", epochs=lesion.MIN_EPOCHS))
     if defaults:
-        why = {"resnet": "the deepest residual run (the most paths)", "plain": "the shallowest plain run (the plain "
-               "net that trains best)"}
+        why = {"resnet": _("the deepest residual run (the most paths)"),
+               "plain": _("the shallowest plain run (the plain net that trains best)")}
         family = {r.id: r.spec.get("family") for r in runs}
-        say("caption", "Lesioned by default: " + "; ".join(f"{{}}, {why[family[i]]}" for i in defaults)
-            + ", among the finished runs in the store that this machine can lesion in time"
-            + (", passing over under-trained ones." if weak else "."), *(labels[i] for i in defaults))
+        # Each "{}" is a run's label, filled in as plain text by say().
+        chosen = "; ".join("{}, " + why[family[i]] for i in defaults)
+        say("caption", (_("Lesioned by default: {chosen}, among the finished runs in the store that this machine can "
+                          "lesion in time, passing over under-trained ones.") if weak else
+                        _("Lesioned by default: {chosen}, among the finished runs in the store that this machine can "
+                          "lesion in time.")).replace("{chosen}", chosen), *(labels[i] for i in defaults))
     for run_id in picked:
         if (refused := plans[run_id].refused) is not None:
-            say("warning", "Not lesioned: run {}. {}.", run_id, refused)
+            say("warning", _("Not lesioned: run {}. {}."), run_id, refused)
         elif run_id in weak:
-            say("warning", "Under-trained: {}. Queue the lesson's runs above for a trained net.", weak[run_id])
+            say("warning", _("Under-trained: {}. Queue the lesson's runs above for a trained net."), weak[run_id])
     ready = [i for i in picked if plans[i].refused is None]
     jobs = {i: lesion_jobs().get(store(), i, plans[i].images) for i in ready}
     if jobs and not all(job.done() for job in jobs.values()):
-        with st.spinner("Deleting one block at a time and re-testing ..."):
+        with st.spinner(_("Deleting one block at a time and re-testing ...")):
             lesion.StudyJobs.wait(jobs.values())  # a few seconds at most; longer studies go on in the background
     pending = [i for i, job in jobs.items() if not job.done()]
     families = {names[r.id]: r.spec.get("family") for r in runs}
@@ -234,11 +242,11 @@ def lesion_results(jobs: dict, plans: dict, names: dict, families: dict, was_pen
     studied, skipped = lesion.studies([i for i, job in jobs.items() if job.done()],
                                       lambda run_id: jobs[run_id].result())
     for skip in skipped:
-        say("warning", "Skipped run {}: its checkpoint cannot be used ({}).", skip.run_id, hide_paths(skip.reason))
+        say("warning", _("Skipped run {}: its checkpoint cannot be used ({})."), skip.run_id, hide_paths(skip.reason))
     pending = [i for i, job in jobs.items() if not job.done()]
     for run_id in pending:
-        say("info", "Lesion study of {} running in the background (about {} s of work on {} images, shared by the "
-                    "whole class); its line appears here when it is done.",
+        say("info", _("Lesion study of {} running in the background (about {} s of work on {} images, shared by the "
+                      "whole class); its line appears here when it is done."),
             names[run_id], f"{plans[run_id].seconds:.0f}", plans[run_id].images)
     if was_pending and not pending:
         st.rerun()  # all done: draw once more without the refresh
@@ -249,10 +257,10 @@ def lesion_results(jobs: dict, plans: dict, names: dict, families: dict, was_pen
     base = frame[frame["deleted block"] == 0]
     lines = alt.Chart(frame[frame["deleted block"] > 0]).mark_line(point=alt.OverlayMarkDef(size=90),
                                                                    strokeWidth=4).encode(
-        x=alt.X("deleted block:Q", title="deleted block (1 = nearest the input)",
+        x=alt.X("deleted block:Q", title=_("deleted block (1 = nearest the input)"),
                 axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("error (%):Q", title="test error (%)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("run:N", title="run"), tooltip=["run", "name", "downsampling", "error (%)"])
+        y=alt.Y("error (%):Q", title=_("test error (%)"), scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("run:N", title=_("run")), tooltip=["run", "name", "downsampling", "error (%)"])
     rules = alt.Chart(base).mark_rule(strokeDash=[8, 4], size=2).encode(y="error (%):Q", color="run:N")
     # Veit et al. single out the downsampling blocks: ring them so the class can check that claim.
     rings = alt.Chart(frame[frame["downsampling"]]).mark_point(shape="square", size=320, strokeWidth=3,
@@ -261,8 +269,8 @@ def lesion_results(jobs: dict, plans: dict, names: dict, families: dict, was_pen
     st.altair_chart(charts.styled(alt.layer(lines, rules, rings), height=500), width="stretch")
     results = {run: lesion.summary(group) for run, group in frame.groupby("run", sort=False)}
     st.table(text_table(pd.DataFrame([{"run": run, **s} for run, s in results.items()]), precision=1))
-    st.caption("Dashed: the intact net's error. Black squares: the downsampling blocks. Veit et al. found a "
-               "residual net's line near its dashed line (except at the downsampling blocks) and a plain net's "
-               "at chance (90%); the more blocks, the more paths share the work.")
+    st.caption(_("Dashed: the intact net's error. Black squares: the downsampling blocks. Veit et al. found a "
+                 "residual net's line near its dashed line (except at the downsampling blocks) and a plain net's "
+                 "at chance (90%); the more blocks, the more paths share the work."))
     # Said from the numbers on screen: a fixed "Expected" contradicted the chart of an under-trained run (defect 7).
-    st.info("**What the chart shows.**\n" + "\n".join(f"- {plain(line)}" for line in lesion.verdict(results, families)))
+    st.info(_("**What the chart shows.**") + "\n" + "\n".join(f"- {plain(line)}" for line in lesion.verdict(results, families)))
