@@ -16,8 +16,7 @@ from pages.design_views import figures as figures_view
 from explorer import PRESETS, ArchSpec, SpecError, precompute
 from explorer.i18n import N_, _
 from explorer.models.builder import FAMILY_BUILDERS
-from explorer.draw.dot import localized_legend
-from explorer.draw.overview import GraphvizMissing, dot_available, to_svg
+from explorer.draw.overview import GraphvizMissing, dot_available, localized, to_svg
 from explorer.models.fields import FIELD_TYPES, applies, described, offered, setting, widget_bounds
 from explorer.models.plans import PLANS
 from explorer.models.presets import family_default, preset_name
@@ -288,7 +287,7 @@ def headline(spec: ArchSpec) -> None:
 def graphs(spec: ArchSpec) -> None:
     plan = layout(spec)
     left, right = st.columns([2, 3])
-    overview = localized_legend(cached_overview(spec.to_json()))  # cached in English; legend in the page's language
+    overview = localized(cached_overview(spec.to_json()))  # cached in English; shown in the page's language
     with left:
         st.subheader(_("Overview"))
         st.graphviz_chart(overview, width="stretch")
@@ -306,7 +305,7 @@ def graphs(spec: ArchSpec) -> None:
             later = _("block2..{count} (later)").format(count=count)
             block = b.selectbox(_("Block"), [0, 1], key="b_detail_block",
                                 format_func=[_("block1 (first)"), later].__getitem__)
-        detail = localized_legend(cached_block(spec.to_json(), stage, block))
+        detail = localized(cached_block(spec.to_json(), stage, block))
         st.graphviz_chart(detail, width="stretch")
     # on_click="ignore": a click downloads without a rerun. A rerun per click let Streamlit's media cleanup drop
     # the file a second, quick click asked for (MediaFileStorageError in the log, nothing in the browser).

@@ -17,8 +17,7 @@ from pages.design_views import figures as figures_view
 from explorer import PRESETS, ArchSpec, SpecError
 from explorer.draw import labels as name_labels
 from explorer.draw.colors import family_scale
-from explorer.draw.dot import localized_legend
-from explorer.draw.overview import GraphvizMissing, to_svg
+from explorer.draw.overview import GraphvizMissing, localized, to_svg
 from explorer.i18n import N_, _
 from explorer.models.builder import FAMILY_BUILDERS
 from explorer.models.presets import preset_name
@@ -136,7 +135,7 @@ def graph_rows(widths: list[float | None]) -> list[list[float]]:
 
 
 def show_graphs(specs: dict[str, ArchSpec]) -> None:
-    dots = [(label, localized_legend(cached_overview(spec.to_json()))) for label, spec in specs.items()]
+    dots = [(label, localized(cached_overview(spec.to_json()))) for label, spec in specs.items()]
     per_row = GRAPHS_PER_ROW.get(len(dots), len(dots))
     widths = [graph_width(dot) for _, dot in dots]
     if all(widths):  # a phone stacks the columns, each as wide as the page: there the widest fills the width

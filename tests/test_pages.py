@@ -502,6 +502,7 @@ def test_build_in_korean_labels_its_controls_results_and_figures():
     overview, detail = dots(at)
     assert "<b>범례</b>" in overview and ">입력 / 출력</td>" in overview and "Legend" not in overview
     assert "<b>범례</b>" in detail
+    assert 'label="Wide ResNet, 가중치 28층"' in overview and 'label="stage2.block1 자세히 보기 (Wide ResNet)"' in detail
     assert "stage1" in overview and "input" in overview  # node labels are layer names: they stay
     assert at.session_state["design"] == PRESETS["wrn_28_10"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from explorer.draw.dot import Drawing
+from explorer.draw.dot import BLOCK_TITLE, Drawing
 from explorer.draw.modules import block_form, conv_text, has, ops, shape_of, shortcut_text
 from explorer.models.cost import Trace, trace
 from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
@@ -231,7 +231,7 @@ def block_dot(spec: ArchSpec, stage_index: int = 0, block_index: int = 0) -> str
         before = [(f"{stage_name}.{n}", m) for n, m in children[:children.index((name, block))]] if not index else []
         drawn = before + [(f"{stage_name}.{name}", block)]
         where, first = f"{stage_name}.{name}", drawn[0][0]
-    g = Drawing("block", f"{where} in detail ({FAMILY_LABELS[spec.family]})")
+    g = Drawing("block", BLOCK_TITLE.format(where=where, family=FAMILY_LABELS[spec.family]))
     last = g.node("tensor", f"x\n{shape_of(t.shapes[first][0])}", "x", shape="ellipse")
     for path, module in drawn:
         form = block_form(module)

@@ -24,6 +24,9 @@ COLOURS: dict[str, str] = {
     "stage": "#99e9f2",
     "head": "#96f2d7",
 }
+# The drawings' titles (marked N_; explorer.draw.overview.localized translates a drawn title)
+OVERVIEW_TITLE = N_("{family}, {layers} weight layers")
+BLOCK_TITLE = N_("{where} in detail ({family})")
 # The legend's words (marked N_): drawings are made, cached and shipped precomputed in English, and
 # `localized_legend` puts them in the page's language when one is shown.
 LEGEND_TITLE = N_("Legend")

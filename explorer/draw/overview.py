@@ -16,13 +16,14 @@ import graphviz
 from torch import nn
 
 from explorer.draw.block import block_dot, detail_blocks
-from explorer.draw.dot import COLOURS, LEGEND_TEXT, Drawing
+from explorer.draw.dot import BLOCK_TITLE, COLOURS, LEGEND_TEXT, OVERVIEW_TITLE, Drawing, localized_legend
+from explorer.i18n import _
 from explorer.draw.modules import block_form, block_kind, has, ops, shape_of
 from explorer.models.cost import Trace, trace
 from explorer.models.spec import FAMILY_LABELS, ArchSpec, layout
 
 __all__ = ["COLOURS", "LEGEND_TEXT", "GraphvizMissing", "block_dot", "detail_blocks", "dot_available", "node_count",
-           "overview_dot", "to_png", "to_svg"]
+           "localized", "overview_dot", "to_png", "to_svg"]
 
 
 class GraphvizMissing(RuntimeError):
@@ -85,7 +86,7 @@ def overview_dot(spec: ArchSpec) -> str:
     tensor shape (C×H×W) on every edge."""
     t, plan = trace(spec), layout(spec)
     stages = {s.name for s in plan.stages}
-    g = Drawing("overview", f"{FAMILY_LABELS[spec.family]}, {plan.weight_layers} weight layers")
+    g = Drawing("overview", OVERVIEW_TITLE.format(family=FAMILY_LABELS[spec.family], layers=plan.weight_layers))
     last = g.node("tensor", f"input\n{shape_of(t.input_shape)}", "input", shape="ellipse")
     shape = t.input_shape
     for name in t.order:
@@ -132,3 +133,22 @@ def to_svg(dot: str) -> str:
 def to_png(dot: str) -> bytes:
     """Render DOT to PNG with graphviz; GraphvizMissing when the `dot` binary is not installed."""
     return _render(dot, "png")
+
+
+# A drawn title as the English templates write it (the family label is FAMILY_LABELS', which has no quote)
+_TITLES = ((OVERVIEW_TITLE, re.compile(r"(?P<family>.+), (?P<layers>\d+) weight layers")),
+           (BLOCK_TITLE, re.compile(r"(?P<where>\S+) in detail \((?P<family>.+)\)")))
+_GRAPH_LABEL = re.compile(r'^(\tgraph \[[^\n]*?\blabel=)"((?:[^"\\]|\\.)*)"', re.M)
+
+
+def localized(dot: str) -> str:
+    """An overview's or a block's DOT with its title and legend in the current language. Drawings are made,
+    cached and shipped precomputed in English; node labels (layer names and shapes) are left as they are."""
+    def title(found: re.Match) -> str:
+        for template, pattern in _TITLES:
+            parts = pattern.fullmatch(found[2])
+            if parts and parts["family"] in FAMILY_LABELS.values():
+                text = _(template).format(**(parts.groupdict() | {"family": _(parts["family"])}))
+                return f'{found[1]}"{text.replace(chr(34), chr(92) + chr(34))}"'
+        return found[0]
+    return localized_legend(_GRAPH_LABEL.sub(title, dot, count=1))
