@@ -555,8 +555,10 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("shake", {"button: 20 step 재생", "widget: 학습 step (움직여서 한 step씩 보기)", "widget: 적용 단위",
                "button: 이 모드로 Shake-Shake 26 2x32d 짧은 실행을 대기열에 추가"}),
     ("lesion", {"button: ResNet-56과 plain-20 짧은 실행을 대기열에 추가"}),
+    ("imagenet", {"subheader: ImageNet: 논문의 오류율과 앱이 센 값", "column: top-1 오류율 (%)",
+                  "button: 선택한 설계를 짧은 실행으로 대기열에 추가"}),
 ])
-def test_lessons_3_to_8_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_9_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

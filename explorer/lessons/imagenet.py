@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from explorer.i18n import N_
 from explorer.lessons.tables import counted
 from explorer.models.presets import PRESETS
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
-SOURCE = ("He et al. 2015, Deep Residual Learning (1512.03385), Table 2 (plain against ResNet, 18 and 34 layers), "
+SOURCE = N_("He et al. 2015, Deep Residual Learning (1512.03385), Table 2 (plain against ResNet, 18 and 34 layers), "
           "Table 3 (ResNet-34 with shortcut options A, B, C) and Table 6 (CIFAR-10)")
 RESNET34 = PRESETS["resnet34"]  # option B, torchvision's
 # Each ImageNet row of the lesson: its design, and where assets/published.json keeps its top-1 error

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import SpecError
+from explorer.i18n import N_, _
 from explorer.lessons import cardinality, charts, highway, imagenet, stochastic, wrn
 from pages.lesson_views.common import (build_link, class_recipe, data_note, known_runs, progress, queue_buttons,
                                        source_caption, text_table)
@@ -32,6 +33,15 @@ def _sources(frame: pd.DataFrame) -> None:
         source_caption(text)
 
 
+# Table headers shown translated (the frames keep the English names that the formats and the tests use).
+HEADERS = {"net": N_("net"), "top-1 error (%)": N_("top-1 error (%)"), "top-5 error (%)": N_("top-5 error (%)"),
+           "params": N_("params"), "multiply-adds": N_("multiply-adds")}
+
+
+def headers(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: _(HEADERS[c]) if c in HEADERS else c)
+
+
 # ---------------------------------------------------------------------------------------------------- lesson 9
 @st.cache_data(show_spinner=False)
 def imagenet_frame() -> pd.DataFrame:
@@ -44,46 +54,47 @@ def cifar_counts() -> pd.DataFrame:
 
 
 def lesson_imagenet() -> None:
-    st.markdown(
+    st.markdown(_(
         "Lesson 1 showed degradation on CIFAR-10. He et al. saw it first on ImageNet (Table 2): the 34-layer "
         "**plain** net has a higher error than the 18-layer one, while with shortcuts the 34-layer net is the "
         "better one. Table 3 then asks what the shortcut should be where the shape changes: **A** zero-pads "
-        "the identity (no parameters), **B** projects only there, **C** projects on every shortcut:")
+        "the identity (no parameters), **B** projects only there, **C** projects on every shortcut:"))
     st.latex(r"y = F(x, \{W_i\}) + W_s\,x")
-    source_caption(imagenet.SOURCE)
+    source_caption(_(imagenet.SOURCE))
     frame = imagenet_frame()
-    st.subheader("ImageNet: the paper's errors, the app's counts")
-    st.table(_shown(frame.drop(columns="source"), {"top-1 error (%)": "{:.2f}", "top-5 error (%)": "{:.2f}",
-                                                    "params": MILLIONS, "multiply-adds": BILLIONS}))
+    st.subheader(_("ImageNet: the paper's errors, the app's counts"))
+    formats = {"top-1 error (%)": "{:.2f}", "top-5 error (%)": "{:.2f}", "params": MILLIONS, "multiply-adds": BILLIONS}
+    st.table(_shown(headers(frame.drop(columns="source")), {_(HEADERS[c]): f for c, f in formats.items()}))
     _sources(frame)
     dots = alt.Chart(frame).mark_point(size=320, filled=True, opacity=1).encode(
-        x=alt.X("top-1 error (%):Q", scale=alt.Scale(zero=False, nice=True), title="top-1 error (%, 10-crop)"),
+        x=alt.X("top-1 error (%):Q", scale=alt.Scale(zero=False, nice=True), title=_("top-1 error (%, 10-crop)")),
         y=alt.Y("net:N", sort=None, title=None), color=alt.Color("net:N", legend=None),
         tooltip=["net", "top-1 error (%)", "params"])
     st.altair_chart(charts.styled(dots, height=300), width="stretch")
-    st.info("**What the table shows.**\n" + "\n".join(f"- {line}" for line in imagenet.verdict(frame)))
-    st.subheader("The CIFAR-10 analogue to run")
+    st.info(_("**What the table shows.**") + "\n" + "\n".join(f"- {line}" for line in imagenet.verdict(frame)))
+    st.subheader(_("The CIFAR-10 analogue to run"))
     designs = imagenet.cifar_designs()
     counts = cifar_counts()
     paper = imagenet.cifar_published()
     counts["paper (%)"] = [paper[net] for net in counts["net"]]
     counts["open"] = [build_link(designs[net]) for net in counts["net"]]
     st.dataframe(counts, hide_index=True, width="stretch", column_config={
-        "params": st.column_config.NumberColumn("params", format="%d"),
-        "multiply-adds": st.column_config.NumberColumn("multiply-adds", format="%d"),
-        "open": st.column_config.LinkColumn("Build page", display_text="open design")})
-    source_caption("counted by the app (explorer.models.cost); paper: He et al. 2015 Table 6 (option A only; "
-                   "the paper compares B and C on ImageNet alone) and Fig. 6 for the plain nets.")
-    picked = st.multiselect("Designs to train (short runs, shared by the class)", list(designs),
+        "net": _("net"), "paper (%)": _("paper (%)"),
+        "params": st.column_config.NumberColumn(_("params"), format="%d"),
+        "multiply-adds": st.column_config.NumberColumn(_("multiply-adds"), format="%d"),
+        "open": st.column_config.LinkColumn(_("Build page"), display_text=_("open design"))})
+    source_caption(_("counted by the app (explorer.models.cost); paper: He et al. 2015 Table 6 (option A only; "
+                     "the paper compares B and C on ImageNet alone) and Fig. 6 for the plain nets."))
+    picked = st.multiselect(_("Designs to train (short runs, shared by the class)"), list(designs),
                             default=["plain-20", "plain-56", "ResNet-56 A", "ResNet-56 B", "ResNet-56 C"],
                             key="imagenet_picked")
     recipe = class_recipe("imagenet")
     data_note(recipe)
     chosen = {label: designs[label] for label in picked}
-    queue_buttons("Queue short runs of the chosen designs", chosen, recipe, "q_imagenet")
-    st.info("**Expected outcome**, as in the paper: plain-56 ends above plain-20, on the training error too; the "
-            "three ResNet-56 options end close together (on CIFAR, option A's zero-padding costs nothing). A short "
-            "run shows the order, not the paper's final errors.")
+    queue_buttons(_("Queue short runs of the chosen designs"), chosen, recipe, "q_imagenet")
+    st.info(_("**Expected outcome**, as in the paper: plain-56 ends above plain-20, on the training error too; the "
+              "three ResNet-56 options end close together (on CIFAR, option A's zero-padding costs nothing). A short "
+              "run shows the order, not the paper's final errors."))
 
     @st.fragment(run_every=5)
     def live() -> None:
