@@ -557,8 +557,9 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("lesion", {"button: ResNet-56과 plain-20 짧은 실행을 대기열에 추가"}),
     ("imagenet", {"subheader: ImageNet: 논문의 오류율과 앱이 센 값", "column: top-1 오류율 (%)",
                   "button: 선택한 설계를 짧은 실행으로 대기열에 추가"}),
+    ("cardinality", {"metric: 1x64d와의 최대 파라미터 차이", "column: 1x64d 대비 파라미터", "widget: 네트워크"}),
 ])
-def test_lessons_3_to_9_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_9_and_11_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from explorer.i18n import N_
 from explorer.lessons.budget import resnext_spec
 from explorer.lessons.tables import counted
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
-SOURCE = "Xie et al. 2017, Aggregated Residual Transformations (ResNeXt, 1611.05431), Table 2 and Table 3"
+SOURCE = N_("Xie et al. 2017, Aggregated Residual Transformations (ResNeXt, 1611.05431), Table 2 and Table 3")
 TABLE = "resnext_templates"  # assets/published.json: Table 3's rows (setting C x d, top-1 error)
 TEMPLATES = ((1, 64), (2, 40), (4, 24), (8, 14), (32, 4))  # Table 2: C x d of ResNeXt-50 at ~4.1 GFLOPs
 TOLERANCE = 0.05  # the paper's "similar complexity": every template within 5% of 1x64d

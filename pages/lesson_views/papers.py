@@ -35,7 +35,8 @@ def _sources(frame: pd.DataFrame) -> None:
 
 # Table headers shown translated (the frames keep the English names that the formats and the tests use).
 HEADERS = {"net": N_("net"), "top-1 error (%)": N_("top-1 error (%)"), "top-5 error (%)": N_("top-5 error (%)"),
-           "params": N_("params"), "multiply-adds": N_("multiply-adds")}
+           "params": N_("params"), "multiply-adds": N_("multiply-adds"), "template": N_("template"),
+           "params vs 1x64d": N_("params vs 1x64d"), "multiply-adds vs 1x64d": N_("multiply-adds vs 1x64d")}
 
 
 def headers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -206,48 +207,52 @@ def cardinality_frame(depth: int) -> pd.DataFrame:
 
 
 def lesson_cardinality() -> None:
-    st.markdown(
+    st.markdown(_(
         "ResNeXt adds a third dimension beside depth and width: **cardinality** C, the number of parallel paths "
         "of width d in each bottleneck. Table 2 of the paper picks C and d so that every template costs what "
-        "ResNet-50 costs (1x64d is ResNet-50 itself); Table 3 trains them all on ImageNet:")
+        "ResNet-50 costs (1x64d is ResNet-50 itself); Table 3 trains them all on ImageNet:"))
     st.latex(r"\text{params of a stage-1 block} \approx C\,(256\,d + 3\cdot 3\,d^2 + 256\,d) \approx 70\text{k}")
-    st.markdown("for every template (C, d): (1, 64), (2, 40), (4, 24), (8, 14) and (32, 4).")
-    source_caption(cardinality.SOURCE)
-    depth = st.radio("Network", [50, 101], horizontal=True, key="cardinality_depth",
+    st.markdown(_("for every template (C, d): (1, 64), (2, 40), (4, 24), (8, 14) and (32, 4)."))
+    source_caption(_(cardinality.SOURCE))
+    depth = st.radio(_("Network"), [50, 101], horizontal=True, key="cardinality_depth",
                      format_func=lambda d: f"ResNeXt-{d} (ResNet-{d} = 1x64d)")
-    with st.spinner("Counting the five templates..."):
+    with st.spinner(_("Counting the five templates...")):
         frame = cardinality_frame(depth)
     equal = cardinality.equal_complexity(frame)
     spread_p = frame["params vs 1x64d"].abs().max()
     spread_m = frame["multiply-adds vs 1x64d"].abs().max()
     c1, c2 = st.columns(2)
-    c1.metric("Largest parameter difference to 1x64d", f"{spread_p:.1%}")
-    c2.metric("Largest multiply-add difference to 1x64d", f"{spread_m:.1%}")
-    st.table(_shown(frame.drop(columns=["cardinality C", "width d"]), {
-        "top-1 error (%)": "{:.1f}", "params": MILLIONS, "multiply-adds": BILLIONS, "params vs 1x64d": "{:+.1%}",
-        "multiply-adds vs 1x64d": "{:+.1%}"}))
+    c1.metric(_("Largest parameter difference to 1x64d"), f"{spread_p:.1%}")
+    c2.metric(_("Largest multiply-add difference to 1x64d"), f"{spread_m:.1%}")
+    formats = {"top-1 error (%)": "{:.1f}", "params": MILLIONS, "multiply-adds": BILLIONS,
+               "params vs 1x64d": "{:+.1%}", "multiply-adds vs 1x64d": "{:+.1%}"}
+    st.table(_shown(headers(frame.drop(columns=["cardinality C", "width d"])),
+                    {_(HEADERS[c]): f for c, f in formats.items()}))
     paper = cardinality.published_templates()
     _sources(paper[paper["depth"] == depth])
-    source_caption("params and multiply-adds per 224x224 image: counted by the app on the model it builds.")
+    source_caption(_("params and multiply-adds per 224x224 image: counted by the app on the model it builds."))
     line = alt.Chart(paper[paper["cardinality"].isin([c for c, _ in cardinality.TEMPLATES])].assign(
         net=lambda f: "ResNeXt-" + f["depth"].astype(str))).mark_line(point=alt.OverlayMarkDef(size=160),
                                                                        strokeWidth=4).encode(
-        x=alt.X("cardinality:Q", scale=alt.Scale(type="log", base=2), title="cardinality C (log 2)",
+        x=alt.X("cardinality:Q", scale=alt.Scale(type="log", base=2), title=_("cardinality C (log 2)"),
                 axis=alt.Axis(values=[1, 2, 4, 8, 32])),
-        y=alt.Y("top1_error:Q", scale=alt.Scale(zero=False), title="published top-1 error (%)"),
+        y=alt.Y("top1_error:Q", scale=alt.Scale(zero=False), title=_("published top-1 error (%)")),
         color=alt.Color("net:N", title=None), tooltip=["model", "top1_error"])
     st.altair_chart(charts.styled(line, height=420), width="stretch")
     first, last = frame.iloc[0], frame.iloc[-1]
     falls = frame["top-1 error (%)"].is_monotonic_decreasing
-    st.info(f"**What the numbers show.** The five templates are "
-            f"{'of equal complexity' if equal else 'not all of equal complexity'}: within {spread_p:.1%} in "
-            f"parameters and {spread_m:.1%} in multiply-adds of ResNet-{depth}. The published error goes from "
-            f"{first['top-1 error (%)']:.1f}% at C = 1 to {last['top-1 error (%)']:.1f}% at C = 32"
-            + (", falling at every step: at the same cost, more paths of a smaller width are more accurate."
+    st.info(_("**What the numbers show.** The five templates are {equal}: within {params} in parameters and "
+              "{macs} in multiply-adds of ResNet-{depth}. The published error goes from {first}% at C = 1 to "
+              "{last}% at C = 32").format(
+                  equal=_("of equal complexity") if equal else _("not all of equal complexity"),
+                  params=f"{spread_p:.1%}", macs=f"{spread_m:.1%}", depth=depth,
+                  first=f"{first['top-1 error (%)']:.1f}", last=f"{last['top-1 error (%)']:.1f}")
+            + (_(", falling at every step: at the same cost, more paths of a smaller width are more accurate.")
                if falls else ".")
-            + " Lesson 4 times them; lesson 5 shows that the grouped convolution is the same function as C "
-            "separate paths.")
-    st.markdown(f"[Open ResNeXt-{depth} 32x4d on the Build page]({build_link(cardinality.template(depth, 32, 4))})")
+            + _(" Lesson 4 times them; lesson 5 shows that the grouped convolution is the same function as C "
+                "separate paths."))
+    st.markdown(_("[Open ResNeXt-{depth} 32x4d on the Build page]({link})").format(
+        depth=depth, link=build_link(cardinality.template(depth, 32, 4))))
 
 
 # --------------------------------------------------------------------------------------------------- lesson 12
