@@ -558,8 +558,10 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("imagenet", {"subheader: ImageNet: 논문의 오류율과 앱이 센 값", "column: top-1 오류율 (%)",
                   "button: 선택한 설계를 짧은 실행으로 대기열에 추가"}),
     ("cardinality", {"metric: 1x64d와의 최대 파라미터 차이", "column: 1x64d 대비 파라미터", "widget: 네트워크"}),
+    ("stochastic", {"metric: 학습 step당 평균 블록 수", "widget: p_L (마지막 블록의 생존 확률)",
+                    "column: CIFAR-10, 고정 깊이 (%)", "button: 두 실행 모두 대기열에 추가"}),
 ])
-def test_lessons_3_to_9_and_11_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_9_11_and_13_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

@@ -17,10 +17,11 @@ from torchvision.ops import StochasticDepth
 
 from explorer.models.cost import meta_model
 from explorer.models.presets import PRESETS
+from explorer.i18n import N_
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec, SpecError
 
-SOURCE = ("Huang et al. 2016, Deep Networks with Stochastic Depth (1603.09382), eq. (4) (linear decay of the "
+SOURCE = N_("Huang et al. 2016, Deep Networks with Stochastic Depth (1603.09382), eq. (4) (linear decay of the "
           "survival probability, p_L = 0.5) and Table 1 (CIFAR-10 test error)")
 TABLE = "stochastic_depth"  # assets/published.json: the paper's Table 1 rows (constant depth against stochastic)
 DEPTHS = (20, 56, 110, 1202)  # CIFAR ResNets 6n + 2; 110 and 1202 are the paper's

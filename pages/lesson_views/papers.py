@@ -352,54 +352,55 @@ def survival_frame(depth: int, last_survival: float) -> pd.DataFrame:
 
 
 def lesson_stochastic() -> None:
-    st.markdown(
+    st.markdown(_(
         "Stochastic depth trains a *shorter* net on every mini-batch: each residual block l is kept with "
         "probability $p_l$ and otherwise skipped (only its shortcut runs). At test time every block runs, its "
         "branch scaled by $p_l$ (torchvision scales it up by $1/p_l$ during training instead). The survival "
-        "probability falls linearly from the input to $p_L$ at the last block:")
+        "probability falls linearly from the input to $p_L$ at the last block:"))
     st.latex(r"p_l = 1 - \frac{l}{L}\,(1 - p_L),\qquad \mathbb{E}[\text{blocks per step}] = \sum_{l=1}^{L} p_l")
-    source_caption(stochastic.SOURCE)
+    source_caption(_(stochastic.SOURCE))
     c1, c2 = st.columns(2)
-    depth = c1.select_slider("ResNet depth", list(stochastic.DEPTHS), value=110, key="stochastic_depth")
-    last = c2.slider("p_L (survival of the last block)", 0.1, 1.0, 0.5, 0.05, key="stochastic_pl")
-    with st.spinner("Reading the probabilities off the built model..."):
+    depth = c1.select_slider(_("ResNet depth"), list(stochastic.DEPTHS), value=110, key="stochastic_depth")
+    last = c2.slider(_("p_L (survival of the last block)"), 0.1, 1.0, 0.5, 0.05, key="stochastic_pl")
+    with st.spinner(_("Reading the probabilities off the built model...")):
         frame = survival_frame(depth, last)
     blocks = len(frame)
     expected = stochastic.expected_blocks(frame)
     m1, m2 = st.columns(2)
-    m1.metric("Blocks L", f"{blocks}")
-    m2.metric("Blocks per training step, on average", f"{expected:.1f} ({expected / blocks:.0%})")
+    m1.metric(_("Blocks L"), f"{blocks}")
+    m2.metric(_("Blocks per training step, on average"), f"{expected:.1f} ({expected / blocks:.0%})")
     line = alt.Chart(frame).mark_line(strokeWidth=4, point=alt.OverlayMarkDef(size=40 if blocks < 100 else 0)).encode(
-        x=alt.X("block:Q", title="residual block l (1 = input side)"),
-        y=alt.Y("survival:Q", scale=alt.Scale(domain=[0, 1]), title="survival probability p_l"),
+        x=alt.X("block:Q", title=_("residual block l (1 = input side)")),
+        y=alt.Y("survival:Q", scale=alt.Scale(domain=[0, 1]), title=_("survival probability p_l")),
         tooltip=["block", "name", alt.Tooltip("survival:Q", format=".3f")])
     st.altair_chart(charts.styled(line, height=380), width="stretch")
-    st.caption("Read off the model the app builds (each block's StochasticDepth module), so the chart is what "
-               "the run trains.")
-    st.subheader("The paper's numbers")
+    st.caption(_("Read off the model the app builds (each block's StochasticDepth module), so the chart is what "
+                 "the run trains."))
+    st.subheader(_("The paper's numbers"))
     paper = stochastic.paper_rows()
-    errors = {"c10_constant": "CIFAR-10, constant depth (%)", "c10_stochastic": "CIFAR-10, stochastic (%)",
-              "c100_constant": "CIFAR-100, constant (%)", "c100_stochastic": "CIFAR-100, stochastic (%)"}
+    errors = {"c10_constant": N_("CIFAR-10, constant depth (%)"), "c10_stochastic": N_("CIFAR-10, stochastic (%)"),
+              "c100_constant": N_("CIFAR-100, constant (%)"), "c100_stochastic": N_("CIFAR-100, stochastic (%)")}
+    errors = {key: _(text) for key, text in errors.items()}
     st.table(_shown(paper[["model", *errors]].rename(columns=errors), {c: "{:.2f}" for c in errors.values()}))
     _sources(paper)
-    st.subheader("Train with and without it")
-    run_depth = st.radio("Net to train", [20, 56, 110], index=1, horizontal=True, key="stochastic_run_depth",
-                         format_func=lambda d: f"ResNet-{d}", help="ResNet-110 is the paper's; it takes about "
-                         "twice as long as ResNet-56.")
+    st.subheader(_("Train with and without it"))
+    run_depth = st.radio(_("Net to train"), [20, 56, 110], index=1, horizontal=True, key="stochastic_run_depth",
+                         format_func=lambda d: f"ResNet-{d}", help=_("ResNet-110 is the paper's; it takes about "
+                                                                       "twice as long as ResNet-56."))
     recipe = class_recipe("stochastic")
     data_note(recipe)
     designs = {f"ResNet-{run_depth}": stochastic.design(run_depth, None),
                f"ResNet-{run_depth}, p_L = {last:g}": stochastic.design(run_depth, last)}
-    queue_buttons("Queue both runs", designs, recipe, "q_stochastic")
+    queue_buttons(_("Queue both runs"), designs, recipe, "q_stochastic")
     published = {}
     row = paper[paper["key"] == f"resnet{run_depth}"]
     if len(row):
         published = {f"ResNet-{run_depth}": f"{row['c10_constant'].iloc[0]:.2f}",
                      f"ResNet-{run_depth}, p_L = 0.5": f"{row['c10_stochastic'].iloc[0]:.2f}"}
-    st.info("**Expected outcome.** The paper trains for 500 epochs and reports a lower test error with "
-            "stochastic depth (the table above). It is a regulariser, so a short run need not show that gain: "
-            "the net with dropped blocks may end with a higher training error. Compare each net's gap between "
-            "training and test error as well as its final test error.")
+    st.info(_("**Expected outcome.** The paper trains for 500 epochs and reports a lower test error with "
+              "stochastic depth (the table above). It is a regulariser, so a short run need not show that gain: "
+              "the net with dropped blocks may end with a higher training error. Compare each net's gap between "
+              "training and test error as well as its final test error."))
 
     @st.fragment(run_every=5)
     def live() -> None:
