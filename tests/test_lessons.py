@@ -560,8 +560,10 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
     ("cardinality", {"metric: 1x64d와의 최대 파라미터 차이", "column: 1x64d 대비 파라미터", "widget: 네트워크"}),
     ("stochastic", {"metric: 학습 step당 평균 블록 수", "widget: p_L (마지막 블록의 생존 확률)",
                     "column: CIFAR-10, 고정 깊이 (%)", "button: 두 실행 모두 대기열에 추가"}),
+    ("wrn", {"subheader: Table 4: 깊이와 너비 k에 따른 오류율 (%)", "button: 이 컴퓨터에서 작은 설계들의 학습 속도 측정",
+             "button: 취소"}),
 ])
-def test_lessons_3_to_9_11_and_13_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_11_and_13_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

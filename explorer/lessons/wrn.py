@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from explorer.i18n import N_
 from explorer.lessons.budget import images_per_second, wrn_spec
 from explorer.lessons.tables import counted
 from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 
-SOURCE = "Zagoruyko & Komodakis 2016, Wide Residual Networks (1605.07146), Tables 4, 5 and 6 (CIFAR-10)"
+SOURCE = N_("Zagoruyko & Komodakis 2016, Wide Residual Networks (1605.07146), Tables 4, 5 and 6 (CIFAR-10)")
 GRID_TABLE = "wrn_table4"  # assets/published.json: the depth x k rows (depth, k, params_m, c10, c100)
 DROPOUT_TABLE = "wrn_table5"  # rows with c10 / c10_dropout / c100 / c100_dropout
 DROPOUT = 0.3  # the paper's dropout between the two convs of a block (sec. 2.4)

@@ -120,42 +120,46 @@ WRN_SECONDS = 30.0  # the most one press of the speed button measures for; the r
 
 
 def lesson_wrn() -> None:
-    st.markdown(
+    st.markdown(_(
         "Deeper, or wider? A Wide ResNet **WRN-d-k** keeps the pre-activation ResNet of d layers and makes every "
         "stage **k** times wider. Parameters grow with $k^2$ but the net stays shallow, so a GPU runs its few "
         "large convolutions in parallel. The paper's grid (Table 4) puts 16- to 40-layer nets of width 1 to 12 "
-        "side by side; Table 5 adds dropout between the two convolutions of each block:")
+        "side by side; Table 5 adds dropout between the two convolutions of each block:"))
     st.latex(r"\text{params} \approx (d - 4)/6 \cdot k^2 \cdot 2 \cdot 9 \cdot (16^2 + 32^2 + 64^2)")
-    source_caption(wrn.SOURCE)
+    source_caption(_(wrn.SOURCE))
     grid, dropout = wrn_frames()
-    dataset = st.radio("Dataset", ["c10", "c100"], horizontal=True, key="wrn_dataset",
+    dataset = st.radio(_("Dataset"), ["c10", "c100"], horizontal=True, key="wrn_dataset",
                        format_func={"c10": "CIFAR-10", "c100": "CIFAR-100"}.get)
-    st.subheader("Table 4: error (%) by depth and width k")
+    st.subheader(_("Table 4: error (%) by depth and width k"))
     cells = wrn.error_grid(grid, dataset)
-    cells.index, cells.columns = [f"depth {d}" for d in cells.index], [f"k = {k}" for k in cells.columns]
+    cells.index = [_("depth {depth}").format(depth=d) for d in cells.index]
+    cells.columns = [f"k = {k}" for k in cells.columns]
     st.table(cells.style.format("{:.2f}", na_rep=""))
     _sources(grid.head(1))
     speeds: dict[tuple[int, int], float | str] = st.session_state.setdefault("wrn_speeds", {})
     shown = grid.assign(design=grid["model"])
     cuts = list(zip(shown["depth"].astype(int), shown["k"].astype(int), shown["multiply-adds (app)"]))
     c1, c2 = st.columns([3, 1])
-    measure = c1.button("Measure training speed of the small designs on this machine", type="primary",
-                        key="wrn_measure", help=f"Times forward + backward at batch {wrn.SPEED_BATCH} on this "
-                        f"machine's CPU, at most {WRN_SECONDS:.0f} s per press; designs over "
-                        f"{wrn.MAX_TIMED_MACS / 1e9:.0f}G multiply-adds per batch are left to a GPU.")
-    c2.button("Cancel", key="wrn_cancel", help="Stops the measurement (a rerun); designs timed so far keep "
-              "their speed.")
+    measure = c1.button(_("Measure training speed of the small designs on this machine"), type="primary",
+                        key="wrn_measure", help=_("Times forward + backward at batch {batch} on this machine's CPU, "
+                                                  "at most {seconds} s per press; designs over {macs}G "
+                                                  "multiply-adds per batch are left to a GPU.").format(
+                            batch=wrn.SPEED_BATCH, seconds=f"{WRN_SECONDS:.0f}",
+                            macs=f"{wrn.MAX_TIMED_MACS / 1e9:.0f}"))
+    c2.button(_("Cancel"), key="wrn_cancel", help=_("Stops the measurement (a rerun); designs timed so far keep "
+                                                    "their speed."))
     if measure:
         for depth, k, macs in cuts:
             if not wrn.timeable(macs):
                 speeds[depth, k] = "too large for a CPU"
         todo = sorted(((m, d, k) for d, k, m in cuts if (d, k) not in speeds))  # the cheapest first
         bar, start = st.progress(0.0), time.perf_counter()
-        for done, (_, depth, k) in enumerate(todo):
+        for done, (_macs, depth, k) in enumerate(todo):
             if time.perf_counter() - start > WRN_SECONDS:
-                st.caption("Time is up for this press: press again to time the rest.")
+                st.caption(_("Time is up for this press: press again to time the rest."))
                 break
-            bar.progress(done / len(todo), text=f"Timing WRN-{depth}-{k} ({done + 1} of {len(todo)})...")
+            bar.progress(done / len(todo), text=_("Timing {design} ({n} of {total})...").format(
+                design=f"WRN-{depth}-{k}", n=done + 1, total=len(todo)))
             try:
                 speeds[depth, k] = wrn_speed(depth, k)
             except SpecError as err:
@@ -165,7 +169,7 @@ def lesson_wrn() -> None:
     # Text: a speed where measured, else why not ("GPU only", "not built: ..."), "–" until the button is pressed.
     found = [speeds.get((d, k), "–") for d, k, _ in cuts]
     shown[column] = [f"{v:,.1f}" if isinstance(v, float) else v for v in found]
-    st.subheader("The grid's designs: the paper's numbers, the app's counts")
+    st.subheader(_("The grid's designs: the paper's numbers, the app's counts"))
     st.table(_shown(shown[["design", "params_text", "params (app)", "multiply-adds (app)", "c10", "c100", column]]
                     .rename(columns={"params_text": "params (paper)", "c10": "CIFAR-10 (%)", "c100": "CIFAR-100 (%)"}),
                     {"params (app)": MILLIONS, "multiply-adds (app)": BILLIONS, "CIFAR-10 (%)": "{:.2f}",
@@ -176,17 +180,17 @@ def lesson_wrn() -> None:
                    "they vary by several times).")
     points = alt.Chart(shown.assign(**{"params (M)": shown["params (app)"] / 1e6})).mark_point(
         size=260, filled=True).encode(
-        x=alt.X("params (M):Q", scale=alt.Scale(type="log"), title="parameters (M, counted; log)"),
+        x=alt.X("params (M):Q", scale=alt.Scale(type="log"), title=_("parameters (M, counted; log)")),
         y=alt.Y(f"{dataset}:Q", scale=alt.Scale(zero=False),
-                title=f"published {'CIFAR-10' if dataset == 'c10' else 'CIFAR-100'} error (%)"),
-        color=alt.Color("depth:N", title="depth"), shape=alt.Shape("depth:N", title="depth"),
+                title=_("published {dataset} error (%)").format(dataset="CIFAR-10" if dataset == "c10" else "CIFAR-100")),
+        color=alt.Color("depth:N", title=_("depth")), shape=alt.Shape("depth:N", title=_("depth")),
         tooltip=["design", "params (M)", dataset])
     labels = points.mark_text(dx=12, align="left", fontSize=charts.FONT - 2).encode(text="design")
     st.altair_chart(charts.styled(alt.layer(points, labels), height=440), width="stretch")
-    st.info("**What the grid shows.**\n" + "\n".join(f"- {line}" for line in wrn.verdict(grid))
-            + "\n- Speed: on a GPU the wide nets run their few large convolutions in parallel; on this CPU "
-            "compare the images/s column.")
-    st.subheader("Table 5: dropout between the convolutions")
+    st.info(_("**What the grid shows.**") + "\n" + "\n".join(f"- {line}" for line in wrn.verdict(grid))
+            + "\n- " + _("Speed: on a GPU the wide nets run their few large convolutions in parallel; on this CPU "
+                         "compare the images/s column."))
+    st.subheader(_("Table 5: dropout between the convolutions"))
     errors = {"c10": "CIFAR-10 (%)", "c10_dropout": "CIFAR-10 + dropout (%)", "c100": "CIFAR-100 (%)",
               "c100_dropout": "CIFAR-100 + dropout (%)"}
     st.table(_shown(dropout[["model", "params (app)", *errors]].rename(columns=errors),
@@ -196,8 +200,8 @@ def lesson_wrn() -> None:
     others = [r.model for r in dropout.itertuples() if r.model not in helped]
     st.caption(f"Dropout {wrn.DROPOUT} lowers the CIFAR-10 error of {', '.join(helped) or 'none of them'}"
                + (f" and not of {', '.join(others)}" if others else "") + " (Table 5, median of 5 runs).")
-    st.markdown(f"[Open WRN-28-10 with dropout {wrn.DROPOUT} on the Build page]"
-                f"({build_link(wrn.design(28, 10, wrn.DROPOUT))})")
+    st.markdown(_("[Open WRN-28-10 with dropout {dropout} on the Build page]({link})").format(
+        dropout=wrn.DROPOUT, link=build_link(wrn.design(28, 10, wrn.DROPOUT))))
 
 
 # --------------------------------------------------------------------------------------------------- lesson 11
