@@ -562,8 +562,10 @@ def test_every_lesson_title_and_question_is_korean_in_the_picker() -> None:
                     "column: CIFAR-10, 고정 깊이 (%)", "button: 두 실행 모두 대기열에 추가"}),
     ("wrn", {"subheader: Table 4: 깊이와 너비 k에 따른 오류율 (%)", "button: 이 컴퓨터에서 작은 설계들의 학습 속도 측정",
              "button: 취소"}),
+    ("highway", {"metric: 초기화 직후 T(x)의 평균", "widget: 깊이 (층 수)", "widget: H 안의 BatchNorm",
+                 "button: 둘 다 30 step 학습 (최대 20초)"}),
 ])
-def test_lessons_3_to_11_and_13_speak_korean(key: str, korean: set[str]) -> None:
+def test_lessons_3_to_13_speak_korean(key: str, korean: set[str]) -> None:
     at = run_lesson_ko(key)
     assert korean - shown(at) == set()
     assert any(c.value.startswith("출처: ") for c in at.caption)

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from explorer.i18n import N_
 from explorer.lessons.seeding import generator, seeded
 from explorer.models.builder import build_model
 from explorer.models.families.highway import HighwayLayer
@@ -28,7 +29,7 @@ from explorer.models.published import table
 from explorer.models.spec import ArchSpec
 from explorer.training.data import synthetic_images
 
-SOURCE = ("Srivastava, Greff & Schmidhuber 2015, Training Very Deep Networks (1505.00387), Fig. 1 (plain nets "
+SOURCE = N_("Srivastava, Greff & Schmidhuber 2015, Training Very Deep Networks (1505.00387), Fig. 1 (plain nets "
           "train worse as they get deeper, highway nets do not) and sec. 2.2 (negative gate bias at the start)")
 DEPTHS = (10, 20, 50, 100)  # the depths of Fig. 1
 WIDTH = 8  # stage-1 channels of the lesson's nets (highway19 has 32), so that a CPU shared by a class trains them

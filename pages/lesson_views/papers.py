@@ -286,67 +286,69 @@ HIGHWAY_SECONDS = 20.0
 
 
 def lesson_highway() -> None:
-    st.markdown(
+    st.markdown(_(
         "Before ResNet, Highway networks trained deep stacks with a **gate**. Each layer mixes its transform "
         "H(x) with its own input, by a learned transform gate T(x) between 0 and 1. A negative gate bias makes "
         "every layer start close to carrying its input, so signals and gradients cross a deep stack. Fig. 1 of "
-        "the paper: plain nets train worse the deeper they are, highway nets do not.")
+        "the paper: plain nets train worse the deeper they are, highway nets do not."))
     st.latex(r"y = H(x)\,T(x) + x\,\big(1 - T(x)\big),\qquad T(x) = \sigma(W_T x + b_T)")
-    source_caption(highway.SOURCE)
+    source_caption(_(highway.SOURCE))
     c1, c2, c3 = st.columns(3)
-    depth = c1.select_slider("Depth (layers)", list(highway.DEPTHS), value=20, key="highway_depth")
-    gate_bias = c2.select_slider("Gate bias b_T at the start", [-6.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0],
-                                 value=-2.0, key="highway_bias", help="The paper: -1 to -3 (sec. 2.2)")
-    batchnorm = c3.toggle("BatchNorm inside H", value=False, key="highway_bn",
-                          help="Off: H = conv-ReLU, as the paper's layers. On: conv-BN-ReLU, as the app's Build page "
-                               "builds them (BN came later and is a fix for the same problem).")
-    with st.spinner("One forward pass at initialization..."):
-        init = gates_at_init(depth, gate_bias, batchnorm).assign(when="at initialization")
+    depth = c1.select_slider(_("Depth (layers)"), list(highway.DEPTHS), value=20, key="highway_depth")
+    gate_bias = c2.select_slider(_("Gate bias b_T at the start"), [-6.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0],
+                                 value=-2.0, key="highway_bias", help=_("The paper: -1 to -3 (sec. 2.2)"))
+    batchnorm = c3.toggle(_("BatchNorm inside H"), value=False, key="highway_bn",
+                          help=_("Off: H = conv-ReLU, as the paper's layers. On: conv-BN-ReLU, as the app's Build "
+                                 "page builds them (BN came later and is a fix for the same problem)."))
+    with st.spinner(_("One forward pass at initialization...")):
+        init = gates_at_init(depth, gate_bias, batchnorm).assign(when=_("at initialization"))
     m1, m2 = st.columns(2)
-    m1.metric("Mean T(x) at initialization", f"{init['mean T(x)'].mean():.3f}")
+    m1.metric(_("Mean T(x) at initialization"), f"{init['mean T(x)'].mean():.3f}")
     m2.metric("sigmoid(b_T)", f"{1 / (1 + math.exp(-gate_bias)):.3f}",
-              help="The gate with its weights at zero: the mean T(x) follows it, spread by the random weights.")
+              help=_("The gate with its weights at zero: the mean T(x) follows it, spread by the random weights."))
     chart = st.empty()
     chart.altair_chart(_gate_chart(init), width="stretch")
-    st.caption("Line: the mean of T(x) over every unit, position and image of a layer; band: its 10th to 90th "
-               f"percentile. Nets of width {highway.WIDTH} (stage 1) on {highway.RESOLUTION}x{highway.RESOLUTION} "
-               "images, so that a shared CPU trains them in seconds.")
-    st.subheader("A short run: highway against its plain twin")
-    st.markdown("The plain twin is the same net with the same initial weights, every layer computing y = H(x) "
-                f"alone. Both fit one batch of {highway.BATCH} synthetic images for the same "
-                f"{HIGHWAY_STEPS} SGD steps.")
+    st.caption(_("Line: the mean of T(x) over every unit, position and image of a layer; band: its 10th to 90th "
+                 "percentile. Nets of width {width} (stage 1) on {size}x{size} images, so that a shared CPU trains "
+                 "them in seconds.").format(width=highway.WIDTH, size=highway.RESOLUTION))
+    st.subheader(_("A short run: highway against its plain twin"))
+    st.markdown(_("The plain twin is the same net with the same initial weights, every layer computing y = H(x) "
+                  "alone. Both fit one batch of {batch} synthetic images for the same {steps} SGD steps.").format(
+                      batch=highway.BATCH, steps=HIGHWAY_STEPS))
     key = (depth, gate_bias, batchnorm)
     runs: dict[tuple, highway.TinyRun] = st.session_state.setdefault("highway_runs", {})
-    if st.button(f"Train both for {HIGHWAY_STEPS} steps (at most {HIGHWAY_SECONDS:.0f} s)", type="primary",
-                 key="highway_train"):
-        bar = st.progress(0.0, text="Training...")
+    if st.button(_("Train both for {steps} steps (at most {seconds} s)").format(
+            steps=HIGHWAY_STEPS, seconds=f"{HIGHWAY_SECONDS:.0f}"), type="primary", key="highway_train"):
+        bar = st.progress(0.0, text=_("Training..."))
         runs[key] = highway.tiny_run(highway.design(depth, gate_bias), steps=HIGHWAY_STEPS,
                                      seconds=HIGHWAY_SECONDS, batchnorm=batchnorm,
                                      on_step=lambda done, total: bar.progress(done / total,
-                                                                              text=f"step {done} of {total}"))
+                                                                              text=_("step {done} of {total}").format(done=done, total=total)))
         bar.empty()
     run = runs.get(key)
     if run is None:
-        st.info("Press the button to train both nets; the gate statistics after the run join the chart above.")
+        st.info(_("Press the button to train both nets; the gate statistics after the run join the chart above."))
     else:
-        images, _ = highway.batch(highway.STAT_IMAGES)
-        after = highway.gate_statistics(run.highway, images).assign(when=f"after {run.steps} steps")
+        images, _labels = highway.batch(highway.STAT_IMAGES)
+        after = highway.gate_statistics(run.highway, images).assign(
+            when=_("after {steps} steps").format(steps=run.steps))
         chart.altair_chart(_gate_chart(pd.concat([init, after], ignore_index=True)), width="stretch")
         st.altair_chart(charts.styled(alt.Chart(run.losses).mark_line(strokeWidth=4).encode(
-            x=alt.X("step:Q", title="step", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("loss:Q", title="training loss on the batch", scale=alt.Scale(zero=False)),
-            color=alt.Color("net:N", title="net")), height=380), width="stretch")
+            x=alt.X("step:Q", title=_("step"), axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("loss:Q", title=_("training loss on the batch"), scale=alt.Scale(zero=False)),
+            color=alt.Color("net:N", title=_("net"))), height=380), width="stretch")
         note = ("" if run.steps == HIGHWAY_STEPS else
                 f" (The run stopped after {run.steps} of {HIGHWAY_STEPS} steps: its {HIGHWAY_SECONDS:.0f} s were up.)")
         st.info(f"**What this run shows.** {highway.verdict(run.losses)}{note} Mean T(x) went from "
                 f"{init['mean T(x)'].mean():.3f} to {after['mean T(x)'].mean():.3f}.")
-    st.subheader("The paper's numbers")
+    st.subheader(_("The paper's numbers"))
     rows = pd.DataFrame(highway.published())
     st.table(_shown(rows[["model", "params_text", "error", "error_kind"]].rename(columns={
         "params_text": "params", "error": "CIFAR-10 error (%)", "error_kind": "kind"}),
         {"CIFAR-10 error (%)": "{:.2f}"}))
     _sources(rows)
-    st.caption("Fig. 1 itself is curves (training loss of plain and highway nets of 10 to 100 layers), not a table.")
+    st.caption(_("Fig. 1 itself is curves (training loss of plain and highway nets of 10 to 100 layers), not a "
+                 "table."))
 
 
 # --------------------------------------------------------------------------------------------------- lesson 13
