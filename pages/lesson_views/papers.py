@@ -271,8 +271,8 @@ def gates_at_init(depth: int, gate_bias: float, batchnorm: bool) -> pd.DataFrame
 
 def _gate_chart(frame: pd.DataFrame) -> alt.Chart:
     band = alt.Chart(frame).mark_area(opacity=0.25).encode(
-        x=alt.X("layer:Q", title="highway layer (1 = input side)", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("T(x) 10th percentile:Q", scale=alt.Scale(domain=[0, 1]), title="transform gate T(x)"),
+        x=alt.X("layer:Q", title=_("highway layer (1 = input side)"), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("T(x) 10th percentile:Q", scale=alt.Scale(domain=[0, 1]), title=_("transform gate T(x)")),
         y2="T(x) 90th percentile:Q", color=alt.Color("when:N", title=None))
     mean = alt.Chart(frame).mark_line(strokeWidth=4, point=alt.OverlayMarkDef(size=60)).encode(
         x="layer:Q", y="mean T(x):Q", color="when:N",
