@@ -96,8 +96,12 @@ lang = choose_language()
 i18n.set_language(lang)  # this session's thread only: a context variable (explorer.i18n)
 i18n.set_session_language(session_language)  # and for the fragments' reruns, which run in threads of their own
 if lang == "ko":  # Korean lines break between words (어절), not inside one (Streamlit's text breaks anywhere)
-    st.html("<style>.stApp :is(p, li, h1, h2, h3, h4, label, td, th) "
-            "{word-break: keep-all; overflow-wrap: anywhere;}</style>")  # constant CSS, no user text
+    # In table cells `anywhere` would also shrink the cell's min-content width, so a table squeezes its columns
+    # and breaks inside words (seen on Build's figure table: "테스트 오 / 류율"); `break-word` wraps only an overlong word.
+    st.html("<style>.stApp :is(p, li, h1, h2, h3, h4, label) {word-break: keep-all; overflow-wrap: anywhere;} "
+            ".stApp :is(td, th), .stApp :is(td, th) :is(p, div) "  # !important: Streamlit's cell rule is more specific
+            "{word-break: keep-all !important; overflow-wrap: break-word !important;}"
+            "</style>")  # constant CSS
 st.sidebar.segmented_control("Language · 언어", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
                              required=True, key=LANG, on_change=on_switch)
 page = st.navigation([
