@@ -388,7 +388,9 @@ def test_the_switch_changes_the_language_and_the_url_and_pages_keep_it():
     at.run()  # Build writes its own parameters (preset=...) and must neither drop the language nor choke on it
     assert not at.exception and not at.error
     assert dict(at.query_params) == {"preset": "resnet20", "lang": "ko"}
-    at.button_group(key="lang").set_value("en").run()
+    # AppTest serialises the widgets with their format_func in this thread: in the page's language (Korean)
+    with i18n.using("ko"):
+        at.button_group(key="lang").set_value("en").run()
     assert dict(at.query_params) == {"preset": "resnet20"}
 
 
@@ -398,7 +400,8 @@ def test_the_session_keeps_its_language_on_every_page_when_the_link_has_none():
     for page in ("pages/build.py", "pages/compare.py"):
         at.query_params.clear()  # a click in the sidebar opens the page with none of the old parameters
         at.switch_page(page)
-        at.run()
+        with i18n.using("ko"):  # AppTest serialises the Korean page's widgets with their format_func here
+            at.run()
         assert not at.exception
         assert at.button_group(key="lang").value == "ko" and at.query_params["lang"] == "ko", page
 
